@@ -1,0 +1,57 @@
+"""Extract stage: turn one raw HTTP answer into the comparable record that storage keeps.
+
+decode bytes → extract title/text/date/links → normalise → strip noise → hash. Pure: no Scrapy,
+no database, so it is tested directly on saved pages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from crawler.compare.noise import strip_noise
+from crawler.compare.normalise import normalise_text
+from crawler.extract import decode_html, extract
+from crawler.items import FetchedPage
+from crawler.watchlist import Source
+from storage.queries import PageCapture
+
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
+
+
+def header_charset(content_type: str | None) -> str | None:
+    match = _CHARSET.search(content_type or "")
+    return match.group(1) if match else None
+
+
+def comparable_text(title: str, text: str, noise: list[re.Pattern]) -> str:
+    """The text whose SHA-256 decides whether a page changed: title and body, normalised,
+    with visitor counters, generation times and the source's own noise removed."""
+    return strip_noise(normalise_text(f"{title}\n{text}"), noise)
+
+
+def capture_page(fetched: FetchedPage, source: Source) -> PageCapture:
+    content_type = fetched.headers.get("Content-Type")
+    html, encoding = decode_html(fetched.body, header_charset(content_type), source.encoding)
+    page = extract(html, fetched.final_url, selector=source.selector, ignore_css=source.ignore_css)
+    noise = [re.compile(pattern) for pattern in source.ignore_regex]
+    text = comparable_text(page.title, page.text, noise)
+    return PageCapture(
+        source_id=fetched.source_id,
+        url=fetched.url,
+        kind=fetched.kind,
+        fetched_at=fetched.fetched_at,
+        http_status=fetched.status,
+        final_url=fetched.final_url,
+        content_type=content_type,
+        encoding=encoding,
+        title=normalise_text(page.title),
+        published=page.published,
+        text=text,
+        text_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        body=fetched.body,
+        body_sha256=hashlib.sha256(fetched.body).hexdigest(),
+        elapsed_ms=fetched.elapsed_ms,
+        links=[{"url": link.url, "text": link.text} for link in page.links],
+        attachments=[{"url": link.url, "text": link.text} for link in page.attachments],
+    )

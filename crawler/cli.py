@@ -1,0 +1,191 @@
+"""The `docwatch` command.
+
+Exit codes: 0 the command did its work (a crawl with failed pages still exits 0 and lists
+them), 2 bad input (watchlist, options, unknown source or snapshot), 1 an unexpected error.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from dataclasses import dataclass, field
+
+import click
+
+from crawler import __version__
+from crawler.config import Config, resolve, watchlist_path
+from crawler.watchlist import Source, Watchlist, WatchlistError, load_watchlist
+
+
+class BadInput(click.ClickException):
+    """A problem with what the user gave us: exit 2, message on stderr."""
+
+    exit_code = 2
+
+
+@dataclass
+class App:
+    """Global options, and the watchlist and settings they lead to, loaded on first use."""
+
+    cli: dict
+    _watchlist: Watchlist | None = field(default=None, repr=False)
+
+    @property
+    def watchlist(self) -> Watchlist:
+        if self._watchlist is None:
+            try:
+                self._watchlist = load_watchlist(watchlist_path(self.cli.get("watchlist")))
+            except WatchlistError as error:
+                raise BadInput(f"{error}\nRun `docwatch validate` for the full report.") from None
+        return self._watchlist
+
+    @functools.cached_property
+    def config(self) -> Config:
+        return resolve(self.cli, self.watchlist.settings)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--db", type=click.Path(dir_okay=False), help="SQLite file. [env DOCWATCH_DB; default DATA_DIR/docwatch.db]")
+@click.option("--watchlist", type=click.Path(dir_okay=False), help="Watchlist YAML. [env DOCWATCH_WATCHLIST; default ./watchlist.yaml]")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Database, WARC files, logs. [env DOCWATCH_DATA_DIR; default ~/.local/share/docwatch]")
+@click.version_option(__version__, prog_name="docwatch")
+@click.pass_context
+def main(ctx: click.Context, db: str | None, watchlist: str | None, data_dir: str | None) -> None:
+    """docwatch: watch state publications, keep evidence of every change."""
+    ctx.obj = App(cli={"db": db, "watchlist": watchlist, "data_dir": data_dir})
+
+
+@main.command()
+@pass_app
+def validate(app: App) -> None:
+    """Check the watchlist; exit 2 and list every problem if it is not valid."""
+    path = watchlist_path(app.cli.get("watchlist"))
+    try:
+        watchlist = load_watchlist(path)
+    except WatchlistError as error:
+        click.echo(str(error), err=True)
+        click.echo(f"{len(error.problems)} problem(s) in {path}.", err=True)
+        raise SystemExit(2) from None
+    click.echo(f"{path}: OK, {len(watchlist.sources)} sources, {len(watchlist.keyword_sets)} keyword sets.")
+
+
+def select_sources(watchlist: Watchlist, ids: tuple[str, ...], tags: tuple[str, ...], urls: tuple[str, ...]) -> list[Source]:
+    """The sources a command acts on: named ones, tagged ones, ad-hoc URLs, or else all."""
+    known = {s.id: s for s in watchlist.sources}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise BadInput(f"unknown source id(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}")
+    chosen = [known[i] for i in ids] + [s for s in watchlist.sources if tags and set(tags) & set(s.tags)]
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            raise BadInput(f"--url {url!r}: give an absolute http:// or https:// URL")
+        match = next((s for s in watchlist.sources if s.url == url), None)
+        chosen.append(match or watchlist.adhoc_source(url))
+    if not (ids or tags or urls):
+        chosen = list(watchlist.sources)
+    return list({s.id: s for s in chosen}.values())
+
+
+@main.command()
+@click.option("--source", "source_ids", multiple=True, metavar="ID", help="Only this source (repeatable).")
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only sources with this tag (repeatable).")
+@click.option("--url", "urls", multiple=True, metavar="URL", help="Crawl this URL as a one-off page (repeatable).")
+@click.option("--trigger", default="cli", hidden=True, help="Who started the run, as recorded in `runs`.")
+@pass_app
+def crawl(app: App, source_ids: tuple[str, ...], tags: tuple[str, ...], urls: tuple[str, ...], trigger: str) -> None:
+    """Crawl the watchlist (or some sources) once, now, and print a summary."""
+    from crawler.runner import run_crawl
+
+    sources = select_sources(app.watchlist, source_ids, tags, urls)
+    if not sources:
+        raise BadInput(f"no source has tag(s) {', '.join(tags)}")
+    started = time.monotonic()
+    summary = run_crawl(app.config, sources, trigger)
+    print_summary(summary.run, summary.failures, time.monotonic() - started)
+
+
+def print_summary(run: dict, failures: list[dict], seconds: float) -> None:
+    click.echo(
+        f"Run {run['id']} {run['status']} in {seconds:.1f}s: {run['pages_fetched']} pages fetched, "
+        f"{run['pages_new']} new, {run['pages_changed']} changed, {run['pages_unchanged']} unchanged, "
+        f"{run['pages_failed']} failed."
+    )
+    if failures:
+        click.echo("Failed:")
+        for failure in failures:
+            click.echo(f"  {failure['url']}  {failure['error']}")
+
+
+@main.command()
+@click.option("--source", "source_id", metavar="ID", help="Only pages of this source.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def pages(app: App, source_id: str | None, as_json: bool) -> None:
+    """List the pages docwatch knows, with their last fetch and snapshot count."""
+    from storage import open_database, queries
+
+    rows = queries.list_pages(open_database(app.config.db_path), source_id)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for row in rows:
+        click.echo(
+            f"{row['source_id']:<24} {row['last_status'] or '-':>4} {row['last_outcome'] or '-':<9} "
+            f"{row['snapshots']:>3} snap  {row['url']}\n{'':<30}{row['title'] or ''}"
+        )
+
+
+@main.command()
+@click.argument("url")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def snapshots(app: App, url: str, as_json: bool) -> None:
+    """List the stored snapshots of URL, oldest first."""
+    from storage import open_database, queries
+
+    rows = queries.page_snapshots(open_database(app.config.db_path), url)
+    if not rows:
+        raise BadInput(f"no snapshots of {url} in {app.config.db_path}. `docwatch pages` lists known URLs.")
+    if as_json:
+        click.echo(json.dumps([{k: v for k, v in r.items() if k != "text"} for r in rows], ensure_ascii=False, indent=2))
+        return
+    for row in rows:
+        click.echo(
+            f"#{row['id']:<5} {row['fetched_at']}  {row['encoding']:<8} published {row['published'] or '?':<19} "
+            f"sha256 {row['text_sha256'][:16]}…  {row['title']}"
+        )
+
+
+@main.command()
+@click.argument("snapshot_id", type=int)
+@click.option("--raw", is_flag=True, help="Print the raw HTML body as fetched (bytes, undecoded).")
+@pass_app
+def show(app: App, snapshot_id: int, raw: bool) -> None:
+    """Print a snapshot's extracted text (or its raw body)."""
+    from storage import open_database, queries
+
+    db = open_database(app.config.db_path)
+    try:
+        if raw:
+            click.get_binary_stream("stdout").write(queries.snapshot_body(db, snapshot_id))
+            return
+        snapshot = queries.snapshot(db, snapshot_id)
+    except KeyError as error:
+        raise BadInput(str(error.args[0])) from None
+    click.echo(f"{snapshot['title']}\n{snapshot['url']}\nfetched {snapshot['fetched_at']}, published {snapshot['published'] or '?'}\n")
+    click.echo(snapshot["text"])
+
+
+@main.command()
+@click.option("--port", default=0, help="Serve the demo site on this port (default: any free port).")
+@click.option("--keep-serving", is_flag=True, help="Keep the demo site up afterwards until Ctrl-C.")
+@pass_app
+def demo(app: App, port: int, keep_serving: bool) -> None:
+    """Crawl a bundled demo site of real pages on 127.0.0.1 (no network needed)."""
+    from crawler.demo import run_demo
+
+    run_demo(resolve(app.cli).data_dir / "demo", port=port, keep_serving=keep_serving)

@@ -1,0 +1,93 @@
+"""Canonical text forms: one for storing and diffing, one for matching keywords."""
+
+import functools
+import re
+import sys
+import unicodedata
+from dataclasses import dataclass
+
+from opencc import OpenCC
+
+_SPACES = re.compile(r"[ \t\u3000\u00a0\u200b\ufeff]+")
+
+
+def normalise_text(text: str) -> str:
+    """NFKC (full-width digits and Latin become half-width), collapse spaces, drop blank lines.
+
+    Line breaks are kept: they separate paragraphs, which the sentence splitter relies on.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def fold_for_matching(text: str) -> str:
+    """Fold text so that spelling variants of a keyword compare equal.
+
+    Full-width and compatibility forms become their plain form (NFKC), traditional Chinese
+    becomes simplified (OpenCC ``t2s`` character table) and letters become lower case.
+    Every character maps to exactly one character, so ``len(result) == len(text)`` and an
+    offset found in the folded text points at the same character in ``text``. Where a
+    mapping would change the length (NFKC ``㎡`` → ``m2``, ``İ`` → ``i̇``, OpenCC listing
+    several candidates for 乾) the character keeps its single-character form or stays as is.
+    """
+    fold = _fold_tables()
+    return fold.spans.sub(lambda span: span.group().translate(fold.table), text)
+
+
+def fold_cjk_variants(text: str) -> str:
+    """Map traditional Chinese characters to simplified ones and touch nothing else.
+
+    For regular expressions, where NFKC or lower-casing would change the syntax (``（`` → a
+    group, ``\\S`` → ``\\s``).
+    """
+    return text.translate(_fold_tables().t2s)
+
+
+@dataclass(frozen=True)
+class _FoldTables:
+    table: dict[int, str]
+    t2s: dict[int, str]
+    spans: re.Pattern[str]
+
+
+# OpenCC's own converter works phrase by phrase in pure Python (far too slow for 100 MB of
+# text) and can change the length ("乾" has two candidates), so its character table is read
+# once through the converter and applied with str.translate.
+_CJK_RANGES = ((0x3400, 0xA000), (0xF900, 0xFB00), (0x20000, 0x2FA20))
+# Runs of foldable characters with short gaps: one translate call per run keeps the number
+# of Python callbacks low on traditional-character text.
+_MAX_GAP = 12
+
+
+@functools.cache
+def _fold_tables() -> _FoldTables:
+    """Build the per-character fold table (about a second: done once, on first use)."""
+    cjk = [chr(code) for start, stop in _CJK_RANGES for code in range(start, stop)]
+    # Line breaks are separators for OpenCC, so each character is converted on its own.
+    converted = OpenCC("t2s").convert("\n".join(cjk)).split("\n")
+    t2s = {}
+    for char, candidates in zip(cjk, converted, strict=True):
+        simplified = candidates.split(" ")[0]
+        if simplified != char and len(simplified) == 1:
+            t2s[ord(char)] = simplified
+    table = {}
+    for code in range(sys.maxunicode + 1):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        char = chr(code)
+        folded = unicodedata.normalize("NFKC", char)
+        if len(folded) != 1:
+            folded = char
+        folded = t2s.get(ord(folded), folded)
+        lower = folded.lower()
+        if len(lower) == 1:
+            folded = lower
+        if folded != char:
+            table[code] = folded
+    # A character class made only of BMP characters compiles to a fast lookup table; every
+    # astral character is sent to translate, which leaves those without a mapping alone.
+    foldable = "".join(re.escape(chr(code)) for code in sorted(table) if code <= 0xFFFF)
+    foldable += "\U00010000-\U0010ffff"
+    spans = re.compile(f"[{foldable}](?:[^{foldable}\\n]{{0,{_MAX_GAP}}}[{foldable}])*")
+    return _FoldTables(table=table, t2s=t2s, spans=spans)

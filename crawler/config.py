@@ -1,0 +1,74 @@
+"""Where docwatch's settings come from, resolved in one place.
+
+Order: command-line option, then environment (DOCWATCH_*), then the watchlist's `settings:`
+section, then the default. Secrets (archive.org keys, SMTP password) come only from the
+environment and never pass through here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+DEFAULT_WATCHLIST = "watchlist.yaml"
+DEFAULT_DOWNLOAD_TIMEOUT = 60
+DEFAULT_MAX_PAGE_BYTES = 8 * 1024 * 1024
+
+
+def default_data_dir(environ: Mapping[str, str]) -> Path:
+    base = environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "docwatch"
+
+
+@dataclass(frozen=True)
+class Config:
+    watchlist_path: Path
+    data_dir: Path
+    db_path: Path
+    user_agent: str | None  # None: the Scrapy profile's descriptive default
+    download_timeout: int
+    max_page_bytes: int
+    profile: str  # Scrapy profile: "production" (polite, default) or "local" (demo, tests)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def warc_dir(self) -> Path:
+        return self.data_dir / "warc"
+
+
+def watchlist_path(cli_value: str | None, environ: Mapping[str, str] = os.environ) -> Path:
+    return Path(cli_value or environ.get("DOCWATCH_WATCHLIST") or DEFAULT_WATCHLIST)
+
+
+def resolve(
+    cli: Mapping[str, object],
+    file_settings: object | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> Config:
+    """`cli` holds the global options as given (None when absent); `file_settings` is the
+    watchlist's Settings (or None when there is no watchlist to read)."""
+
+    def pick(name: str, env: str, default):
+        value = cli.get(name)
+        if value is None:
+            value = environ.get(env)
+        if value is None and file_settings is not None:
+            value = getattr(file_settings, name, None)
+        return default if value is None else value
+
+    data_dir = Path(pick("data_dir", "DOCWATCH_DATA_DIR", default_data_dir(environ))).expanduser()
+    db_path = cli.get("db") or environ.get("DOCWATCH_DB") or data_dir / "docwatch.db"
+    return Config(
+        watchlist_path=watchlist_path(cli.get("watchlist"), environ),  # type: ignore[arg-type]
+        data_dir=data_dir,
+        db_path=Path(db_path).expanduser(),
+        user_agent=pick("user_agent", "DOCWATCH_USER_AGENT", None),
+        download_timeout=int(pick("download_timeout", "DOCWATCH_DOWNLOAD_TIMEOUT", DEFAULT_DOWNLOAD_TIMEOUT)),
+        max_page_bytes=int(pick("max_page_bytes", "DOCWATCH_MAX_PAGE_BYTES", DEFAULT_MAX_PAGE_BYTES)),
+        profile=str(cli.get("profile") or environ.get("DOCWATCH_ENV") or "production"),
+    )

@@ -1,0 +1,111 @@
+"""A real HTTP server on 127.0.0.1 that serves a folder as a website, for the demo and the tests.
+
+Files are served byte for byte. An optional `_site.json` in the folder (re-read on every
+request, so a test or a user can edit the site between crawls) overrides what a path answers:
+
+    {"/a/page.shtml": {"status": 503},
+     "/gbk.shtml": {"content_type": "text/html"},              # no charset in the header
+     "/old.shtml": {"redirect": "/"},                           # 302 to the home page
+     "/guarded.shtml": {"status": 521, "file": "challenge.html"}}
+
+Without an override, `.html`/`.shtml` files are sent as `text/html; charset=utf-8`.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+MANIFEST = "_site.json"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "_SiteServer"
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+        self._answer(send_body=True)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._answer(send_body=False)
+
+    def _answer(self, send_body: bool) -> None:
+        root = self.server.root
+        path = unquote(urlsplit(self.path).path)
+        if path.endswith("/"):
+            path += "index.shtml" if (root / path.lstrip("/") / "index.shtml").exists() else "index.html"
+        rule = _manifest(root).get(path, {})
+        if "redirect" in rule:
+            self._send(rule.get("status", 302), b"", "text/html", {"Location": rule["redirect"]}, send_body)
+            return
+        file = (root / rule.get("file", path.lstrip("/"))).resolve()
+        if root not in file.parents or not file.is_file() or file.name == MANIFEST:
+            self._send(404, b"<html><body><h1>404 Not Found</h1></body></html>", "text/html", {}, send_body)
+            return
+        body = file.read_bytes()
+        if file.suffix in (".html", ".shtml", ".htm"):
+            default_type = "text/html; charset=utf-8"
+        else:
+            default_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        self._send(rule.get("status", 200), body, rule.get("content_type", default_type), {}, send_body)
+
+    def _send(self, status: int, body: bytes, content_type: str, headers: dict, send_body: bool) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if send_body:
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 (stdlib signature)
+        self.server.requests.append(self.path)
+
+
+def _manifest(root: Path) -> dict:
+    file = root / MANIFEST
+    return json.loads(file.read_text("utf-8")) if file.exists() else {}
+
+
+class _SiteServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, root: Path, port: int):
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.root = root.resolve()
+        self.requests: list[str] = []
+
+
+class LocalSite:
+    """Serve `root` on 127.0.0.1 (a free port unless one is given) in a background thread."""
+
+    def __init__(self, root: str | Path, port: int = 0):
+        self._server = _SiteServer(Path(root), port)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def requests(self) -> list[str]:
+        """Paths requested so far, in order (lets tests check what the crawler asked for)."""
+        return self._server.requests
+
+    def start(self) -> "LocalSite":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> "LocalSite":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,94 @@
+"""One crawl run: the watchlist's sources through Scrapy into the database, with a summary."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from crawler.scrapy_settings import base as production_profile
+from crawler.scrapy_settings import local as local_profile
+from crawler.config import Config
+from crawler.progress import Progress
+from crawler.watchlist import Source
+from spiders.listing import ListingSpider
+from spiders.page import PageSpider
+from storage import open_database, queries
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run: dict
+    failures: list[dict]
+
+
+def scrapy_settings_for(config: Config, run_id: int | None = None, progress: bool = False) -> Settings:
+    settings = Settings()
+    settings.setmodule(production_profile, priority="project")
+    if config.profile == "local":
+        settings.setmodule(local_profile, priority="project")
+    overrides = {
+        "DOCWATCH_DB": str(config.db_path),
+        "DOWNLOAD_TIMEOUT": config.download_timeout,
+        "DOWNLOAD_MAXSIZE": config.max_page_bytes,
+        "DOWNLOAD_WARNSIZE": config.max_page_bytes // 2,
+    }
+    if config.user_agent:
+        overrides["USER_AGENT"] = config.user_agent
+    if run_id is not None:
+        overrides["DOCWATCH_RUN_ID"] = run_id
+    if progress:
+        overrides["EXTENSIONS"] = {**settings.getdict("EXTENSIONS"), Progress: 500}
+    settings.setdict(overrides, priority="cmdline")
+    return settings
+
+
+def run_crawl(config: Config, sources: list[Source], trigger: str = "cli", progress: bool | None = None) -> RunSummary:
+    """Crawl `sources` in this process. Scrapy's reactor runs once per process, so anything
+    that crawls more than once (the daemon, the demo) uses `crawl_in_subprocess`."""
+    db = open_database(config.db_path)
+    queries.interrupt_dead_runs(db)
+    queries.sync_sources(db, sources)
+    run_id = queries.start_run(db, trigger, [s.id for s in sources])
+    if progress is None:
+        progress = sys.stderr.isatty()
+    status, error = "done", None
+    try:
+        process = CrawlerProcess(scrapy_settings_for(config, run_id, progress), install_root_handler=True)
+        pages = [s for s in sources if s.type == "page"]
+        listings = [s for s in sources if s.type == "listing"]
+        if pages:
+            process.crawl(PageSpider, sources=pages)
+        if listings:
+            process.crawl(ListingSpider, sources=listings)
+        if progress:
+            Progress.open()
+        process.start()
+    except BaseException as exc:
+        status, error = ("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"), repr(exc)
+        raise
+    finally:
+        Progress.close()
+        run = queries.finish_run(db, run_id, status, error)
+        failures = queries.run_failures(db, run_id)
+        db.close()
+    return RunSummary(run=run, failures=failures)
+
+
+def crawl_in_subprocess(
+    config: Config, source_ids: list[str], trigger: str, timeout: float | None = None
+) -> subprocess.CompletedProcess:
+    """Run `docwatch crawl` for these sources in a child process and wait for it."""
+    command = [
+        sys.executable, "-m", "crawler",
+        "--db", str(config.db_path), "--watchlist", str(config.watchlist_path), "--data-dir", str(config.data_dir),
+        "crawl", "--trigger", trigger,
+    ]
+    for source_id in source_ids:
+        command += ["--source", source_id]
+    env = {**os.environ, "DOCWATCH_ENV": config.profile}
+    return subprocess.run(command, env=env, timeout=timeout, capture_output=True, text=True)

@@ -1,0 +1,44 @@
+"""Production crawling profile: slow, polite and identifiable, for small government servers."""
+
+from crawler import __version__
+
+BOT_NAME = "docwatch"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+USER_AGENT = (
+    f"docwatch/{__version__} (document-monitoring crawler for public-interest research; "
+    "+https://github.com/docwatch/docwatch)"
+)
+ROBOTSTXT_OBEY = True  # a source can opt out with `obey_robots: false`
+
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 1.0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 2.0
+AUTOTHROTTLE_MAX_DELAY = 60.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+
+DOWNLOAD_TIMEOUT = 60
+DOWNLOAD_MAXSIZE = 8 * 1024 * 1024  # a page larger than this is a fetch error, not evidence
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+RETRY_BACKOFF_BASE = 5.0  # seconds; doubled on each retry (see crawler.middlewares)
+RETRY_BACKOFF_MAX = 120.0
+
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+}
+ITEM_PIPELINES = {"crawler.pipeline.StorePipeline": 300}
+EXTENSIONS = {"scrapy.extensions.telnet.TelnetConsole": None}
+
+COOKIES_ENABLED = False
+HTTPCACHE_ENABLED = False
+LOG_LEVEL = "INFO"
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+FEED_EXPORT_ENCODING = "utf-8"

@@ -1,0 +1,10 @@
+"""Loopback profile for the bundled demo site and the tests: same pipeline, no waiting."""
+
+DOWNLOAD_DELAY = 0
+AUTOTHROTTLE_START_DELAY = 0.05
+AUTOTHROTTLE_MAX_DELAY = 1.0
+DOWNLOAD_TIMEOUT = 10
+RETRY_TIMES = 1
+RETRY_BACKOFF_BASE = 0.1
+RETRY_BACKOFF_MAX = 0.5
+LOG_LEVEL = "WARNING"

@@ -1,0 +1,81 @@
+"""`listing` sources: a column's list pages, whose article links are followed.
+
+Pagination follows a "下一页" (next page) link when the page has one, else the CMS convention
+index.shtml → index_1.shtml → index_2.shtml. Pages are read one after another, so the
+`max_items` newest articles are the ones kept.
+"""
+
+from __future__ import annotations
+
+import re
+
+from scrapy.http import Response
+
+from crawler.items import ListingFetched
+from spiders.base import WatchlistSpider, _elapsed_ms, _now
+
+NEXT_PAGE_TEXTS = ("下一页", "下页", "后页", "next", "next page", ">", "»")
+_CMS_PAGE = re.compile(r"/(index|list)(?:_(\d+))?\.(s?html?)$")
+
+
+def cms_next_page(url: str) -> str | None:
+    """index.shtml → index_1.shtml, index_1.shtml → index_2.shtml (the TRS/Hanweb convention)."""
+    match = _CMS_PAGE.search(url.split("?")[0])
+    if not match:
+        return None
+    stem, number, ext = match.groups()
+    following = int(number) + 1 if number else 1
+    return url[: match.start()] + f"/{stem}_{following}.{ext}"
+
+
+class ListingSpider(WatchlistSpider):
+    name = "listing"
+    source_type = "listing"
+
+    async def start(self):
+        self.seen: dict[str, set[str]] = {source_id: set() for source_id in self.sources}
+        for source in self.sources.values():
+            yield self.request(source, source.url, "listing", self.parse, listing_page=1)
+
+    def parse(self, response: Response):
+        source = self.sources[response.meta["source_id"]]
+        if response.status >= 400:
+            yield self.http_error(response)
+            return
+        seen = self.seen[source.id]
+        follow = re.compile(source.follow) if source.follow else None
+        found = []
+        for link in response.css("a[href]"):
+            url = response.urljoin(link.attrib["href"]).split("#")[0]
+            if follow is not None and not follow.search(url):
+                continue
+            if url in seen or url == response.url or len(seen) >= source.max_items:
+                continue
+            seen.add(url)
+            found.append(url)
+        yield ListingFetched(
+            source_id=source.id,
+            url=response.url,
+            status=response.status,
+            size=len(response.body),
+            fetched_at=_now(),
+            elapsed_ms=_elapsed_ms(response.meta),
+            article_urls=found,
+        )
+        for url in found:
+            yield self.request(source, url, "article", self.parse_article)
+        page = response.meta["listing_page"]
+        if page < source.pages and len(seen) < source.max_items:
+            next_url = self.next_page(response)
+            if next_url:
+                yield self.request(source, next_url, "listing", self.parse, listing_page=page + 1)
+
+    def next_page(self, response: Response) -> str | None:
+        for link in response.css("a[href]"):
+            text = " ".join(link.css("::text").getall()).strip().lower()
+            if text in NEXT_PAGE_TEXTS:
+                return response.urljoin(link.attrib["href"])
+        return cms_next_page(response.url)
+
+    def parse_article(self, response: Response):
+        yield self.fetched(response)

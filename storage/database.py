@@ -1,0 +1,52 @@
+"""Opening the database the same way everywhere: WAL, a busy timeout, migrations applied."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlite_utils
+
+from storage.migrations import migrate
+
+# The daemon, a one-off crawl and the CLI share one file; a writer waits this long for another.
+BUSY_TIMEOUT_MS = 30_000
+
+
+def open_database(path: str | Path) -> sqlite_utils.Database:
+    """Open (creating if needed) the database at `path`, in WAL mode, migrated to the current schema."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    db = sqlite_utils.Database(conn)
+    migrate(db)
+    return db
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """All-or-nothing write: BEGIN IMMEDIATE takes the write lock up front (waiting on
+    busy_timeout) so a read-then-write never fails half-way on a lock upgrade."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+
+
+def utcnow() -> str:
+    """Timestamps are stored as ISO 8601 UTC strings: sortable, readable, unambiguous."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,308 @@
+"""Every read and write of the evidence store. Other modules never write SQL of their own."""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import sqlite_utils
+
+from storage.database import transaction, utcnow
+
+# Outcomes of one fetch, as stored in fetches.outcome and counted in runs.
+NEW, CHANGED, UNCHANGED, FAILED = "new", "changed", "unchanged", "failed"
+
+
+@dataclass(frozen=True)
+class PageCapture:
+    """A fetched and extracted page, ready to be compared with its last snapshot and stored."""
+
+    source_id: str
+    url: str
+    kind: str  # "page" (watched directly) or "article" (found on a listing)
+    fetched_at: str
+    http_status: int
+    final_url: str
+    content_type: str | None
+    encoding: str
+    title: str
+    published: str | None
+    text: str
+    text_sha256: str
+    body: bytes
+    body_sha256: str
+    elapsed_ms: int | None = None
+    links: list[dict[str, str]] = field(default_factory=list)
+    attachments: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FailedFetch:
+    source_id: str
+    url: str
+    kind: str
+    fetched_at: str
+    error: str
+    http_status: int | None = None
+    elapsed_ms: int | None = None
+    size: int | None = None
+
+
+def sync_sources(db: sqlite_utils.Database, sources: Iterable[Any]) -> None:
+    """Mirror the watchlist's sources into the `sources` table (rows are kept when a source
+    leaves the watchlist: its pages and snapshots still refer to it)."""
+    now = utcnow()
+    with transaction(db):
+        for source in sources:
+            existing = db.execute("SELECT added_at FROM sources WHERE id = ?", [source.id]).fetchone()
+            db["sources"].upsert(
+                {
+                    "id": source.id,
+                    "url": source.url,
+                    "type": source.type,
+                    "name": source.name,
+                    "tags": json.dumps(list(source.tags), ensure_ascii=False),
+                    "added_at": existing[0] if existing else now,
+                    "updated_at": now,
+                },
+                pk="id",
+            )
+
+
+def start_run(db: sqlite_utils.Database, trigger: str, source_ids: list[str]) -> int:
+    with transaction(db):
+        return db["runs"].insert(
+            {
+                "started_at": utcnow(),
+                "trigger": trigger,
+                "pid": os.getpid(),
+                "status": "running",
+                "sources": json.dumps(source_ids),
+            }
+        ).last_pk
+
+
+def finish_run(db: sqlite_utils.Database, run_id: int, status: str, error: str | None = None) -> dict:
+    """Close a run, counting its outcomes from the fetches it recorded (the single source of truth)."""
+    counts = dict(
+        db.execute(
+            "SELECT outcome, count(*) FROM fetches WHERE run_id = ? AND kind != 'listing' GROUP BY outcome",
+            [run_id],
+        ).fetchall()
+    )
+    row = {
+        "finished_at": utcnow(),
+        "status": status,
+        "error": error,
+        "pages_new": counts.get(NEW, 0),
+        "pages_changed": counts.get(CHANGED, 0),
+        "pages_unchanged": counts.get(UNCHANGED, 0),
+        "pages_failed": counts.get(FAILED, 0),
+    }
+    row["pages_fetched"] = sum(row[k] for k in ("pages_new", "pages_changed", "pages_unchanged", "pages_failed"))
+    with transaction(db):
+        db["runs"].update(run_id, row)
+    return db["runs"].get(run_id)
+
+
+def interrupt_dead_runs(db: sqlite_utils.Database) -> int:
+    """Mark runs left 'running' by a process that no longer exists (killed, crashed) as interrupted."""
+    stale = [
+        run_id
+        for run_id, pid in db.execute("SELECT id, pid FROM runs WHERE status = 'running'").fetchall()
+        if not _pid_alive(pid)
+    ]
+    with transaction(db):
+        for run_id in stale:
+            db["runs"].update(run_id, {"status": "interrupted", "finished_at": utcnow()})
+    return len(stale)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _page_id(db: sqlite_utils.Database, source_id: str, url: str, kind: str, seen_at: str) -> int:
+    row = db.execute("SELECT id FROM pages WHERE url = ?", [url]).fetchone()
+    if row:
+        return row[0]
+    return db["pages"].insert(
+        {"source_id": source_id, "url": url, "kind": kind, "first_seen": seen_at}
+    ).last_pk
+
+
+def record_capture(db: sqlite_utils.Database, run_id: int | None, capture: PageCapture) -> str:
+    """Store one successful fetch; write a snapshot only when the normalised text changed.
+
+    Returns the outcome: NEW (first snapshot of the page), CHANGED or UNCHANGED.
+    Everything happens in one transaction, so a crash leaves no half-written snapshot.
+    """
+    with transaction(db):
+        page_id = _page_id(db, capture.source_id, capture.url, capture.kind, capture.fetched_at)
+        latest = db.execute(
+            "SELECT s.text_sha256 FROM pages p JOIN snapshots s ON s.id = p.latest_snapshot_id WHERE p.id = ?",
+            [page_id],
+        ).fetchone()
+        if latest is None:
+            outcome = NEW
+        elif latest[0] == capture.text_sha256:
+            outcome = UNCHANGED
+        else:
+            outcome = CHANGED
+        snapshot_id = None
+        if outcome != UNCHANGED:
+            snapshot_id = db["snapshots"].insert(
+                {
+                    "page_id": page_id,
+                    "run_id": run_id,
+                    "fetched_at": capture.fetched_at,
+                    "http_status": capture.http_status,
+                    "final_url": capture.final_url,
+                    "content_type": capture.content_type,
+                    "encoding": capture.encoding,
+                    "title": capture.title,
+                    "published": capture.published,
+                    "text": capture.text,
+                    "text_sha256": capture.text_sha256,
+                    "body_sha256": capture.body_sha256,
+                    "body_size": len(capture.body),
+                    "body_zlib": zlib.compress(capture.body, 6),
+                    "links": json.dumps(capture.links, ensure_ascii=False),
+                    "attachments": json.dumps(capture.attachments, ensure_ascii=False),
+                }
+            ).last_pk
+        db["fetches"].insert(
+            {
+                "run_id": run_id,
+                "source_id": capture.source_id,
+                "page_id": page_id,
+                "url": capture.url,
+                "kind": capture.kind,
+                "fetched_at": capture.fetched_at,
+                "http_status": capture.http_status,
+                "elapsed_ms": capture.elapsed_ms,
+                "size": len(capture.body),
+                "outcome": outcome,
+                "snapshot_id": snapshot_id,
+            }
+        )
+        page_update = {
+            "last_fetched": capture.fetched_at,
+            "last_status": capture.http_status,
+            "last_outcome": outcome,
+            "title": capture.title,
+            "published": capture.published,
+        }
+        if snapshot_id is not None:
+            page_update["latest_snapshot_id"] = snapshot_id
+        db["pages"].update(page_id, page_update)
+    return outcome
+
+
+def record_failure(db: sqlite_utils.Database, run_id: int | None, failure: FailedFetch) -> None:
+    """Record a fetch that produced no content. It is never a change: the last snapshot stands."""
+    with transaction(db):
+        page_id = None
+        if failure.kind != "listing":
+            page_id = _page_id(db, failure.source_id, failure.url, failure.kind, failure.fetched_at)
+            db["pages"].update(
+                page_id,
+                {"last_fetched": failure.fetched_at, "last_status": failure.http_status, "last_outcome": FAILED},
+            )
+        db["fetches"].insert(
+            {
+                "run_id": run_id,
+                "source_id": failure.source_id,
+                "page_id": page_id,
+                "url": failure.url,
+                "kind": failure.kind,
+                "fetched_at": failure.fetched_at,
+                "http_status": failure.http_status,
+                "elapsed_ms": failure.elapsed_ms,
+                "size": failure.size,
+                "outcome": FAILED,
+                "error": failure.error,
+            }
+        )
+
+
+def record_listing_fetch(
+    db: sqlite_utils.Database, run_id: int | None, source_id: str, url: str, fetched_at: str,
+    http_status: int, size: int, elapsed_ms: int | None,
+) -> None:
+    with transaction(db):
+        db["fetches"].insert(
+            {
+                "run_id": run_id,
+                "source_id": source_id,
+                "url": url,
+                "kind": "listing",
+                "fetched_at": fetched_at,
+                "http_status": http_status,
+                "elapsed_ms": elapsed_ms,
+                "size": size,
+                "outcome": "listed",
+            }
+        )
+
+
+def page_snapshots(db: sqlite_utils.Database, url: str) -> list[dict]:
+    """A page's snapshots, oldest first, without the raw body."""
+    return list(
+        db.query(
+            "SELECT s.id, s.fetched_at, s.http_status, s.title, s.published, s.encoding, s.text_sha256,"
+            " s.body_sha256, s.body_size, s.text FROM snapshots s JOIN pages p ON p.id = s.page_id"
+            " WHERE p.url = ? ORDER BY s.id",
+            [url],
+        )
+    )
+
+
+def snapshot_body(db: sqlite_utils.Database, snapshot_id: int) -> bytes:
+    row = db.execute("SELECT body_zlib FROM snapshots WHERE id = ?", [snapshot_id]).fetchone()
+    if row is None:
+        raise KeyError(f"no snapshot with id {snapshot_id}")
+    return zlib.decompress(row[0])
+
+
+def run_failures(db: sqlite_utils.Database, run_id: int) -> list[dict]:
+    return list(
+        db.query(
+            "SELECT url, http_status, error FROM fetches WHERE run_id = ? AND outcome = ? ORDER BY id",
+            [run_id, FAILED],
+        )
+    )
+
+
+def list_pages(db: sqlite_utils.Database, source_id: str | None = None) -> list[dict]:
+    where, params = ("WHERE p.source_id = ?", [source_id]) if source_id else ("", [])
+    return list(
+        db.query(
+            "SELECT p.source_id, p.url, p.kind, p.title, p.published, p.first_seen, p.last_fetched, p.last_status,"
+            " p.last_outcome, (SELECT count(*) FROM snapshots s WHERE s.page_id = p.id) AS snapshots"
+            f" FROM pages p {where} ORDER BY p.source_id, p.first_seen, p.url",
+            params,
+        )
+    )
+
+
+def snapshot(db: sqlite_utils.Database, snapshot_id: int) -> dict:
+    rows = list(
+        db.query(
+            "SELECT s.*, p.url FROM snapshots s JOIN pages p ON p.id = s.page_id WHERE s.id = ?", [snapshot_id]
+        )
+    )
+    if not rows:
+        raise KeyError(f"no snapshot with id {snapshot_id}")
+    row = rows[0]
+    del row["body_zlib"]
+    return row

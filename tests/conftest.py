@@ -1,0 +1,42 @@
+"""Shared fixtures: a real local website, and the real `docwatch` command in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crawler.demo import SITE_DIR, write_watchlist
+from crawler.localsite import LocalSite
+
+FILES = Path(__file__).parent / "files"
+
+
+@pytest.fixture
+def site(tmp_path):
+    """The bundled demo site (real pages) copied to a temp folder the test may edit, served on 127.0.0.1."""
+    root = Path(shutil.copytree(SITE_DIR, tmp_path / "site"))
+    with LocalSite(root) as served:
+        served.root = root
+        yield served
+
+
+@pytest.fixture
+def demo_watchlist(tmp_path, site) -> Path:
+    return write_watchlist(tmp_path, site.base_url)
+
+
+def run_docwatch(*args: str, db: Path | None = None, watchlist: Path | None = None, timeout: float = 120,
+                 env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the real command line in a child process (Scrapy's reactor needs a process of its own)."""
+    command = [sys.executable, "-m", "crawler"]
+    if db:
+        command += ["--db", str(db)]
+    if watchlist:
+        command += ["--watchlist", str(watchlist)]
+    full_env = {**os.environ, "DOCWATCH_ENV": "local", **(env or {})}
+    return subprocess.run(command + list(args), capture_output=True, text=True, timeout=timeout, env=full_env)

@@ -1,0 +1,104 @@
+"""Real crawls: the `docwatch` command in a subprocess, Scrapy, a local site of real pages, SQLite."""
+
+import json
+import sqlite3
+
+from tests.conftest import run_docwatch
+
+ARTICLES = {
+    "/xjrst/c112676/201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml": ("【2017·亮点】农村富余劳动力转移就业275万人次", "累计转移就业275万人次"),
+    # GBK bytes, no charset in the header or the page
+    "/xjrst/c112676/201907/7c2e4d6f8a0b4c1d9e3f5a7b9c1d3e5f.shtml": ("新疆上半年转移就业农村富余劳动力175.62万人次", "转移就业农村富余劳动力175.62万人次"),
+    # GBK bytes, header says iso-8859-1, meta says gb2312
+    "/xjrst/c112676/202005/a1b2c3d4e5f60718293a4b5c6d7e8f90.shtml": ("西藏农牧民转移就业已完成年度目标的32.9%", "全区农牧民转移就业19.7万人"),
+    "/xjrst/c112676/202308/7215380191c5400397df5d7d0b5fd06b.shtml": ("万载县2022年国民经济和社会发展统计公报", "全县经济运行呈现稳中向好的良好态势"),
+    # the real raw-GB2312 Wayback replay, utf-8 declared first, gb2312 later
+    "/xjrst/c112676/201206/25340717a6b54c3d8e9f0a1b2c3d4e5f.shtml": ("话剧《约定无期限》河北各市巡演结束", "我们的约定没有期限"),
+}
+
+
+def snapshots_by_path(db_path, base_url):
+    con = sqlite3.connect(db_path)
+    rows = con.execute(
+        "SELECT p.url, s.title, s.text, s.encoding FROM snapshots s JOIN pages p ON p.id = s.page_id"
+    ).fetchall()
+    return {url.removeprefix(base_url): (title, text, encoding) for url, title, text, encoding in rows}
+
+
+def test_crawl_stores_one_snapshot_per_article_with_correct_chinese(tmp_path, site, demo_watchlist):
+    db = tmp_path / "dw.db"
+    result = run_docwatch("crawl", db=db, watchlist=demo_watchlist)
+    assert result.returncode == 0, result.stderr
+    assert "6 pages fetched, 6 new, 0 changed, 0 unchanged, 0 failed" in result.stdout
+
+    stored = snapshots_by_path(db, site.base_url)
+    assert set(ARTICLES) <= set(stored)
+    for path, (title, phrase) in ARTICLES.items():
+        got_title, text, _ = stored[path]
+        assert got_title == title, path
+        assert phrase in text, path
+    # navigation, footer and visitor counter are not part of the article text
+    article_text = stored["/xjrst/c112676/201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml"][1]
+    assert "版权所有" not in article_text and "浏览次数" not in article_text and "网站地图" not in article_text
+
+    # both listing pages were read (pagination by 下一页), robots.txt was asked for
+    assert "/xjrst/c112676/index_1.shtml" in site.requests
+    assert "/robots.txt" in site.requests
+
+
+def test_crawling_again_unchanged_adds_no_snapshot(tmp_path, site, demo_watchlist):
+    db = tmp_path / "dw.db"
+    assert run_docwatch("crawl", db=db, watchlist=demo_watchlist).returncode == 0
+    second = run_docwatch("crawl", db=db, watchlist=demo_watchlist)
+    assert second.returncode == 0, second.stderr
+    assert "6 pages fetched, 0 new, 0 changed, 6 unchanged, 0 failed" in second.stdout
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM snapshots").fetchone()[0] == 6
+    assert con.execute("SELECT count(*) FROM fetches WHERE kind != 'listing'").fetchone()[0] == 12
+
+
+def test_visitor_counter_change_is_not_a_new_snapshot(tmp_path, site, demo_watchlist):
+    db = tmp_path / "dw.db"
+    run_docwatch("crawl", db=db, watchlist=demo_watchlist)
+    page = site.root / "xjrst/c112676/201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml"
+    page.write_text(page.read_text("utf-8").replace(">1024<", ">1025<"), "utf-8")
+    second = run_docwatch("crawl", db=db, watchlist=demo_watchlist)
+    assert "0 changed" in second.stdout
+
+
+def test_failed_pages_are_listed_and_the_run_still_exits_0(tmp_path, site, demo_watchlist):
+    (site.root / "_site.json").write_text(json.dumps({
+        "/xjrst/c112676/201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml": {"status": 503},
+    }))
+    (site.root / "xjrst/c112676/202308/7215380191c5400397df5d7d0b5fd06b.shtml").unlink()
+    result = run_docwatch("crawl", db=tmp_path / "dw.db", watchlist=demo_watchlist)
+    assert result.returncode == 0, result.stderr
+    assert "2 failed" in result.stdout
+    assert "201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml  HTTP 503" in result.stdout
+    assert "202308/7215380191c5400397df5d7d0b5fd06b.shtml  HTTP 404" in result.stdout
+
+
+def test_crawl_one_source_and_one_url(tmp_path, site, demo_watchlist):
+    db = tmp_path / "dw.db"
+    result = run_docwatch("crawl", "--source", "demo-xinhua-xinjiang", db=db, watchlist=demo_watchlist)
+    assert "1 pages fetched, 1 new" in result.stdout
+    url = f"{site.base_url}/index.html"
+    result = run_docwatch("crawl", "--url", url, db=db, watchlist=demo_watchlist)
+    assert "1 pages fetched, 1 new" in result.stdout, result.stderr
+    assert url in run_docwatch("pages", db=db, watchlist=demo_watchlist).stdout
+
+
+def test_unknown_source_is_bad_input(tmp_path, demo_watchlist):
+    result = run_docwatch("crawl", "--source", "nope", db=tmp_path / "dw.db", watchlist=demo_watchlist)
+    assert result.returncode == 2
+    assert "unknown source id(s): nope" in result.stderr
+    assert "demo-rst-work-news" in result.stderr
+
+
+def test_a_broken_watchlist_stops_a_crawl_with_exit_2(tmp_path):
+    bad = tmp_path / "w.yaml"
+    bad.write_text("sources:\n  - id: a\n    url: http://127.0.0.1:9/\n    type: page\n    folow: x\n")
+    result = run_docwatch("crawl", db=tmp_path / "dw.db", watchlist=bad)
+    assert result.returncode == 2
+    assert "folow" in result.stderr
+    assert not (tmp_path / "dw.db").exists()

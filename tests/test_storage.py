@@ -1,0 +1,74 @@
+"""The evidence store: migrations, atomic writes, snapshot-only-on-change."""
+
+import hashlib
+import sqlite3
+
+import pytest
+
+from storage import SCHEMA_VERSION, open_database, queries
+
+
+def capture(url="http://gov.example/a.shtml", text="农村富余劳动力转移就业275万人次。", body=b"<html>...</html>"):
+    return queries.PageCapture(
+        source_id="s1", url=url, kind="page", fetched_at="2026-11-22T10:00:00+00:00", http_status=200,
+        final_url=url, content_type="text/html", encoding="utf-8", title="标题", published="2018-01-09",
+        text=text, text_sha256=hashlib.sha256(text.encode()).hexdigest(), body=body,
+        body_sha256=hashlib.sha256(body).hexdigest(),
+    )
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = open_database(tmp_path / "d.db")
+    database["sources"].insert({"id": "s1", "url": "http://gov.example/", "type": "page", "tags": "[]",
+                                "added_at": "x", "updated_at": "x"})
+    return database
+
+
+def test_open_migrates_once_and_uses_wal(tmp_path):
+    path = tmp_path / "d.db"
+    open_database(path).close()
+    db = open_database(path)
+    assert [r[0] for r in db.execute("SELECT version FROM schema_migrations")] == list(range(1, SCHEMA_VERSION + 1))
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert {"sources", "pages", "snapshots", "fetches", "runs"} <= set(db.table_names())
+
+
+def test_snapshot_only_when_text_changes_but_every_fetch_recorded(db):
+    assert queries.record_capture(db, None, capture()) == queries.NEW
+    assert queries.record_capture(db, None, capture(body=b"<html>other markup</html>")) == queries.UNCHANGED
+    assert queries.record_capture(db, None, capture(text="农村富余劳动力转移就业276万人次。")) == queries.CHANGED
+    assert db["snapshots"].count == 2
+    assert [r["outcome"] for r in db.query("SELECT outcome FROM fetches ORDER BY id")] == ["new", "unchanged", "changed"]
+
+
+def test_raw_body_is_stored_compressed_and_reads_back(db):
+    body = ("<p>转移就业</p>" * 2000).encode("utf-8")
+    queries.record_capture(db, None, capture(body=body))
+    stored = db.execute("SELECT id, length(body_zlib), body_size FROM snapshots").fetchone()
+    assert stored[1] < stored[2] / 10
+    assert queries.snapshot_body(db, stored[0]) == body
+
+
+def test_a_failure_mid_write_leaves_no_partial_rows(db):
+    db.execute("CREATE TRIGGER disk_full BEFORE INSERT ON fetches BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    with pytest.raises(sqlite3.IntegrityError, match="disk full"):
+        queries.record_capture(db, None, capture())
+    assert db["pages"].count == 0
+    assert db["snapshots"].count == 0
+
+
+def test_a_failed_fetch_is_recorded_and_keeps_the_last_snapshot(db):
+    queries.record_capture(db, None, capture())
+    queries.record_failure(db, None, queries.FailedFetch("s1", "http://gov.example/a.shtml", "page",
+                                                         "2026-11-22T11:00:00+00:00", "HTTP 503", 503))
+    page = next(db.query("SELECT * FROM pages"))
+    assert page["last_outcome"] == "failed" and page["last_status"] == 503
+    assert page["latest_snapshot_id"] == 1
+
+
+def test_runs_killed_while_running_are_marked_interrupted(db):
+    run_id = queries.start_run(db, "cli", ["s1"])
+    db["runs"].update(run_id, {"pid": 2**22 + 12345})  # no such process
+    assert queries.interrupt_dead_runs(db) == 1
+    assert db["runs"].get(run_id)["status"] == "interrupted"
