@@ -75,11 +75,11 @@ def validate(app: App) -> None:
 
 def select_sources(watchlist: Watchlist, ids: tuple[str, ...], tags: tuple[str, ...], urls: tuple[str, ...]) -> list[Source]:
     """The sources a command acts on: named ones, tagged ones, ad-hoc URLs, or else all."""
-    known = {s.id: s for s in watchlist.sources}
-    unknown = [i for i in ids if i not in known]
-    if unknown:
-        raise BadInput(f"unknown source id(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}")
-    chosen = [known[i] for i in ids] + [s for s in watchlist.sources if tags and set(tags) & set(s.tags)]
+    try:
+        chosen = [watchlist.source(i) for i in ids]
+    except KeyError as error:
+        raise BadInput(str(error)) from None
+    chosen += [s for s in watchlist.sources if tags and set(tags) & set(s.tags)]
     for url in urls:
         if not url.startswith(("http://", "https://")):
             raise BadInput(f"--url {url!r}: give an absolute http:// or https:// URL")

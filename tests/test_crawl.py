@@ -91,7 +91,7 @@ def test_crawl_one_source_and_one_url(tmp_path, site, demo_watchlist):
 def test_unknown_source_is_bad_input(tmp_path, demo_watchlist):
     result = run_docwatch("crawl", "--source", "nope", db=tmp_path / "dw.db", watchlist=demo_watchlist)
     assert result.returncode == 2
-    assert "unknown source id(s): nope" in result.stderr
+    assert "no source 'nope'" in result.stderr
     assert "demo-rst-work-news" in result.stderr
 
 
