@@ -1,17 +1,6 @@
-"""Schema changes, in order. A migration runs once, inside one transaction, and is recorded.
+"""Sources, pages, snapshots, fetches and runs."""
 
-Never edit a migration that has shipped: add a new one.
-"""
-
-from __future__ import annotations
-
-import sqlite_utils
-
-MIGRATIONS: list[tuple[int, str, str]] = [
-    (
-        1,
-        "sources, pages, snapshots, fetches, runs",
-        """
+SQL = """
         CREATE TABLE sources (
             id TEXT PRIMARY KEY,
             url TEXT NOT NULL,
@@ -87,33 +76,4 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         CREATE INDEX fetches_page ON fetches(page_id, id);
         CREATE INDEX fetches_run ON fetches(run_id);
-        """,
-    ),
-]
-
-SCHEMA_VERSION = MIGRATIONS[-1][0]
-
-
-def migrate(db: sqlite_utils.Database) -> None:
-    """Apply every migration the database has not seen, each in its own transaction."""
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        "version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)"
-    )
-    for version, description, sql in MIGRATIONS:
-        db.conn.execute("BEGIN IMMEDIATE")
-        try:
-            applied = db.execute(
-                "SELECT 1 FROM schema_migrations WHERE version = ?", [version]
-            ).fetchone()
-            if not applied:
-                for statement in filter(str.strip, sql.split(";")):
-                    db.conn.execute(statement)
-                db.conn.execute(
-                    "INSERT INTO schema_migrations VALUES (?, ?, datetime('now'))",
-                    [version, description],
-                )
-        except BaseException:
-            db.conn.execute("ROLLBACK")
-            raise
-        db.conn.execute("COMMIT")
+        """

@@ -1,0 +1,55 @@
+"""Schema changes, in order. A migration runs once, inside one transaction, and is recorded
+in `schema_migrations`.
+
+Each migration is a module `mNNNN_<what>.py` in this package with a docstring (its
+description) and `SQL` (statements separated by `;`). Never edit one that has shipped: add a
+new module with the next number.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import sqlite_utils
+
+
+def _load() -> list[tuple[int, str, str]]:
+    found = []
+    for module in pkgutil.iter_modules(__path__):
+        if module.name.startswith("m") and module.name[1:5].isdigit():
+            migration = importlib.import_module(f"{__name__}.{module.name}")
+            found.append((int(module.name[1:5]), migration.__doc__.strip(), migration.SQL))
+    return sorted(found)
+
+
+MIGRATIONS = _load()
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Apply every migration the database has not seen, each in its own transaction."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        "version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    applied_versions = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
+    for version, description, sql in MIGRATIONS:
+        if version in applied_versions:
+            continue  # the common case: no write lock taken just to open the file
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            applied = db.execute(  # another process may have migrated while we waited
+                "SELECT 1 FROM schema_migrations WHERE version = ?", [version]
+            ).fetchone()
+            if not applied:
+                for statement in filter(str.strip, sql.split(";")):
+                    db.conn.execute(statement)
+                db.conn.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, datetime('now'))",
+                    [version, description],
+                )
+        except BaseException:
+            db.conn.execute("ROLLBACK")
+            raise
+        db.conn.execute("COMMIT")
