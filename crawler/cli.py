@@ -189,3 +189,6 @@ def demo(app: App, port: int, keep_serving: bool) -> None:
     from crawler.demo import run_demo
 
     run_demo(resolve(app.cli).data_dir / "demo", port=port, keep_serving=keep_serving)
+
+
+# Commands defined in their own modules (crawler/commands/), one line each.
