@@ -1,0 +1,1 @@
+"""Evidence keeping: local WARC files and Wayback Machine captures of every watched page."""

@@ -1,0 +1,235 @@
+"""Local evidence: every fetched page goes into gzip-compressed WARC/1.1 files.
+
+A WARC file is the format archives and evidence tools (pywb, replayweb.page) read, so a
+snapshot kept here can be replayed and hashed independently of docwatch's own database.
+
+Files are named ``<prefix>-<YYYYMMDD>-<NNNNNN>.warc.gz`` after the UTC day of the fetch; a
+file takes no more records once it has reached ``max_bytes`` (it overshoots by at most one
+record pair). Each record is its own gzip member, so a
+record can be read back from its offset alone. Appends happen under an ``fcntl`` lock on
+``.<prefix>.lock`` in the directory: two crawl processes never interleave records, and readers
+only ever see complete records through the references returned after ``fsync``.
+
+The body is stored exactly as given, and the HTTP headers are made to describe it, because
+replay tools trust the headers. ``Transfer-Encoding`` is always removed (the body is never
+chunked), ``Content-Length`` is set to the stored length, and ``Content-Encoding`` is removed
+when the body was already decoded (``body_decoded=True``, what Scrapy hands over). Every
+removed or rewritten header is kept as ``X-Docwatch-Orig-<Name>`` so the server's answer is
+still on record.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import threading
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from io import BytesIO
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.recordbuilder import RecordBuilder
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.timeutils import datetime_to_iso_date
+from warcio.warcwriter import WARCWriter
+
+import crawler
+
+DEFAULT_MAX_BYTES = 100 * 1024 * 1024
+ORIGINAL_HEADER_PREFIX = "X-Docwatch-Orig-"
+_REWRITTEN_HEADERS = ("content-length", "transfer-encoding")
+
+
+@dataclass(frozen=True)
+class WarcRecordRef:
+    """Where a stored response lives, and the SHA-256 (hex) its payload must still have."""
+
+    path: str
+    offset: int
+    length: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """A response record read back from a WARC file."""
+
+    url: str
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class WarcWriter:
+    """Appends request/response pairs to rotating ``.warc.gz`` files in one directory."""
+
+    def __init__(
+        self, directory: Path, max_bytes: int = DEFAULT_MAX_BYTES, prefix: str = "docwatch"
+    ) -> None:
+        if max_bytes <= 0:
+            raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+        if not re.fullmatch(r"[A-Za-z0-9_.]+(?:-[A-Za-z0-9_.]+)*", prefix):
+            raise ValueError(
+                f"WARC file prefix {prefix!r} must be letters, digits, '_', '.' or inner '-'"
+            )
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = max_bytes
+        self.prefix = prefix
+        self._file_pattern = re.compile(rf"{re.escape(prefix)}-(\d{{8}})-(\d{{6}})\.warc\.gz")
+        self._thread_lock = threading.Lock()
+
+    def write_exchange(
+        self,
+        url: str,
+        request_headers: list[tuple[str, str]],
+        method: str,
+        response_status: int,
+        response_reason: str,
+        response_headers: list[tuple[str, str]],
+        body: bytes,
+        fetched_at: datetime,
+        ip: str | None = None,
+        body_decoded: bool = True,
+    ) -> WarcRecordRef:
+        """Store one fetch as a response record followed by its request record."""
+        if fetched_at.tzinfo is None:
+            raise ValueError("fetched_at must be timezone-aware (UTC), got a naive datetime")
+        if not 100 <= response_status <= 599:
+            raise ValueError(f"response_status must be an HTTP status (100-599): {response_status}")
+        fetched_utc = fetched_at.astimezone(timezone.utc)
+        warc_date = datetime_to_iso_date(fetched_utc.replace(tzinfo=None), use_micros=True)
+        response_fields = {"WARC-Date": warc_date}
+        if ip:
+            response_fields["WARC-IP-Address"] = ip
+
+        builder = RecordBuilder(warc_version="1.1")
+        response = builder.create_warc_record(
+            url,
+            "response",
+            payload=BytesIO(body),
+            length=len(body),
+            warc_headers_dict=response_fields,
+            http_headers=StatusAndHeaders(
+                f"{response_status} {response_reason}".strip(),
+                _headers_describing(response_headers, len(body), body_decoded),
+                protocol="HTTP/1.1",
+            ),
+        )
+        request = builder.create_warc_record(
+            url,
+            "request",
+            warc_headers_dict={
+                "WARC-Date": warc_date,
+                "WARC-Concurrent-To": response.rec_headers.get_header("WARC-Record-ID"),
+            },
+            http_headers=StatusAndHeaders(
+                f"{method.upper()} {_request_target(url)} HTTP/1.1",
+                list(request_headers),
+                is_http_request=True,
+            ),
+        )
+
+        with self._thread_lock, open(self.directory / f".{self.prefix}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            path = self._file_for(fetched_utc.strftime("%Y%m%d"))
+            with open(path, "ab") as warc:
+                writer = WARCWriter(warc, gzip=True, warc_version="1.1")
+                if warc.tell() == 0:
+                    writer.write_record(
+                        writer.create_warcinfo_record(
+                            path.name,
+                            {"software": f"docwatch/{crawler.__version__}",
+                             "format": "WARC File Format 1.1"},
+                        )
+                    )
+                offset = warc.tell()
+                writer.write_record(response)
+                length = warc.tell() - offset
+                writer.write_record(request)
+                warc.flush()
+                os.fsync(warc.fileno())  # the reference must survive a machine crash
+        return WarcRecordRef(
+            path=path.name, offset=offset, length=length, sha256=hashlib.sha256(body).hexdigest()
+        )
+
+    def _file_for(self, day: str) -> Path:
+        """The newest file of ``day``, or the next one once that has reached ``max_bytes``."""
+        sequences = [
+            int(match.group(2))
+            for candidate in self.directory.glob(f"{self.prefix}-{day}-*.warc.gz")
+            if (match := self._file_pattern.fullmatch(candidate.name)) and match.group(1) == day
+        ]
+        sequence = max(sequences, default=1)
+        path = self.directory / f"{self.prefix}-{day}-{sequence:06d}.warc.gz"
+        if path.exists() and path.stat().st_size >= self.max_bytes:
+            path = self.directory / f"{self.prefix}-{day}-{sequence + 1:06d}.warc.gz"
+        return path
+
+
+def read_record(directory: Path, ref: WarcRecordRef) -> StoredResponse:
+    """Read the response record ``ref`` points at (raises on a missing or damaged record)."""
+    data = _record_bytes(Path(directory), ref)
+    try:
+        record = next(iter(ArchiveIterator(BytesIO(data))))
+    except StopIteration:
+        raise ValueError(f"no WARC record at {ref.path}:{ref.offset}") from None
+    if record.rec_type != "response":
+        raise ValueError(f"{ref.path}:{ref.offset} is a {record.rec_type!r} record, not a response")
+    body = record.raw_stream.read()
+    http = record.http_headers
+    return StoredResponse(
+        url=record.rec_headers.get_header("WARC-Target-URI"),
+        status=int(http.get_statuscode()),
+        headers=list(http.headers),
+        body=body,
+    )
+
+
+def verify(directory: Path, ref: WarcRecordRef) -> bool:
+    """Replay check: does the record at ``ref`` still hold a payload with ``ref.sha256``?"""
+    try:
+        stored = read_record(directory, ref)
+    except (OSError, ValueError, EOFError, zlib.error, ArchiveLoadFailed):
+        return False
+    return hashlib.sha256(stored.body).hexdigest() == ref.sha256
+
+
+def _record_bytes(directory: Path, ref: WarcRecordRef) -> bytes:
+    path = (directory / ref.path).resolve()
+    if path.parent != directory.resolve():
+        raise ValueError(f"WARC reference path {ref.path!r} points outside {directory}")
+    if ref.offset < 0 or ref.length <= 0:
+        raise ValueError(f"WARC reference has an invalid offset/length: {ref.offset}/{ref.length}")
+    with open(path, "rb") as warc:
+        warc.seek(ref.offset)
+        data = warc.read(ref.length)
+    if len(data) != ref.length:
+        raise ValueError(f"{ref.path} ends before {ref.offset}+{ref.length}: record truncated")
+    return data
+
+
+def _headers_describing(
+    headers: list[tuple[str, str]], body_length: int, body_decoded: bool
+) -> list[tuple[str, str]]:
+    """Response headers that truthfully describe the stored body (see module docstring)."""
+    rewritten = set(_REWRITTEN_HEADERS) | ({"content-encoding"} if body_decoded else set())
+    kept: list[tuple[str, str]] = []
+    originals: list[tuple[str, str]] = []
+    for name, value in headers:
+        if name.lower() in rewritten:
+            originals.append((ORIGINAL_HEADER_PREFIX + name, value))
+        else:
+            kept.append((name, value))
+    return kept + [("Content-Length", str(body_length))] + originals
+
+
+def _request_target(url: str) -> str:
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

@@ -1,0 +1,187 @@
+"""Local WARC evidence: what is written can be replayed by standard tools and checked later."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from crawler.evidence.warc import WarcRecordRef, WarcWriter, read_record, verify
+
+# Raw GB2312 bytes of a Xinhua Hebei article, as the Wayback Machine replayed it.
+PAGE = (Path(__file__).parent / "files" / "pages" / "wayback_he.xinhuanet.com_article_gb2312.html"
+        ).read_bytes()
+URL = "http://www.htx.gov.cn/htx/c114304/202310/f44ac40812424a1c9bcb113ab2b88936.shtml"
+FETCHED = datetime(2026, 11, 22, 3, 4, 5, 678901, tzinfo=timezone.utc)
+REQUEST_HEADERS = [("User-Agent", "docwatch/0.1"), ("Accept-Encoding", "gzip, deflate")]
+SERVER_HEADERS = [
+    ("Content-Type", "text/html; charset=gb2312"),
+    ("Content-Encoding", "gzip"),
+    ("Transfer-Encoding", "chunked"),
+    ("Server", "nginx"),
+]
+
+
+def store(writer: WarcWriter, body: bytes = PAGE, url: str = URL, fetched_at: datetime = FETCHED,
+          headers: list[tuple[str, str]] = SERVER_HEADERS, **options: object) -> WarcRecordRef:
+    return writer.write_exchange(url, REQUEST_HEADERS, "GET", 200, "OK", headers, body,
+                                 fetched_at, ip="203.0.113.7", **options)
+
+
+def records_in(path: Path) -> list[tuple[str, dict[str, str], bytes]]:
+    """Read a WARC file the way replay tools do: every record, payload decoded per headers."""
+    with open(path, "rb") as warc:
+        return [(record.rec_type, dict(record.rec_headers.headers),
+                 record.content_stream().read()) for record in ArchiveIterator(warc)]
+
+
+def test_a_gbk_page_round_trips_byte_for_byte(tmp_path: Path) -> None:
+    ref = store(WarcWriter(tmp_path))
+
+    stored = read_record(tmp_path, ref)
+
+    assert stored.body == PAGE
+    assert "话剧《约定无期限》" in stored.body.decode("gb2312")
+    assert (stored.url, stored.status) == (URL, 200)
+    assert ref.sha256 == hashlib.sha256(PAGE).hexdigest()
+    assert ref.path == "docwatch-20261122-000001.warc.gz"
+    assert verify(tmp_path, ref)
+
+
+def test_headers_describe_the_decoded_body_so_replay_reads_it(tmp_path: Path) -> None:
+    ref = store(WarcWriter(tmp_path))
+
+    headers = dict(read_record(tmp_path, ref).headers)
+    (info, response, request) = records_in(tmp_path / ref.path)
+
+    assert "Content-Encoding" not in headers and "Transfer-Encoding" not in headers
+    assert headers["Content-Length"] == str(len(PAGE))
+    assert headers["X-Docwatch-Orig-Content-Encoding"] == "gzip"
+    assert headers["X-Docwatch-Orig-Transfer-Encoding"] == "chunked"
+    assert headers["Server"] == "nginx"
+    assert info[0] == "warcinfo" and b"docwatch" in info[2]
+    assert response[0] == "response" and response[2] == PAGE
+    assert response[1]["WARC-Date"] == "2026-11-22T03:04:05.678901Z"
+    assert response[1]["WARC-IP-Address"] == "203.0.113.7"
+    assert request[0] == "request"
+    assert request[1]["WARC-Concurrent-To"] == response[1]["WARC-Record-ID"]
+    assert request[1]["WARC-Target-URI"] == URL
+
+
+def test_a_body_still_encoded_keeps_its_content_encoding(tmp_path: Path) -> None:
+    compressed = gzip.compress(PAGE)
+    ref = store(WarcWriter(tmp_path), body=compressed, body_decoded=False)
+
+    headers = dict(read_record(tmp_path, ref).headers)
+    (_, response, _) = records_in(tmp_path / ref.path)
+
+    assert headers["Content-Encoding"] == "gzip"
+    assert headers["Content-Length"] == str(len(compressed))
+    assert response[2] == PAGE  # a replay tool decodes it
+    assert verify(tmp_path, ref)
+
+
+def test_a_large_body_round_trips(tmp_path: Path) -> None:
+    body = os.urandom(6 * 1024 * 1024)
+    ref = store(WarcWriter(tmp_path), body=body, headers=[("Content-Type", "application/pdf")])
+
+    assert read_record(tmp_path, ref).body == body
+    assert verify(tmp_path, ref)
+
+
+def test_a_file_that_reached_max_bytes_takes_no_more_records(tmp_path: Path) -> None:
+    first = store(WarcWriter(tmp_path))
+    size_after_one = (tmp_path / first.path).stat().st_size
+    writer = WarcWriter(tmp_path, max_bytes=size_after_one + 1)
+
+    second, third = (store(writer, url=f"{URL}?n={n}") for n in range(2))
+
+    assert first.path == second.path == "docwatch-20261122-000001.warc.gz"
+    assert third.path == "docwatch-20261122-000002.warc.gz"
+    assert all(verify(tmp_path, ref) for ref in (first, second, third))
+    assert [kind for kind, _, _ in records_in(tmp_path / third.path)] == [
+        "warcinfo", "response", "request"]
+
+
+def test_records_of_one_day_share_a_file_and_a_new_utc_day_starts_a_new_one(
+        tmp_path: Path) -> None:
+    writer = WarcWriter(tmp_path, prefix="xj-watch")
+    beijing_morning = datetime(2026, 11, 23, 7, 0, tzinfo=timezone(timedelta(hours=8)))
+
+    same_day = [store(writer, url=f"{URL}?n={n}") for n in range(2)]
+    next_day = store(writer, fetched_at=beijing_morning)  # the 23rd in Beijing
+
+    assert {ref.path for ref in same_day} == {"xj-watch-20261122-000001.warc.gz"}
+    assert same_day[1].offset > same_day[0].offset
+    assert next_day.path == "xj-watch-20261122-000001.warc.gz"  # 23:00 UTC on the 22nd
+    late = store(writer, fetched_at=datetime(2026, 11, 23, 0, 0, 1, tzinfo=timezone.utc))
+    assert late.path == "xj-watch-20261123-000001.warc.gz"
+
+
+def test_verify_detects_a_tampered_byte_and_leaves_other_records_intact(tmp_path: Path) -> None:
+    writer = WarcWriter(tmp_path)
+    tampered, untouched = store(writer), store(writer, url=URL + "?copy")
+    path = tmp_path / tampered.path
+    data = bytearray(path.read_bytes())
+    data[tampered.offset + tampered.length // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+    assert not verify(tmp_path, tampered)
+    assert verify(tmp_path, untouched)
+    assert read_record(tmp_path, untouched).body == PAGE
+
+
+def test_verify_is_false_for_a_missing_file_or_a_wrong_hash(tmp_path: Path) -> None:
+    ref = store(WarcWriter(tmp_path))
+
+    assert not verify(tmp_path, replace(ref, sha256=hashlib.sha256(b"other").hexdigest()))
+    assert not verify(tmp_path, replace(ref, path="docwatch-20200101-000001.warc.gz"))
+    assert not verify(tmp_path, replace(ref, offset=ref.offset + 1))
+
+
+def test_a_reference_cannot_point_outside_the_directory(tmp_path: Path) -> None:
+    ref = store(WarcWriter(tmp_path / "warc"))
+    (tmp_path / ref.path).write_bytes((tmp_path / "warc" / ref.path).read_bytes())
+
+    with pytest.raises(ValueError, match="outside"):
+        read_record(tmp_path / "warc", replace(ref, path=f"../{ref.path}"))
+
+
+def test_bad_input_gets_a_clear_error(tmp_path: Path) -> None:
+    writer = WarcWriter(tmp_path)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        store(writer, fetched_at=datetime(2026, 11, 22, 3, 4, 5))
+    with pytest.raises(ValueError, match="HTTP status"):
+        writer.write_exchange(URL, [], "GET", 2000, "OK", [], b"", FETCHED)
+    with pytest.raises(ValueError, match="prefix"):
+        WarcWriter(tmp_path, prefix="../evil")
+    with pytest.raises(ValueError, match="max_bytes"):
+        WarcWriter(tmp_path, max_bytes=0)
+
+
+def _write_many(directory: str, worker: int) -> list[WarcRecordRef]:
+    writer = WarcWriter(Path(directory), max_bytes=3 * 1024 * 1024)
+    return [store(writer, body=os.urandom(100_000), url=f"{URL}?worker={worker}&n={n}")
+            for n in range(25)]
+
+
+def test_two_crawl_processes_never_interleave(tmp_path: Path) -> None:
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        refs = [ref for batch in pool.map(_write_many, [str(tmp_path)] * 2, [1, 2])
+                for ref in batch]
+
+    assert len(refs) == 50
+    assert all(verify(tmp_path, ref) for ref in refs)
+    files = sorted(tmp_path.glob("*.warc.gz"))
+    assert len(files) > 1
+    responses = [r for f in files for r in records_in(f) if r[0] == "response"]
+    assert len(responses) == 50
+    assert {r[1]["WARC-Target-URI"] for r in responses} == {
+        f"{URL}?worker={w}&n={n}" for w in (1, 2) for n in range(25)}
