@@ -106,6 +106,8 @@ def crawl(app: App, source_ids: tuple[str, ...], tags: tuple[str, ...], urls: tu
     started = time.monotonic()
     summary = run_crawl(app.config, sources, trigger)
     print_summary(summary.run, summary.failures, time.monotonic() - started)
+    if summary.errors_logged:
+        click.echo(f"{summary.errors_logged} error(s) were logged during the run: see the log above.", err=True)
 
 
 def print_summary(run: dict, failures: list[dict], seconds: float) -> None:

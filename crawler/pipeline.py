@@ -16,7 +16,8 @@ class StorePipeline:
     """Writes to the SQLite file named by the DOCWATCH_DB setting. When the docwatch CLI started
     the run it passes DOCWATCH_RUN_ID; a bare `scrapy crawl` gets a run of its own."""
 
-    def __init__(self, db_path: str, run_id: int | None):
+    def __init__(self, crawler, db_path: str, run_id: int | None):
+        self.crawler = crawler
         self.db_path = db_path
         self.run_id = run_id
         self.owns_run = run_id is None
@@ -24,11 +25,11 @@ class StorePipeline:
     @classmethod
     def from_crawler(cls, crawler):
         run_id = crawler.settings.get("DOCWATCH_RUN_ID")
-        return cls(crawler.settings.get("DOCWATCH_DB", "docwatch.db"), int(run_id) if run_id else None)
+        return cls(crawler, crawler.settings.get("DOCWATCH_DB", "docwatch.db"), int(run_id) if run_id else None)
 
     def open_spider(self, spider=None):
         self.db = open_database(self.db_path)
-        self.sources = spider.sources
+        self.sources = self.crawler.spider.sources
         if self.owns_run:
             queries.sync_sources(self.db, self.sources.values())
             self.run_id = queries.start_run(self.db, "scrapy", sorted(self.sources))

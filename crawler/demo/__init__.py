@@ -56,15 +56,17 @@ def run_demo(data_dir: Path, port: int = 0, keep_serving: bool = False) -> None:
         base = f"docwatch --db {config.db_path} --watchlist {watchlist_file}"
         click.echo(
             "\nWhat to look at next:\n"
-            f"  {base} pages                     # every page found, with its snapshots\n"
-            f"  {base} snapshots URL             # the snapshots of one page\n"
-            f"  {base} show SNAPSHOT_ID          # a snapshot's extracted text\n"
-            f"  sqlite3 {config.db_path} '.tables'\n"
-            f"The watchlist the demo used is {watchlist_file}; edit a page under {site_copy} and crawl again:\n"
-            f"  {base} crawl   (while `docwatch demo --keep-serving --port {site.base_url.rsplit(':', 1)[1]}` runs)"
+            f"  {base} pages                 # every page found, with its snapshots\n"
+            f"  {base} snapshots URL         # the snapshots of one page\n"
+            f"  {base} show SNAPSHOT_ID      # a snapshot's extracted text\n"
+            f"  sqlite3 {config.db_path} .schema"
         )
-        if keep_serving:
-            click.echo(f"\nServing {site.base_url}/ until Ctrl-C.")
+        if not keep_serving:
+            click.echo("Run `docwatch demo --keep-serving` to keep the site up, edit its pages and crawl again.")
+        else:
+            click.echo(
+                f"\nServing {site.base_url}/ until Ctrl-C. Edit the pages under {site_copy}, then:\n  {base} crawl"
+            )
             try:
                 while True:
                     time.sleep(3600)
