@@ -1,0 +1,393 @@
+"""Decode fetched HTML bytes and pull out what docwatch stores: title, main text, date, links.
+
+Chinese government sites mislabel their encodings and wrap articles in heavy navigation, so
+decoding checks every declaration against the bytes, and extraction keeps the article text
+(trafilatura) apart from the page chrome (menus, footers, visitor counters).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urljoin, urlsplit
+
+import charset_normalizer
+import lxml.etree
+import lxml.html
+import trafilatura
+from cssselect import SelectorError
+from w3lib.encoding import read_bom, resolve_encoding
+
+# Guard against pathological documents: the caller caps bytes, this caps the DOM we build.
+MAX_HTML_CHARS = 4_000_000
+# Gov pages put long inline styles and, in Wayback replays, injected scripts before the meta.
+_DECLARATION_SCAN_BYTES = 65_536
+
+_META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:+-]+)""", re.IGNORECASE)
+# w3lib reads latin-1, iso-8859-1 and ascii labels as cp1252: the usual server default, so on
+# Chinese bytes it says nothing about the page.
+_SERVER_DEFAULT_CODEC = "cp1252"
+# A stray bad byte (a pasted snippet, a CMS glitch) must not throw a GBK page to a guesser.
+_TOLERATED_BAD_BYTES_PER_BYTE = 0.001
+
+
+def decode_html(body: bytes, header_charset: str | None = None, override: str | None = None) -> tuple[str, str]:
+    """Decode a fetched page to text; return (text, codec name used).
+
+    Order, first match wins:
+    1. ``override`` (the source's ``encoding`` setting), undecodable bytes replaced;
+    2. a byte-order mark;
+    3. the declared charsets, HTTP header first, then ``<meta>`` tags in document order, each
+       accepted only if the bytes decode strictly and the label looks right: a non-UTF-8
+       label on bytes that are valid multi-byte UTF-8 is wrong (browser-saved pages keep
+       ``meta gb2312``), and a latin-1/cp1252 label is wrong for bytes that are valid GB18030;
+    4. strict UTF-8, then strict GB18030;
+    5. UTF-8, then GB18030, replacing at most one bad byte in a thousand;
+    6. charset-normalizer's guess; 7. UTF-8 with replacement characters.
+    GB2312 and GBK labels are read as GB18030, their superset: real "GB2312" pages use GBK
+    characters. "Strict" tolerates one multi-byte character cut off at the end, as happens
+    when the fetcher caps the body size.
+    """
+    if override is not None:
+        codec = _codec_for(override)
+        if codec is None:
+            raise ValueError(f"unknown encoding {override!r} in the source's encoding setting")
+        return body.decode(codec, errors="replace"), codec
+
+    bom_codec, bom = read_bom(body)
+    if bom_codec is not None:
+        return body[len(bom) :].decode(bom_codec, errors="replace"), bom_codec
+
+    utf8_text = _decode_strictly(body, "utf-8")
+    is_multibyte_utf8 = utf8_text is not None and not body.isascii()
+    for codec in _declared_codecs(body, header_charset):
+        text = utf8_text if codec == "utf-8" else _decode_strictly(body, codec)
+        if text is None or (codec != "utf-8" and is_multibyte_utf8):
+            continue
+        if codec == _SERVER_DEFAULT_CODEC and _decode_strictly(body, "gb18030") is not None:
+            continue
+        return text, codec
+
+    if utf8_text is not None:
+        return utf8_text, "utf-8"
+    gb_text = _decode_strictly(body, "gb18030")
+    if gb_text is not None:
+        return gb_text, "gb18030"
+    for codec in ("utf-8", "gb18030"):
+        text = body.decode(codec, errors="replace")
+        if text.count("\ufffd") <= len(body) * _TOLERATED_BAD_BYTES_PER_BYTE:
+            return text, codec
+    guess = charset_normalizer.from_bytes(body).best()
+    if guess is not None:
+        return str(guess), guess.encoding
+    return body.decode("utf-8", errors="replace"), "utf-8"
+
+
+def _codec_for(label: str) -> str | None:
+    """Python codec for a charset label (w3lib maps GB2312/GBK to GB18030); None if unknown."""
+    return resolve_encoding(label.strip().strip("\"'"))
+
+
+def _declared_codecs(body: bytes, header_charset: str | None) -> list[str]:
+    """Distinct codecs declared by the header and the metas; UTF-16/32 labels are ignored
+    (a real UTF-16 page starts with a BOM; on ASCII-compatible bytes the label is a lie)."""
+    labels = [header_charset] if header_charset else []
+    labels += [m.group(1).decode("ascii") for m in _META_CHARSET.finditer(body, 0, _DECLARATION_SCAN_BYTES)]
+    codecs_in_order: list[str] = []
+    for label in labels:
+        codec = _codec_for(label)
+        if codec and not codec.startswith(("utf-16", "utf-32")) and codec not in codecs_in_order:
+            codecs_in_order.append(codec)
+    return codecs_in_order
+
+
+def _decode_strictly(body: bytes, codec: str) -> str | None:
+    """Decode without error handling, except that an incomplete final character is dropped."""
+    try:
+        return codecs.getincrementaldecoder(codec)().decode(body, final=False)
+    except UnicodeDecodeError:
+        return None
+
+
+@dataclass(frozen=True)
+class Link:
+    url: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What a page says. ``selector_matched`` is None without a selector, False when the
+    source's selector matched nothing and the general extractor was used instead."""
+
+    title: str
+    text: str
+    published: str | None
+    links: tuple[Link, ...]
+    attachments: tuple[Link, ...]
+    selector_matched: bool | None = None
+
+
+def extract(html: str, url: str, selector: str | None = None, ignore_css: Sequence[str] = ()) -> Extracted:
+    """Extract title, main text, publication date, links and attachments from a decoded page.
+
+    ``selector`` (CSS) names the main content when the source knows it; when it matches
+    nothing, the general extractor (trafilatura) is used and ``selector_matched`` is False.
+    ``ignore_css`` elements (configured noise such as visitor counters) are removed first.
+    Raises ValueError for an invalid CSS selector.
+    """
+    tree = _parse(html[:MAX_HTML_CHARS])
+    if tree is None:
+        return Extracted("", "", None, (), (), None if selector is None else False)
+    _remove_noise(tree, ignore_css)
+    title = _title(tree)
+    links = _links(tree, url)
+    selected = _select(tree, selector) if selector is not None else []
+    if not selected:
+        _remove_page_footers(tree)
+    body = tree.find("body")
+    body_text = _block_text(body if body is not None else tree)
+    if selected:
+        text = "\n".join(filter(None, (_block_text(element) for element in selected)))
+    else:
+        text = _article_text(tree, url) or body_text
+    return Extracted(
+        title=title,
+        text=text,
+        published=_published(tree, title, body_text, text),
+        links=links,
+        attachments=tuple(link for link in links if _is_attachment(link)),
+        selector_matched=None if selector is None else bool(selected),
+    )
+
+
+def _parse(html: str) -> lxml.html.HtmlElement | None:
+    """Parse into a DOM (bytes in, so pages starting with an XML declaration parse too).
+    A parser per call: lxml parsers must not be shared between threads."""
+    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+    try:
+        return lxml.html.document_fromstring(html.encode("utf-8", errors="replace"), parser=parser)
+    except lxml.etree.ParserError:  # nothing but whitespace
+        return None
+
+
+def _select(tree: lxml.html.HtmlElement, css: str) -> list[lxml.html.HtmlElement]:
+    try:
+        return tree.cssselect(css)
+    except SelectorError as error:
+        raise ValueError(f"invalid CSS selector {css!r}: {error}") from None
+
+
+def _remove_noise(tree: lxml.html.HtmlElement, ignore_css: Iterable[str]) -> None:
+    doomed = [el for css in ignore_css for el in _select(tree, css)]
+    doomed += tree.iter("script", "style", "noscript", "template")
+    for element in doomed:
+        if element.getparent() is not None:
+            element.drop_tree()  # keeps the tail text, which belongs to the parent
+
+
+# Site footers (copyright, ICP licence, site map) carry years and counters that change on their
+# own; trafilatura keeps them on short articles. Markers from the corpus' class and id names:
+# footer, lib-foot, rm_footer, footer_copyright, pagebottom, tcopyright.
+_FOOTER_MARKERS = ("foot", "copyright", "pagebottom")
+
+
+def _remove_page_footers(tree: lxml.html.HtmlElement) -> None:
+    """Drop footer-named elements, unless one wraps the page heading (then it is a layout box)."""
+    body = tree.find("body")
+    footers = []
+    for element in body.iterdescendants() if body is not None else ():
+        names = f"{element.get('class', '')} {element.get('id', '')}".lower()
+        if any(marker in names for marker in _FOOTER_MARKERS) and "footnote" not in names:
+            footers.append(element)
+    for element in footers:
+        if element.getparent() is not None and element.find(".//h1") is None:
+            element.drop_tree()
+
+
+# ---- title ---------------------------------------------------------------------------------
+
+# " _ 光明网", "-新华网", "--人民网", " | 中国宜春": one trailing segment per pass. Not "——",
+# which Chinese titles use before a subtitle.
+_TITLE_SUFFIX = re.compile(r"\s*(?:_|-{1,2}|\||｜)\s*([^_\-|｜]*)$")
+_MAX_SUFFIX_PASSES = 3
+
+
+def _meta_content(tree: lxml.html.HtmlElement, *names: str) -> str:
+    """Content of the first non-empty <meta name=…> or <meta property=…> among ``names``."""
+    wanted = {name.lower() for name in names}
+    found: dict[str, str] = {}
+    for meta in tree.iter("meta"):
+        key = (meta.get("name") or meta.get("property") or meta.get("itemprop") or "").strip().lower()
+        content = _squash(meta.get("content") or "")
+        if key in wanted and content and key not in found:
+            found[key] = content
+    return next((found[name.lower()] for name in names if name.lower() in found), "")
+
+
+def _title(tree: lxml.html.HtmlElement) -> str:
+    """TRS ArticleTitle, og:title, <title> without its site suffix, or the longest <h1>
+    (others are logos) when <title> is empty or only the site name."""
+    stated = _meta_content(tree, "ArticleTitle", "og:title")
+    if stated:
+        return stated
+    title_element = tree.find(".//title")
+    title = _strip_site_suffix(_squash(title_element.text_content())) if title_element is not None else ""
+    site_name = _meta_content(tree, "SiteName", "og:site_name", "application-name")
+    if not title or title == site_name:
+        headings = (_squash(h1.text_content()) for h1 in tree.iter("h1"))
+        return max(headings, key=len, default="") or title
+    return title
+
+
+def _strip_site_suffix(title: str) -> str:
+    for _ in range(_MAX_SUFFIX_PASSES):
+        match = _TITLE_SUFFIX.search(title)
+        if match is None or len(match.group(1)) >= match.start():
+            break
+        title = title[: match.start()]
+    return title
+
+
+# ---- links ---------------------------------------------------------------------------------
+
+_ATTACHMENT_EXTENSIONS = (".pdf", ".doc", ".docx", ".xls", ".xlsx", ".wps", ".et", ".zip", ".rar", ".ofd", ".txt")
+_PAGE_EXTENSIONS = frozenset("htm html shtml xhtml php asp aspx jsp do action cgi".split())
+_ATTACHMENT_WORDS = ("附件", "下载")
+
+
+def _links(tree: lxml.html.HtmlElement, url: str) -> tuple[Link, ...]:
+    """Absolute http(s) links in document order, one per URL (first non-empty anchor text)."""
+    base_element = tree.find(".//base[@href]")
+    base = _absolute(url, base_element.get("href")) if base_element is not None else None
+    texts: dict[str, str] = {}
+    for anchor in tree.iter("a"):
+        target = _absolute(base or url, anchor.get("href") or "")
+        if target is None:
+            continue
+        if not texts.get(target):
+            texts[target] = _squash(anchor.text_content()) or _squash(anchor.get("title") or "")
+    return tuple(Link(target, text) for target, text in texts.items())
+
+
+def _absolute(base: str, href: str) -> str | None:
+    """``href`` resolved against ``base``, without fragment; None unless http(s)."""
+    href = href.strip()
+    if not href or href.startswith("#"):
+        return None
+    try:
+        target = urljoin(base, href).partition("#")[0]
+    except ValueError:  # e.g. a malformed IPv6 host
+        return None
+    return target if target[:8].lower().startswith(("http://", "https://")) else None
+
+
+def _is_attachment(link: Link) -> bool:
+    """A document link: known office/archive extension, or 附件/下载 on a non-page file."""
+    file_name = urlsplit(link.url).path.lower().rsplit("/", 1)[-1]
+    if file_name.endswith(_ATTACHMENT_EXTENSIONS):
+        return True
+    stem, dot, extension = file_name.rpartition(".")
+    names_a_file = bool(stem and dot and extension) and extension not in _PAGE_EXTENSIONS
+    return names_a_file and any(word in link.text for word in _ATTACHMENT_WORDS)
+
+
+# ---- text ----------------------------------------------------------------------------------
+
+_BLOCK_TAGS = frozenset(
+    "address article aside blockquote br dd div dl dt fieldset figcaption figure footer form "
+    "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tbody td th thead tr ul".split()
+)
+_SPACES = re.compile(r"[\s\u3000\xa0]+")
+
+
+def _squash(text: str) -> str:
+    return _SPACES.sub(" ", text).strip()
+
+
+def _block_text(root: lxml.html.HtmlElement) -> str:
+    """Visible text as lines, one per block element (iterative: deep DOMs can't overflow)."""
+    parts: list[str] = []
+    for event, element in lxml.etree.iterwalk(root, events=("start", "end")):
+        if not isinstance(element.tag, str):
+            continue
+        is_block = element.tag in _BLOCK_TAGS
+        if event == "start":
+            if is_block:
+                parts.append("\n")
+            parts.append(element.text or "")
+        else:
+            if is_block:
+                parts.append("\n")
+            if element is not root:
+                parts.append(element.tail or "")
+    lines = (_squash(line) for line in "".join(parts).split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def _article_text(tree: lxml.html.HtmlElement, url: str) -> str:
+    """Main content by trafilatura, one line per paragraph or table row.
+
+    ``fast`` skips trafilatura's justext/readability comparison: on the corpus it changed
+    no article and halved the time (its only gain was one blurb on a homepage, where the
+    caller's whole-page fallback is more useful for watching).
+    """
+    article = trafilatura.extract(
+        tree, url=url, fast=True, favor_precision=True, include_comments=False, include_tables=True
+    )
+    lines = (_table_row(line) for line in (article or "").split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def _table_row(line: str) -> str:
+    """trafilatura renders table rows as "| a |  | b |": keep the non-empty cells, "a | b"."""
+    if not line.lstrip().startswith("|"):
+        return _squash(line)
+    return " | ".join(cell for cell in map(_squash, line.split("|")) if cell)
+
+
+# ---- publication date ----------------------------------------------------------------------
+
+_DAY = r"(?P<year>(?:19|20)\d\d)\s*[-/.年]\s*(?P<month>\d{1,2})\s*[-/.月]\s*(?P<day>\d{1,2})\s*日?"
+_TIME = r"[\sT]*(?P<hour>\d{1,2})\s*[:：时]\s*(?P<minute>\d{2})(?:\s*[:：分]\s*(?P<second>\d{2}))?"
+_DATE = re.compile(_DAY + f"(?:{_TIME})?")
+_LABELLED_DATE = re.compile(r"(?:发布时间|发布日期|发文日期|成文日期|日期|时间)\s*[:：]\s*" + _DATE.pattern)
+_DATE_WITH_TIME = re.compile(_DAY + _TIME)
+# A byline sits right under the title; further down, dates belong to other things.
+_BYLINE_WINDOW = 600
+
+
+def _published(tree: lxml.html.HtmlElement, title: str, body_text: str, text: str) -> str | None:
+    """The date the page states: TRS/news metas, else a dated byline right under the title
+    (or at the start of the main text). htmldate is not used: on an index page it returns
+    the page-generation time or a news-list date, inventing a publication date."""
+    stated = _meta_content(tree, "PubDate", "publishdate", "article:published_time", "datePublished")
+    match = _DATE.search(stated)
+    if match and (iso := _iso(match)):
+        return iso
+    title_at = body_text.find(title) if title else -1
+    if title_at >= 0:
+        byline = body_text[title_at + len(title) : title_at + len(title) + _BYLINE_WINDOW]
+    else:
+        byline = text[:_BYLINE_WINDOW]
+    for pattern in (_LABELLED_DATE, _DATE_WITH_TIME):
+        for match in pattern.finditer(byline):
+            if iso := _iso(match):
+                return iso
+    return None
+
+
+def _iso(match: re.Match[str]) -> str | None:
+    """ISO 8601 for a matched date, to the stated precision; None for impossible dates."""
+    fields = match.groupdict()
+    try:
+        date = datetime(int(fields["year"]), int(fields["month"]), int(fields["day"]))
+        if fields["hour"] is None:
+            return date.date().isoformat()
+        date = date.replace(hour=int(fields["hour"]), minute=int(fields["minute"]), second=int(fields["second"] or 0))
+    except ValueError:
+        return None
+    return date.isoformat(timespec="seconds" if fields["second"] else "minutes")
