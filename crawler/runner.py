@@ -62,14 +62,15 @@ def run_crawl(config: Config, sources: list[Source], trigger: str = "cli", progr
         process = CrawlerProcess(scrapy_settings_for(config, run_id, progress), install_root_handler=True)
         pages = [s for s in sources if s.type == "page"]
         listings = [s for s in sources if s.type == "listing"]
-        if pages:
-            process.crawl(PageSpider, sources=pages)
-        if listings:
-            process.crawl(ListingSpider, sources=listings)
+        crawlers = []
+        for spider, spider_sources in ((PageSpider, pages), (ListingSpider, listings)):
+            if spider_sources:
+                crawlers.append(process.create_crawler(spider))
+                process.crawl(crawlers[-1], sources=spider_sources)
         if progress:
             Progress.open()
         process.start()
-        errors_logged = sum(c.stats.get_value("log_count/ERROR", 0) for c in process.crawlers)
+        errors_logged = sum(c.stats.get_value("log_count/ERROR", 0) for c in crawlers)
     except BaseException as exc:
         status, error = ("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"), repr(exc)
         raise

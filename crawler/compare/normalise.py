@@ -31,8 +31,19 @@ def fold_for_matching(text: str) -> str:
     mapping would change the length (NFKC ``㎡`` → ``m2``, ``İ`` → ``i̇``, OpenCC listing
     several candidates for 乾) the character keeps its single-character form or stays as is.
     """
+    return fold_to_utf8(text).decode("utf-8", "surrogatepass")
+
+
+def fold_to_utf8(text: str) -> bytes:
+    """``fold_for_matching(text)`` encoded as UTF-8, the form the keyword automaton scans.
+
+    ASCII upper case is folded on the bytes (one C-speed table lookup per byte, and UTF-8
+    never uses bytes below 0x80 inside a multi-byte character); only the rarer non-ASCII
+    foldable characters go through the per-character table.
+    """
     fold = _fold_tables()
-    return fold.spans.sub(lambda span: span.group().translate(fold.table), text)
+    folded = fold.spans.sub(lambda span: span.group().translate(fold.table), text)
+    return folded.encode("utf-8", "surrogatepass").translate(_ASCII_LOWER)
 
 
 def fold_cjk_variants(text: str) -> str:
@@ -58,6 +69,7 @@ _CJK_RANGES = ((0x3400, 0xA000), (0xF900, 0xFB00), (0x20000, 0x2FA20))
 # Runs of foldable characters with short gaps: one translate call per run keeps the number
 # of Python callbacks low on traditional-character text.
 _MAX_GAP = 12
+_ASCII_LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
 
 
 @functools.cache
@@ -87,7 +99,8 @@ def _fold_tables() -> _FoldTables:
             table[code] = folded
     # A character class made only of BMP characters compiles to a fast lookup table; every
     # astral character is sent to translate, which leaves those without a mapping alone.
-    foldable = "".join(re.escape(chr(code)) for code in sorted(table) if code <= 0xFFFF)
+    # ASCII is left to fold_to_utf8's byte table.
+    foldable = "".join(re.escape(chr(code)) for code in sorted(table) if 0x80 <= code <= 0xFFFF)
     foldable += "\U00010000-\U0010ffff"
     spans = re.compile(f"[{foldable}](?:[^{foldable}\\n]{{0,{_MAX_GAP}}}[{foldable}])*")
     return _FoldTables(table=table, t2s=t2s, spans=spans)

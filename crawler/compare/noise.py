@@ -1,0 +1,34 @@
+"""Remove page furniture that changes on every load, so that it never counts as a change.
+
+Government pages print visitor counters (浏览次数：1632) and page-generation times
+(页面生成时间 2023-10-11 14:34:31); hashing them would report every fetch as an edit. Only
+the changing value is removed, the label stays: a counter that the page filled by script
+(left empty, "浏览次数:") and one that printed a number then give the same text.
+"""
+
+import re
+from collections.abc import Sequence
+
+_COUNTER = re.compile(
+    r"((?:浏览|访问|点击|阅读)(?:次数|量|数)?\s*[:：])\s*\d[\d,]*(?:\s*次)?"
+)
+_GENERATED_AT = re.compile(
+    r"((?:页面)?生成(?:时间|日期|于)\s*[:：]?)\s*"
+    r"\d{4}[-/年.]\d{1,2}[-/月.]\d{1,2}日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?"
+)
+_BUILT_IN = (_COUNTER, _GENERATED_AT)
+
+
+def strip_noise(text: str, patterns: Sequence[re.Pattern[str]] = ()) -> str:
+    """Return ``text`` without counters, generation times and matches of ``patterns``.
+
+    Built-in noise keeps its label (group 1); a source's own ``patterns`` are removed whole,
+    because only the source's configuration knows what its furniture looks like.
+    """
+    for noise in _BUILT_IN:
+        text = noise.sub(r"\1", text)
+    for pattern in patterns:
+        if not isinstance(pattern, re.Pattern):
+            raise TypeError(f"noise patterns must be compiled with re.compile, got {pattern!r}")
+        text = pattern.sub("", text)
+    return text

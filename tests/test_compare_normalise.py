@@ -1,0 +1,66 @@
+"""normalise_text (stored/diffed form) and fold_for_matching (keyword-matching form)."""
+
+import sys
+from pathlib import Path
+
+from crawler.compare.normalise import fold_for_matching, normalise_text
+
+EXCERPTS = (Path(__file__).parent / "files" / "text" / "xinjiang_tibet_labor_transfer_excerpts.md").read_text()
+
+
+def test_normalise_drops_blank_lines_and_collapses_spaces_but_keeps_line_breaks():
+    text = normalise_text(EXCERPTS)
+
+    assert "\n\n" not in text
+    assert "  " not in text
+    assert "来源:新疆政府网 发布时间:2020年03月25日 11:31 浏览次数:" in text.splitlines()
+    assert "您的位置: 首页 >> 政务公开 >> 法定主动公开内容 >> 基础信息公开 >> 自治区文件 >> 正文" in text
+
+
+def test_normalise_turns_full_width_digits_and_ideographic_spaces_into_ascii():
+    assert normalise_text("转移就业８２０００人次\u3000\u3000完成") == "转移就业82000人次 完成"
+
+
+def test_fold_turns_the_traditional_tibet_report_into_simplified():
+    traditional = next(line for line in EXCERPTS.splitlines() if line.startswith("本報拉薩"))
+
+    folded = fold_for_matching(traditional)
+
+    assert "农牧民转移就业69.33万人" in folded
+    assert "西藏自治区人力资源和社会保障厅" in folded
+    assert "轉" not in folded
+
+
+def test_fold_matches_full_width_and_upper_case_latin():
+    assert fold_for_matching("ＵＦＬＰＡ Entity List ８２，０００") == "uflpa entity list 82,000"
+
+
+def test_fold_keeps_the_length_of_the_whole_corpus_excerpt_and_every_offset():
+    folded = fold_for_matching(EXCERPTS)
+
+    assert len(folded) == len(EXCERPTS)
+    start = EXCERPTS.index("農牧民轉移就業69.33萬人")
+    assert folded[start : start + len("农牧民转移就业69.33万人")] == "农牧民转移就业69.33万人"
+
+
+def test_fold_maps_every_code_point_to_exactly_one_character():
+    every_character = "".join(chr(code) for code in range(sys.maxunicode + 1) if not 0xD800 <= code <= 0xDFFF)
+
+    folded = fold_for_matching(every_character)
+
+    assert len(folded) == len(every_character)
+
+
+def test_characters_whose_fold_would_change_length_keep_a_single_character_form():
+    # NFKC: ㎡ -> "m2"; lower(): İ -> "i̇"; OpenCC lists two candidates for 乾 ("干 乾").
+    assert fold_for_matching("㎡İ乾隆") == "㎡İ干隆"
+
+
+def test_fold_is_the_same_character_by_character_and_on_the_whole_text():
+    sample = EXCERPTS[:3000] + "ＡＢ㈠①ﬁ\U0002f800e\u0301"
+
+    assert fold_for_matching(sample) == "".join(fold_for_matching(char) for char in sample)
+
+
+def test_fold_passes_lone_surrogates_through():
+    assert fold_for_matching("转\udc80移") == "转\udc80移"
