@@ -54,6 +54,16 @@ def test_every_counter_label_is_stripped(label):
     assert strip_noise(f"发布时间:2020-03-25 {label}: 98 字体:大") == f"发布时间:2020-03-25 {label}: 字体:大"
 
 
+def test_counter_followed_by_a_comma_is_stripped():
+    assert strip_noise("访问量:1,632,发布时间:2023-08-16") == "访问量:,发布时间:2023-08-16"
+
+
+def test_a_year_after_a_reading_label_is_content_not_a_counter():
+    heading = "延伸阅读:2023年新疆农村劳动力转移就业"
+
+    assert strip_noise(heading) == heading
+
+
 def test_the_sources_own_patterns_are_removed_whole():
     sidebar = re.compile(r"关联稿件:\n")
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 from crawler.compare.normalise import fold_for_matching, normalise_text
 
-EXCERPTS = (Path(__file__).parent / "files" / "text" / "xinjiang_tibet_labor_transfer_excerpts.md").read_text()
+TEXT = Path(__file__).parent / "files" / "text"
+EXCERPTS = (TEXT / "xinjiang_tibet_labor_transfer_excerpts.md").read_text()
 
 
 def test_normalise_drops_blank_lines_and_collapses_spaces_but_keeps_line_breaks():
@@ -44,7 +45,9 @@ def test_fold_keeps_the_length_of_the_whole_corpus_excerpt_and_every_offset():
 
 
 def test_fold_maps_every_code_point_to_exactly_one_character():
-    every_character = "".join(chr(code) for code in range(sys.maxunicode + 1) if not 0xD800 <= code <= 0xDFFF)
+    every_character = "".join(
+        chr(code) for code in range(sys.maxunicode + 1) if not 0xD800 <= code <= 0xDFFF
+    )
 
     folded = fold_for_matching(every_character)
 

@@ -2,3 +2,27 @@
 
 Nothing here touches Scrapy, the network or the database, so every rule is unit-testable.
 """
+
+from crawler.compare.diff import SentenceChange, TextDiff, diff_texts, render_terminal
+from crawler.compare.figures import DEFAULT_FIGURE_TERMS, Figure, extract_figures
+from crawler.compare.keywords import Hit, KeywordMatcher, KeywordSetSpec
+from crawler.compare.noise import strip_noise
+from crawler.compare.normalise import fold_for_matching, normalise_text
+from crawler.compare.sentences import split_sentences
+
+__all__ = [
+    "DEFAULT_FIGURE_TERMS",
+    "Figure",
+    "Hit",
+    "KeywordMatcher",
+    "KeywordSetSpec",
+    "SentenceChange",
+    "TextDiff",
+    "diff_texts",
+    "extract_figures",
+    "fold_for_matching",
+    "normalise_text",
+    "render_terminal",
+    "split_sentences",
+    "strip_noise",
+]

@@ -9,8 +9,10 @@ the changing value is removed, the label stays: a counter that the page filled b
 import re
 from collections.abc import Sequence
 
+# A counter's number stands alone: "延伸阅读:2023年…" is a heading followed by a title.
 _COUNTER = re.compile(
-    r"((?:浏览|访问|点击|阅读)(?:次数|量|数)?\s*[:：])\s*\d[\d,]*(?:\s*次)?"
+    r"((?:浏览|访问|点击|阅读)(?:次数|量|数)?\s*[:：])"
+    r"\s*(?:\d{1,3}(?:,\d{3})+|\d+)(?![\d.年月日万/-])(?:\s*次)?"
 )
 _GENERATED_AT = re.compile(
     r"((?:页面)?生成(?:时间|日期|于)\s*[:：]?)\s*"

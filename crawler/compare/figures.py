@@ -1,0 +1,159 @@
+"""Extract labour-transfer figures ("转移就业275万人次, 完成年度目标的106%") from page text.
+
+A figure is a count of people or households (人次, 人, 户; 名 is reported as 人), with an
+optional 万 (×10⁴) or 亿 (×10⁸), decimals, thousands separators or full-width digits, that
+stands in the same *clause* as a labour-transfer or training term. The clause (the stretch
+between commas, semicolons and colons) is deliberately narrower than the sentence: official
+sentences pile up unrelated counts ("农牧民转移就业69.33万人、实现劳务收入58.1亿元,均创历史新高,城镇新增就业
+5.21万人,动态消除4010户城镇零就业家庭"), and only the first is a transfer figure. So 城镇新增
+就业 (urban job creation) counts only if its own clause names a transfer or training term.
+Counts without a unit (年份, dates), percentages, money (亿元) and numbers written in
+Chinese numerals (六万) are not figures. The cost of the clause rule: a series that names the
+term once ("2005年转移就业67万多人次,2006年达到120多万人次") yields only its first figure.
+
+Values are exact: 175.62万 is computed with Decimal, so it is 1756200, never 1756199.9999.
+"""
+
+import functools
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from crawler.compare.keywords import Hit, KeywordMatcher, KeywordSetSpec
+from crawler.compare.normalise import fold_for_matching
+from crawler.compare.sentences import sentence_spans
+
+# Actions, not populations: 富余劳动力 (surplus labour) names who, 转移就业 what was counted.
+DEFAULT_FIGURE_TERMS: tuple[str, ...] = (
+    "劳动力转移就业",
+    "劳动力转移",
+    "转移就业",
+    "有组织转移",
+    "整建制转移",
+    "转移内地",
+    "疆外就业",
+    "转移",
+    "劳务输出",
+    "输出",
+    "职业技能培训",
+    "就业培训",
+    "技能培训",
+    "培训",
+    "务工",
+    "拾花",
+    "采棉",
+)
+
+_MULTIPLIERS = {"": 1, "万": 10**4, "亿": 10**8}
+_UNITS = {"人次": "人次", "人": "人", "名": "人", "户": "户"}
+# Runs on folded text: digits are ASCII, 萬 is 万, full-width commas are ",".
+_QUANTITY = re.compile(
+    r"(?<![\d.,])(?<!第)(?P<number>\d{1,3}(?:,\d{3}){1,4}(?!\d)|\d{1,12}(?!\d))"
+    r"(?:\.(?P<fraction>\d{1,6}))?"
+    r"[多余]?(?P<multiplier>[万亿]?)[多余]?(?P<unit>人次|人(?!民)|名|户)"
+)
+# A comma between two digits is a thousands separator, not a clause boundary.
+_CLAUSE_BREAK = re.compile(r"(?<!\d)[,:]|[,:](?!\d)|;")
+_COMPLETION_RATE = re.compile(
+    r"完成[^,;:。!?]{0,12}?(?:目标|任务|计划)[^,;:。!?\d]{0,6}?(?P<rate>\d+(?:\.\d+)?)%"
+)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One quantity reported next to a labour-transfer or training term."""
+
+    value: int | float
+    unit: str
+    text: str
+    term: str
+    sentence: str
+    rate: float | None
+
+    @property
+    def key(self) -> tuple[str, str, int | float]:
+        """Identity in the ledger: the same figure on a re-crawl is not news again."""
+        return (self.term, self.unit, self.value)
+
+
+def extract_figures(
+    text: str, anchor_terms: Sequence[str] = DEFAULT_FIGURE_TERMS
+) -> list[Figure]:
+    """Every figure in ``text``, in order, with its term and completion rate if stated.
+
+    ``term`` is the anchor term nearest before the quantity in its clause (nearest after it
+    if none comes before). ``rate`` is the first "完成…目标…N%" after the quantity and before
+    the sentence's next quantity; an approximate rate ("完成年度目标逾6成") gives None.
+    """
+    if isinstance(anchor_terms, str):
+        raise TypeError("anchor_terms must be a list of terms, not a single string")
+    folded = fold_for_matching(text)
+    anchors = _anchor_matcher(tuple(anchor_terms)).find(text)
+    anchor_starts = [hit.start for hit in anchors]
+    figures = []
+    for sentence_start, sentence_end in sentence_spans(text):
+        quantities = list(_QUANTITY.finditer(folded, sentence_start, sentence_end))
+        if not quantities:
+            continue
+        clauses = _Clauses(folded, sentence_start, sentence_end)
+        rate_ends = [quantity.start() for quantity in quantities[1:]] + [sentence_end]
+        for quantity, rate_end in zip(quantities, rate_ends):
+            term = _nearest_anchor(anchors, anchor_starts, clauses.around(quantity), quantity)
+            if term is None:
+                continue
+            rate = _COMPLETION_RATE.search(folded, quantity.end(), rate_end)
+            figures.append(
+                Figure(
+                    value=_value(quantity),
+                    unit=_UNITS[quantity["unit"]],
+                    text=text[quantity.start() : quantity.end()],
+                    term=term,
+                    sentence=text[sentence_start:sentence_end],
+                    rate=float(rate["rate"]) if rate else None,
+                )
+            )
+    return figures
+
+
+@functools.lru_cache(maxsize=8)
+def _anchor_matcher(anchor_terms: tuple[str, ...]) -> KeywordMatcher:
+    if not anchor_terms:
+        raise ValueError("extract_figures needs at least one anchor term")
+    return KeywordMatcher({"figure anchors": KeywordSetSpec(terms=anchor_terms)})
+
+
+class _Clauses:
+    """The clauses of one sentence, split once however many quantities it holds."""
+
+    def __init__(self, folded: str, sentence_start: int, sentence_end: int) -> None:
+        breaks = list(_CLAUSE_BREAK.finditer(folded, sentence_start, sentence_end))
+        self._starts = [sentence_start] + [boundary.end() for boundary in breaks]
+        self._ends = [boundary.start() for boundary in breaks] + [sentence_end]
+
+    def around(self, quantity: re.Match[str]) -> tuple[int, int]:
+        index = bisect_right(self._starts, quantity.start()) - 1
+        return self._starts[index], self._ends[index]
+
+
+def _nearest_anchor(
+    anchors: list[Hit], anchor_starts: list[int], clause: tuple[int, int], quantity: re.Match[str]
+) -> str | None:
+    """The anchor ending closest before the quantity (longest on a tie), else closest after."""
+    clause_start, clause_end = clause
+    first, last = bisect_left(anchor_starts, clause_start), bisect_left(anchor_starts, clause_end)
+    in_clause = [hit for hit in anchors[first:last] if hit.end <= clause_end]
+    before = [hit for hit in in_clause if hit.end <= quantity.start()]
+    if before:
+        return max(before, key=lambda hit: (hit.end, hit.end - hit.start)).term
+    after = [hit for hit in in_clause if hit.start >= quantity.end()]
+    if after:
+        return min(after, key=lambda hit: (hit.start, hit.start - hit.end)).term
+    return None
+
+
+def _value(quantity: re.Match[str]) -> int | float:
+    digits = quantity["number"].replace(",", "") + "." + (quantity["fraction"] or "0")
+    number = Decimal(digits) * _MULTIPLIERS[quantity["multiplier"]]
+    return int(number) if number == number.to_integral_value() else float(number)
