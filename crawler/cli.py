@@ -114,10 +114,10 @@ def print_summary(run: dict, failures: list[dict], seconds: float) -> None:
     click.echo(
         f"Run {run['id']} {run['status']} in {seconds:.1f}s: {run['pages_fetched']} pages fetched, "
         f"{run['pages_new']} new, {run['pages_changed']} changed, {run['pages_unchanged']} unchanged, "
-        f"{run['pages_failed']} failed."
+        f"{run['pages_failed']} failed, {run['pages_gone']} gone."
     )
     if failures:
-        click.echo("Failed:")
+        click.echo("Failed or gone (a page is reported removed after repeated 404/410 answers):")
         for failure in failures:
             click.echo(f"  {failure['url']}  {failure['error']}")
 
@@ -194,3 +194,11 @@ def demo(app: App, port: int, keep_serving: bool) -> None:
 
 
 # Commands defined in their own modules (crawler/commands/), one line each.
+from crawler.commands.daemon import daemon, status  # noqa: E402
+
+main.add_command(daemon)
+main.add_command(status)
+from crawler.commands.archive import archive  # noqa: E402
+main.add_command(archive)
+from crawler.commands.evidence import evidence  # noqa: E402
+main.add_command(evidence)

@@ -1,77 +1,94 @@
-"""The Scrapy item pipeline: every item a spider yields is extracted, compared and stored here."""
+"""The Scrapy item pipeline: each item a spider yields goes through extract → compare → store here."""
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections import defaultdict
 
 from crawler.capture import capture_page
+from crawler.compare.keywords import KeywordMatcher
+from crawler.config import watchlist_path
+from crawler.detect import Verdict, classify_response, is_error_page
 from crawler.items import FetchedPage, FetchFailed, ListingFetched
-from storage import open_database
-from storage import queries
+from crawler.store import store_capture, store_failure, store_gone, store_listing
+from crawler.watchlist import load_watchlist
+from storage import open_database, queries
 
 log = logging.getLogger(__name__)
 
 
 class StorePipeline:
-    """Writes to the SQLite file named by the DOCWATCH_DB setting. When the docwatch CLI started
-    the run it passes DOCWATCH_RUN_ID; a bare `scrapy crawl` gets a run of its own."""
+    """Writes to the SQLite file named by the DOCWATCH_DB setting, matching the keyword sets of
+    the watchlist named by DOCWATCH_WATCHLIST. When the docwatch CLI started the run it passes
+    DOCWATCH_RUN_ID; a bare `scrapy crawl` gets a run of its own."""
 
-    def __init__(self, crawler, db_path: str, run_id: int | None):
+    def __init__(self, crawler):
         self.crawler = crawler
-        self.db_path = db_path
-        self.run_id = run_id
-        self.owns_run = run_id is None
+        settings = crawler.settings
+        self.db_path = settings.get("DOCWATCH_DB", "docwatch.db")
+        self.watchlist_path = settings.get("DOCWATCH_WATCHLIST") or watchlist_path(None)
+        run_id = settings.get("DOCWATCH_RUN_ID")
+        self.run_id = int(run_id) if run_id else None
+        self.owns_run = self.run_id is None
+        self.listed: dict[str, list[str]] = defaultdict(list)  # listing source → article URLs, in order
+        self.listing_failed: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler):
-        run_id = crawler.settings.get("DOCWATCH_RUN_ID")
-        return cls(crawler, crawler.settings.get("DOCWATCH_DB", "docwatch.db"), int(run_id) if run_id else None)
+        return cls(crawler)
 
     def open_spider(self, spider=None):
         self.db = open_database(self.db_path)
         self.sources = self.crawler.spider.sources
+        self.keyword_sets = load_watchlist(self.watchlist_path).keyword_sets
         if self.owns_run:
             queries.sync_sources(self.db, self.sources.values())
             self.run_id = queries.start_run(self.db, "scrapy", sorted(self.sources))
 
     def close_spider(self, spider=None):
+        for source_id, urls in self.listed.items():
+            if source_id not in self.listing_failed:  # a partial listing says nothing about what was dropped
+                store_listing(self.db, self.run_id, source_id, urls, queries.utcnow())
         if self.owns_run:
             queries.finish_run(self.db, self.run_id, "done")
         self.db.close()
+
+    @functools.lru_cache(maxsize=None)
+    def matcher(self, set_names: tuple[str, ...]) -> KeywordMatcher:
+        return KeywordMatcher({name: self.keyword_sets[name] for name in set_names if name in self.keyword_sets})
 
     def process_item(self, item, spider=None):
         if isinstance(item, FetchedPage):
             self._store_page(item)
         elif isinstance(item, ListingFetched):
-            queries.record_listing_fetch(
-                self.db, self.run_id, item.source_id, item.url, item.fetched_at, item.status, item.size, item.elapsed_ms
-            )
+            self.listed[item.source_id].extend(u for u in item.article_urls if u not in self.listed[item.source_id])
+            queries.insert_fetch(self.db, self.run_id, None, item.source_id, item.url, "listing", item.fetched_at,
+                                 "listed", http_status=item.status, elapsed_ms=item.elapsed_ms, size=item.size)
         elif isinstance(item, FetchFailed):
-            self._store_failure(item)
+            if item.kind == "listing":
+                self.listing_failed.add(item.source_id)
+            store_failure(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, item.error,
+                          item.status, item.size)
         return item
 
     def _store_page(self, item: FetchedPage) -> None:
-        if item.status >= 400:
-            self._store_failure(
-                FetchFailed(item.source_id, item.kind, item.url, f"HTTP {item.status}", item.fetched_at, item.status, len(item.body))
-            )
-            return
-        try:
-            capture = capture_page(item, self.sources[item.source_id])
-        except Exception as error:  # hostile or broken page: record it, keep crawling
-            log.exception("could not extract %s", item.url)
-            self._store_failure(
-                FetchFailed(item.source_id, item.kind, item.url, f"extraction failed: {error!r}", item.fetched_at, item.status, len(item.body))
-            )
-            return
-        queries.record_capture(self.db, self.run_id, capture)
-
-    def _store_failure(self, item: FetchFailed) -> None:
-        queries.record_failure(
-            self.db,
-            self.run_id,
-            queries.FailedFetch(
-                source_id=item.source_id, url=item.url, kind=item.kind, fetched_at=item.fetched_at,
-                error=item.error, http_status=item.status, size=item.size,
-            ),
-        )
+        source = self.sources[item.source_id]
+        verdict, reason = classify_response(item.status, item.url, item.final_url, item.body)
+        if verdict is Verdict.OK:
+            try:
+                capture = capture_page(item, source)
+            except Exception as error:  # a hostile or broken page: record it, keep crawling
+                log.exception("could not extract %s", item.url)
+                verdict, reason = Verdict.ERROR, f"extraction failed: {error!r}"
+            else:
+                if not is_error_page(capture.title, capture.text):
+                    store_capture(self.db, self.run_id, capture, self.matcher(source.keyword_sets))
+                    return
+                verdict, reason = Verdict.GONE, f"error page: {capture.title[:80]}"
+        if verdict is Verdict.GONE:
+            store_gone(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, reason,
+                       item.status, source.removal_confirmations)
+        else:
+            store_failure(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, reason,
+                          item.status, len(item.body))

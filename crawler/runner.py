@@ -7,6 +7,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+import click
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
@@ -14,10 +15,10 @@ from crawler.scrapy_settings import base as production_profile
 from crawler.scrapy_settings import local as local_profile
 from crawler.config import Config
 from crawler.progress import Progress
-from crawler.watchlist import Source
+from crawler.watchlist import ADHOC_SOURCE_ID, Source
 from spiders.listing import ListingSpider
 from spiders.page import PageSpider
-from storage import open_database, queries
+from storage import locks, open_database, queries
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ def scrapy_settings_for(config: Config, run_id: int | None = None, progress: boo
         settings.setmodule(local_profile, priority="project")
     overrides = {
         "DOCWATCH_DB": str(config.db_path),
+        "DOCWATCH_WATCHLIST": str(config.watchlist_path),
         "DOWNLOAD_TIMEOUT": config.download_timeout,
         "DOWNLOAD_MAXSIZE": config.max_page_bytes,
         "DOWNLOAD_WARNSIZE": config.max_page_bytes // 2,
@@ -50,11 +52,21 @@ def scrapy_settings_for(config: Config, run_id: int | None = None, progress: boo
 
 def run_crawl(config: Config, sources: list[Source], trigger: str = "cli", progress: bool | None = None) -> RunSummary:
     """Crawl `sources` in this process. Scrapy's reactor runs once per process, so anything
-    that crawls more than once (the daemon, the demo) uses `crawl_in_subprocess`."""
+    that crawls more than once (the daemon, the demo) uses `crawl_in_subprocess`.
+
+    The sources are locked for the whole run; if another live process holds any of them, the
+    command exits BUSY_EXIT_CODE (3) naming the holder, and crawls nothing."""
     db = open_database(config.db_path)
+    try:  # ad-hoc URLs are not a watched source: two of them never collide
+        lock = locks.SourceLock.acquire(db, config.db_path, [s.id for s in sources if s.id != ADHOC_SOURCE_ID], trigger)
+    except locks.SourcesBusy as busy:
+        db.close()
+        click.echo(f"docwatch: {busy}", err=True)
+        raise SystemExit(locks.BUSY_EXIT_CODE) from None
     queries.interrupt_dead_runs(db)
     queries.sync_sources(db, sources)
     run_id = queries.start_run(db, trigger, [s.id for s in sources])
+    lock.attach_run(db, run_id)
     if progress is None:
         progress = sys.stderr.isatty()
     status, error, errors_logged = "done", None, 0
@@ -78,6 +90,7 @@ def run_crawl(config: Config, sources: list[Source], trigger: str = "cli", progr
         Progress.close()
         run = queries.finish_run(db, run_id, status, error)
         failures = queries.run_failures(db, run_id)
+        lock.release(db)
         db.close()
     return RunSummary(run=run, failures=failures, errors_logged=errors_logged)
 

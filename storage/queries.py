@@ -13,7 +13,7 @@ import sqlite_utils
 from storage.database import transaction, utcnow
 
 # Outcomes of one fetch, as stored in fetches.outcome and counted in runs.
-NEW, CHANGED, UNCHANGED, FAILED = "new", "changed", "unchanged", "failed"
+NEW, CHANGED, UNCHANGED, FAILED, GONE = "new", "changed", "unchanged", "failed", "gone"
 
 
 @dataclass(frozen=True)
@@ -37,18 +37,6 @@ class PageCapture:
     elapsed_ms: int | None = None
     links: list[dict[str, str]] = field(default_factory=list)
     attachments: list[dict[str, str]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class FailedFetch:
-    source_id: str
-    url: str
-    kind: str
-    fetched_at: str
-    error: str
-    http_status: int | None = None
-    elapsed_ms: int | None = None
-    size: int | None = None
 
 
 def sync_sources(db: sqlite_utils.Database, sources: Iterable[Any]) -> None:
@@ -101,8 +89,11 @@ def finish_run(db: sqlite_utils.Database, run_id: int, status: str, error: str |
         "pages_changed": counts.get(CHANGED, 0),
         "pages_unchanged": counts.get(UNCHANGED, 0),
         "pages_failed": counts.get(FAILED, 0),
+        "pages_gone": counts.get(GONE, 0),
     }
-    row["pages_fetched"] = sum(row[k] for k in ("pages_new", "pages_changed", "pages_unchanged", "pages_failed"))
+    row["pages_fetched"] = sum(
+        row[k] for k in ("pages_new", "pages_changed", "pages_unchanged", "pages_failed", "pages_gone")
+    )
     with transaction(db):
         db["runs"].update(run_id, row)
     return db["runs"].get(run_id)
@@ -131,128 +122,65 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _page_id(db: sqlite_utils.Database, source_id: str, url: str, kind: str, seen_at: str) -> int:
-    row = db.execute("SELECT id FROM pages WHERE url = ?", [url]).fetchone()
-    if row:
-        return row[0]
-    return db["pages"].insert(
-        {"source_id": source_id, "url": url, "kind": kind, "first_seen": seen_at}
+def page_for(db: sqlite_utils.Database, source_id: str, url: str, kind: str, seen_at: str) -> dict:
+    """The page row for `url`, created on first sight."""
+    rows = list(db.query("SELECT * FROM pages WHERE url = ?", [url]))
+    if rows:
+        return rows[0]
+    page_id = db["pages"].insert({"source_id": source_id, "url": url, "kind": kind, "first_seen": seen_at}).last_pk
+    return db["pages"].get(page_id)
+
+
+def latest_snapshot(db: sqlite_utils.Database, page: dict) -> dict | None:
+    if page["latest_snapshot_id"] is None:
+        return None
+    return next(
+        db.query(
+            "SELECT id, fetched_at, text, text_sha256, published, title FROM snapshots WHERE id = ?",
+            [page["latest_snapshot_id"]],
+        )
+    )
+
+
+def insert_snapshot(db: sqlite_utils.Database, page_id: int, run_id: int | None, capture: PageCapture) -> int:
+    return db["snapshots"].insert(
+        {
+            "page_id": page_id,
+            "run_id": run_id,
+            "fetched_at": capture.fetched_at,
+            "http_status": capture.http_status,
+            "final_url": capture.final_url,
+            "content_type": capture.content_type,
+            "encoding": capture.encoding,
+            "title": capture.title,
+            "published": capture.published,
+            "text": capture.text,
+            "text_sha256": capture.text_sha256,
+            "body_sha256": capture.body_sha256,
+            "body_size": len(capture.body),
+            "body_zlib": zlib.compress(capture.body, 6),
+            "links": json.dumps(capture.links, ensure_ascii=False),
+            "attachments": json.dumps(capture.attachments, ensure_ascii=False),
+        }
     ).last_pk
 
 
-def record_capture(db: sqlite_utils.Database, run_id: int | None, capture: PageCapture) -> str:
-    """Store one successful fetch; write a snapshot only when the normalised text changed.
-
-    Returns the outcome: NEW (first snapshot of the page), CHANGED or UNCHANGED.
-    Everything happens in one transaction, so a crash leaves no half-written snapshot.
-    """
-    with transaction(db):
-        page_id = _page_id(db, capture.source_id, capture.url, capture.kind, capture.fetched_at)
-        latest = db.execute(
-            "SELECT s.text_sha256 FROM pages p JOIN snapshots s ON s.id = p.latest_snapshot_id WHERE p.id = ?",
-            [page_id],
-        ).fetchone()
-        if latest is None:
-            outcome = NEW
-        elif latest[0] == capture.text_sha256:
-            outcome = UNCHANGED
-        else:
-            outcome = CHANGED
-        snapshot_id = None
-        if outcome != UNCHANGED:
-            snapshot_id = db["snapshots"].insert(
-                {
-                    "page_id": page_id,
-                    "run_id": run_id,
-                    "fetched_at": capture.fetched_at,
-                    "http_status": capture.http_status,
-                    "final_url": capture.final_url,
-                    "content_type": capture.content_type,
-                    "encoding": capture.encoding,
-                    "title": capture.title,
-                    "published": capture.published,
-                    "text": capture.text,
-                    "text_sha256": capture.text_sha256,
-                    "body_sha256": capture.body_sha256,
-                    "body_size": len(capture.body),
-                    "body_zlib": zlib.compress(capture.body, 6),
-                    "links": json.dumps(capture.links, ensure_ascii=False),
-                    "attachments": json.dumps(capture.attachments, ensure_ascii=False),
-                }
-            ).last_pk
-        db["fetches"].insert(
-            {
-                "run_id": run_id,
-                "source_id": capture.source_id,
-                "page_id": page_id,
-                "url": capture.url,
-                "kind": capture.kind,
-                "fetched_at": capture.fetched_at,
-                "http_status": capture.http_status,
-                "elapsed_ms": capture.elapsed_ms,
-                "size": len(capture.body),
-                "outcome": outcome,
-                "snapshot_id": snapshot_id,
-            }
-        )
-        page_update = {
-            "last_fetched": capture.fetched_at,
-            "last_status": capture.http_status,
-            "last_outcome": outcome,
-            "title": capture.title,
-            "published": capture.published,
-        }
-        if snapshot_id is not None:
-            page_update["latest_snapshot_id"] = snapshot_id
-        db["pages"].update(page_id, page_update)
-    return outcome
-
-
-def record_failure(db: sqlite_utils.Database, run_id: int | None, failure: FailedFetch) -> None:
-    """Record a fetch that produced no content. It is never a change: the last snapshot stands."""
-    with transaction(db):
-        page_id = None
-        if failure.kind != "listing":
-            page_id = _page_id(db, failure.source_id, failure.url, failure.kind, failure.fetched_at)
-            db["pages"].update(
-                page_id,
-                {"last_fetched": failure.fetched_at, "last_status": failure.http_status, "last_outcome": FAILED},
-            )
-        db["fetches"].insert(
-            {
-                "run_id": run_id,
-                "source_id": failure.source_id,
-                "page_id": page_id,
-                "url": failure.url,
-                "kind": failure.kind,
-                "fetched_at": failure.fetched_at,
-                "http_status": failure.http_status,
-                "elapsed_ms": failure.elapsed_ms,
-                "size": failure.size,
-                "outcome": FAILED,
-                "error": failure.error,
-            }
-        )
-
-
-def record_listing_fetch(
-    db: sqlite_utils.Database, run_id: int | None, source_id: str, url: str, fetched_at: str,
-    http_status: int, size: int, elapsed_ms: int | None,
+def insert_fetch(
+    db: sqlite_utils.Database, run_id: int | None, page: dict | None, source_id: str, url: str, kind: str,
+    fetched_at: str, outcome: str, http_status: int | None = None, elapsed_ms: int | None = None,
+    size: int | None = None, error: str | None = None, snapshot_id: int | None = None,
 ) -> None:
-    with transaction(db):
-        db["fetches"].insert(
-            {
-                "run_id": run_id,
-                "source_id": source_id,
-                "url": url,
-                "kind": "listing",
-                "fetched_at": fetched_at,
-                "http_status": http_status,
-                "elapsed_ms": elapsed_ms,
-                "size": size,
-                "outcome": "listed",
-            }
-        )
+    db["fetches"].insert(
+        {
+            "run_id": run_id, "source_id": source_id, "page_id": page["id"] if page else None, "url": url,
+            "kind": kind, "fetched_at": fetched_at, "http_status": http_status, "elapsed_ms": elapsed_ms,
+            "size": size, "outcome": outcome, "error": error, "snapshot_id": snapshot_id,
+        }
+    )
+
+
+def update_page(db: sqlite_utils.Database, page: dict, **changes: Any) -> None:
+    db["pages"].update(page["id"], changes)
 
 
 def page_snapshots(db: sqlite_utils.Database, url: str) -> list[dict]:
@@ -277,8 +205,8 @@ def snapshot_body(db: sqlite_utils.Database, snapshot_id: int) -> bytes:
 def run_failures(db: sqlite_utils.Database, run_id: int) -> list[dict]:
     return list(
         db.query(
-            "SELECT url, http_status, error FROM fetches WHERE run_id = ? AND outcome = ? ORDER BY id",
-            [run_id, FAILED],
+            "SELECT url, http_status, outcome, error FROM fetches WHERE run_id = ? AND outcome IN (?, ?) ORDER BY id",
+            [run_id, FAILED, GONE],
         )
     )
 

@@ -29,7 +29,7 @@ def test_crawl_stores_one_snapshot_per_article_with_correct_chinese(tmp_path, si
     db = tmp_path / "dw.db"
     result = run_docwatch("crawl", db=db, watchlist=demo_watchlist)
     assert result.returncode == 0, result.stderr
-    assert "6 pages fetched, 6 new, 0 changed, 0 unchanged, 0 failed" in result.stdout
+    assert "6 pages fetched, 6 new, 0 changed, 0 unchanged, 0 failed, 0 gone" in result.stdout
 
     stored = snapshots_by_path(db, site.base_url)
     assert set(ARTICLES) <= set(stored)
@@ -51,7 +51,7 @@ def test_crawling_again_unchanged_adds_no_snapshot(tmp_path, site, demo_watchlis
     assert run_docwatch("crawl", db=db, watchlist=demo_watchlist).returncode == 0
     second = run_docwatch("crawl", db=db, watchlist=demo_watchlist)
     assert second.returncode == 0, second.stderr
-    assert "6 pages fetched, 0 new, 0 changed, 6 unchanged, 0 failed" in second.stdout
+    assert "6 pages fetched, 0 new, 0 changed, 6 unchanged, 0 failed, 0 gone" in second.stdout
     con = sqlite3.connect(db)
     assert con.execute("SELECT count(*) FROM snapshots").fetchone()[0] == 6
     assert con.execute("SELECT count(*) FROM fetches WHERE kind != 'listing'").fetchone()[0] == 12
@@ -73,7 +73,7 @@ def test_failed_pages_are_listed_and_the_run_still_exits_0(tmp_path, site, demo_
     (site.root / "xjrst/c112676/202308/7215380191c5400397df5d7d0b5fd06b.shtml").unlink()
     result = run_docwatch("crawl", db=tmp_path / "dw.db", watchlist=demo_watchlist)
     assert result.returncode == 0, result.stderr
-    assert "2 failed" in result.stdout
+    assert "1 failed, 1 gone" in result.stdout
     assert "201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml  HTTP 503" in result.stdout
     assert "202308/7215380191c5400397df5d7d0b5fd06b.shtml  HTTP 404" in result.stdout
 

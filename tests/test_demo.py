@@ -8,8 +8,8 @@ from tests.conftest import run_docwatch
 def test_demo_crawls_the_bundled_site_twice(tmp_path):
     result = run_docwatch("--data-dir", str(tmp_path), "demo", env={"DOCWATCH_ENV": "production"})
     assert result.returncode == 0, result.stderr
-    assert "6 pages fetched, 6 new, 0 changed, 0 unchanged, 0 failed" in result.stdout
-    assert "6 pages fetched, 0 new, 0 changed, 6 unchanged, 0 failed" in result.stdout
+    assert "6 pages fetched, 6 new, 0 changed, 0 unchanged, 0 failed, 0 gone" in result.stdout
+    assert "6 pages fetched, 0 new, 0 changed, 6 unchanged, 0 failed, 0 gone" in result.stdout
     assert "What to look at next" in result.stdout
     con = sqlite3.connect(tmp_path / "demo" / "docwatch.db")
     titles = {row[0] for row in con.execute("SELECT title FROM snapshots")}

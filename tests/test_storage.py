@@ -5,7 +5,11 @@ import sqlite3
 
 import pytest
 
+from crawler.compare.keywords import KeywordMatcher, KeywordSetSpec
+from crawler.store import store_capture, store_failure
 from storage import SCHEMA_VERSION, open_database, queries
+
+MATCHER = KeywordMatcher({"labor_transfer": KeywordSetSpec(terms=["转移就业"])})
 
 
 def capture(url="http://gov.example/a.shtml", text="农村富余劳动力转移就业275万人次。", body=b"<html>...</html>"):
@@ -35,16 +39,16 @@ def test_open_migrates_once_and_uses_wal(tmp_path):
 
 
 def test_snapshot_only_when_text_changes_but_every_fetch_recorded(db):
-    assert queries.record_capture(db, None, capture()) == queries.NEW
-    assert queries.record_capture(db, None, capture(body=b"<html>other markup</html>")) == queries.UNCHANGED
-    assert queries.record_capture(db, None, capture(text="农村富余劳动力转移就业276万人次。")) == queries.CHANGED
+    assert store_capture(db, None, capture(), MATCHER) == queries.NEW
+    assert store_capture(db, None, capture(body=b"<html>other markup</html>"), MATCHER) == queries.UNCHANGED
+    assert store_capture(db, None, capture(text="农村富余劳动力转移就业276万人次。"), MATCHER) == queries.CHANGED
     assert db["snapshots"].count == 2
     assert [r["outcome"] for r in db.query("SELECT outcome FROM fetches ORDER BY id")] == ["new", "unchanged", "changed"]
 
 
 def test_raw_body_is_stored_compressed_and_reads_back(db):
     body = ("<p>转移就业</p>" * 2000).encode("utf-8")
-    queries.record_capture(db, None, capture(body=body))
+    store_capture(db, None, capture(body=body), MATCHER)
     stored = db.execute("SELECT id, length(body_zlib), body_size FROM snapshots").fetchone()
     assert stored[1] < stored[2] / 10
     assert queries.snapshot_body(db, stored[0]) == body
@@ -53,15 +57,14 @@ def test_raw_body_is_stored_compressed_and_reads_back(db):
 def test_a_failure_mid_write_leaves_no_partial_rows(db):
     db.execute("CREATE TRIGGER disk_full BEFORE INSERT ON fetches BEGIN SELECT RAISE(ABORT, 'disk full'); END")
     with pytest.raises(sqlite3.IntegrityError, match="disk full"):
-        queries.record_capture(db, None, capture())
+        store_capture(db, None, capture(), MATCHER)
     assert db["pages"].count == 0
     assert db["snapshots"].count == 0
 
 
 def test_a_failed_fetch_is_recorded_and_keeps_the_last_snapshot(db):
-    queries.record_capture(db, None, capture())
-    queries.record_failure(db, None, queries.FailedFetch("s1", "http://gov.example/a.shtml", "page",
-                                                         "2026-11-22T11:00:00+00:00", "HTTP 503", 503))
+    store_capture(db, None, capture(), MATCHER)
+    store_failure(db, None, "s1", "http://gov.example/a.shtml", "page", "2026-11-22T11:00:00+00:00", "HTTP 503", 503)
     page = next(db.query("SELECT * FROM pages"))
     assert page["last_outcome"] == "failed" and page["last_status"] == 503
     assert page["latest_snapshot_id"] == 1

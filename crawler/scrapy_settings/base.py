@@ -29,6 +29,7 @@ RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 RETRY_BACKOFF_BASE = 5.0  # seconds; doubled on each retry (see crawler.middlewares)
 RETRY_BACKOFF_MAX = 120.0
+RETRY_GIVE_UP_LOG_LEVEL = "WARNING"  # a page that keeps failing is recorded, not a crawler error
 
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,

@@ -1,0 +1,118 @@
+"""Compare stage: what kind of answer a fetch was, and what changed since the last snapshot.
+
+Pure functions over status codes and text, so every rule is tested without Scrapy or SQLite.
+An error (5xx, timeout, anti-bot challenge) is never a change; only 404/410, a redirect to the
+site's home page or an error page count towards "removed".
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from crawler.compare.diff import TextDiff, diff_texts
+from crawler.compare.figures import Figure, extract_figures
+from crawler.compare.keywords import Hit, KeywordMatcher
+from crawler.compare.sentences import split_sentences
+
+GONE_STATUSES = frozenset({404, 410})
+# Anti-bot pages answer 200 (or 521) with a script that sets a cookie and reloads.
+_CHALLENGE = re.compile(
+    rb"__jsl_clearance|acw_sc__v2|document\.cookie\s*=|challenge-platform|"
+    rb"please enable javascript|\xe8\xaf\xb7\xe5\xbc\x80\xe5\x90\xaf javascript",  # 请开启 javascript
+    re.I,
+)
+CHALLENGE_MAX_BYTES = 20_000
+_ERROR_PAGE = re.compile(
+    r"404|页面不存在|页面未找到|您访问的页面不存在|找不到(该|您要的)?页面|信息已删除|文章已删除|已被删除|page not found",
+    re.I,
+)
+ERROR_PAGE_MAX_CHARS = 600
+_HOME_PATH = re.compile(r"^/([^/]+/)?((index|default|home)\.(s?html?|aspx?|jsp|php))?$", re.I)
+
+
+class Verdict(enum.Enum):
+    OK = "ok"
+    GONE = "gone"  # counts towards "removed"
+    ERROR = "error"  # says nothing about the page
+
+
+def classify_response(status: int, url: str, final_url: str, body: bytes) -> tuple[Verdict, str]:
+    """Judge an HTTP answer before extraction; the reason is shown to the user."""
+    if status in GONE_STATUSES:
+        return Verdict.GONE, f"HTTP {status}"
+    if status == 521:
+        return Verdict.ERROR, "HTTP 521 (anti-bot challenge)"
+    if status >= 400:
+        return Verdict.ERROR, f"HTTP {status}"
+    if len(body) <= CHALLENGE_MAX_BYTES and _CHALLENGE.search(body):
+        return Verdict.ERROR, "anti-bot JavaScript challenge page"
+    if final_url != url and redirected_home(url, final_url):
+        return Verdict.GONE, f"redirected to the site's home page {final_url}"
+    return Verdict.OK, ""
+
+
+def redirected_home(url: str, final_url: str) -> bool:
+    """An article URL that now redirects to `/` or `/<site>/index.shtml` was taken down."""
+    before, after = urlsplit(url), urlsplit(final_url)
+    return bool(_HOME_PATH.match(after.path or "/")) and not _HOME_PATH.match(before.path or "/")
+
+
+def is_error_page(title: str, text: str) -> bool:
+    """A 200 answer that is really a "page not found" page (soft 404)."""
+    return len(text) <= ERROR_PAGE_MAX_CHARS and bool(_ERROR_PAGE.search(title) or _ERROR_PAGE.search(text[:200]))
+
+
+@dataclass(frozen=True)
+class Version:
+    """What the comparison needs of a stored or fetched version of a page."""
+
+    text: str
+    published: str | None
+
+
+@dataclass(frozen=True)
+class ChangeReport:
+    diff: TextDiff | None  # None for a page's first snapshot
+    hits: list[Hit]  # every hit in the new version (for the ledger)
+    new_hits: list[Hit]  # in a sentence the previous version did not have
+    scrubbed_hits: list[Hit]  # hits of the previous version whose term is gone now
+    figures: list[Figure]
+    new_figures: list[Figure]
+    silent_edit: bool = False
+    removed_figures: list[Figure] = field(default_factory=list)
+
+
+def compare_versions(previous: Version | None, current: Version, matcher: KeywordMatcher) -> ChangeReport:
+    """What is new in `current` since `previous`: the first version flags all its hits and figures."""
+    hits = matcher.find(current.text)
+    figures = extract_figures(current.text)
+    if previous is None:
+        return ChangeReport(None, hits, hits, [], figures, figures)
+    old_sentences = set(split_sentences(previous.text))
+    new_hits = [hit for hit in hits if hit.sentence.strip() not in old_sentences]
+    current_terms = {(hit.set, hit.term) for hit in hits}
+    scrubbed = _first_per_term(h for h in matcher.find(previous.text) if (h.set, h.term) not in current_terms)
+    old_figures = extract_figures(previous.text)
+    old_keys = {figure.key for figure in old_figures}
+    new_keys = {figure.key for figure in figures}
+    diff = diff_texts(previous.text, current.text)
+    return ChangeReport(
+        diff=diff,
+        hits=hits,
+        new_hits=new_hits,
+        scrubbed_hits=scrubbed,
+        figures=figures,
+        new_figures=[f for f in figures if f.key not in old_keys],
+        removed_figures=[f for f in old_figures if f.key not in new_keys],
+        silent_edit=previous.published is not None and previous.published == current.published and not diff.is_empty,
+    )
+
+
+def _first_per_term(hits) -> list[Hit]:
+    seen: dict[tuple[str, str], Hit] = {}
+    for hit in hits:
+        seen.setdefault((hit.set, hit.term), hit)
+    return list(seen.values())

@@ -1,0 +1,125 @@
+"""Store stage: one fetch result into the database, with the events it implies.
+
+Each function runs in one transaction: the snapshot, the fetch row, the page's state, the
+event and its hit and figure flags are written together or not at all.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from crawler.compare.keywords import KeywordMatcher
+from crawler.detect import Version, compare_versions
+from storage import changes, queries, transaction
+from storage.queries import CHANGED, FAILED, GONE, NEW, UNCHANGED, PageCapture
+
+
+def store_capture(db: sqlite_utils.Database, run_id: int | None, capture: PageCapture, matcher: KeywordMatcher) -> str:
+    """A page answered with content. Returns NEW, CHANGED or UNCHANGED."""
+    with transaction(db):
+        page = queries.page_for(db, capture.source_id, capture.url, capture.kind, capture.fetched_at)
+        previous = queries.latest_snapshot(db, page)
+        fetch = dict(http_status=capture.http_status, elapsed_ms=capture.elapsed_ms, size=len(capture.body))
+        if page["state"] == "removed":
+            changes.insert_event(
+                db, "restored", page, run_id, capture.fetched_at, snapshot_id=page["latest_snapshot_id"],
+                http_status=capture.http_status,
+            )
+        live = dict(state="live", gone_count=0, error_count=0, last_fetched=capture.fetched_at,
+                    last_status=capture.http_status)
+        if previous is not None and previous["text_sha256"] == capture.text_sha256:
+            queries.insert_fetch(db, run_id, page, capture.source_id, capture.url, capture.kind, capture.fetched_at,
+                                 UNCHANGED, **fetch)
+            db.execute("UPDATE hits SET last_seen = ? WHERE page_id = ? AND present = 1", [capture.fetched_at, page["id"]])
+            queries.update_page(db, page, last_outcome=UNCHANGED, **live)
+            return UNCHANGED
+
+        report = compare_versions(
+            Version(previous["text"], previous["published"]) if previous else None,
+            Version(capture.text, capture.published),
+            matcher,
+        )
+        snapshot_id = queries.insert_snapshot(db, page["id"], run_id, capture)
+        outcome = NEW if previous is None else CHANGED
+        detail = {}
+        if report.diff is not None:
+            detail["diff"] = {
+                "added": report.diff.added,
+                "removed": report.diff.removed,
+                "changed": [{"old": c.old, "new": c.new, "ops": [list(op) for op in c.ops]} for c in report.diff.changed],
+            }
+        if report.removed_figures:
+            detail["removed_figures"] = [{"value": f.value, "unit": f.unit, "text": f.text, "term": f.term}
+                                         for f in report.removed_figures]
+        event_id = changes.insert_event(
+            db, "new_page" if outcome == NEW else "changed", page, run_id, capture.fetched_at,
+            snapshot_id=snapshot_id, previous_snapshot_id=previous["id"] if previous else None,
+            http_status=capture.http_status, similarity=report.diff.similarity if report.diff else None,
+            silent_edit=report.silent_edit, detail=detail,
+        )
+        changes.update_hit_ledger(db, page, snapshot_id, event_id, capture.fetched_at,
+                                  report.hits, report.new_hits, report.scrubbed_hits)
+        changes.update_figures(db, page, event_id, capture.fetched_at, report.figures, report.removed_figures)
+        queries.insert_fetch(db, run_id, page, capture.source_id, capture.url, capture.kind, capture.fetched_at,
+                             outcome, snapshot_id=snapshot_id, **fetch)
+        queries.update_page(db, page, last_outcome=outcome, latest_snapshot_id=snapshot_id, title=capture.title,
+                            published=capture.published, **live)
+        return outcome
+
+
+def store_gone(
+    db: sqlite_utils.Database, run_id: int | None, source_id: str, url: str, kind: str, fetched_at: str,
+    reason: str, http_status: int | None, confirmations: int,
+) -> str:
+    """404/410, a redirect home, or an error page. The page becomes `removed` (one event) only
+    after `confirmations` such answers in a row, and only if it was ever seen live."""
+    with transaction(db):
+        page = queries.page_for(db, source_id, url, kind, fetched_at)
+        gone_count = page["gone_count"] + 1
+        queries.insert_fetch(db, run_id, page, source_id, url, kind, fetched_at, GONE, http_status=http_status,
+                             error=reason)
+        state = page["state"]
+        if page["latest_snapshot_id"] is not None and state != "removed":
+            state = "missing"
+            if gone_count >= confirmations:
+                state = "removed"
+                changes.insert_event(
+                    db, "removed", page, run_id, fetched_at, snapshot_id=page["latest_snapshot_id"],
+                    http_status=http_status, detail={"reason": reason, "checks": gone_count},
+                )
+        queries.update_page(db, page, state=state, gone_count=gone_count, last_fetched=fetched_at,
+                            last_status=http_status, last_outcome=GONE)
+        return GONE
+
+
+def store_failure(
+    db: sqlite_utils.Database, run_id: int | None, source_id: str, url: str, kind: str, fetched_at: str,
+    error: str, http_status: int | None = None, size: int | None = None,
+) -> str:
+    """No usable answer. Never a change: the last snapshot stands, a removal count is not
+    advanced, and a `fetch_error` event is written when a page starts failing."""
+    with transaction(db):
+        if kind == "listing":
+            queries.insert_fetch(db, run_id, None, source_id, url, kind, fetched_at, FAILED,
+                                 http_status=http_status, size=size, error=error)
+            return FAILED
+        page = queries.page_for(db, source_id, url, kind, fetched_at)
+        queries.insert_fetch(db, run_id, page, source_id, url, kind, fetched_at, FAILED,
+                             http_status=http_status, size=size, error=error)
+        if page["error_count"] == 0:
+            changes.insert_event(db, "fetch_error", page, run_id, fetched_at, http_status=http_status,
+                                 detail={"error": error})
+        queries.update_page(db, page, error_count=page["error_count"] + 1, last_fetched=fetched_at,
+                            last_status=http_status, last_outcome=FAILED)
+        return FAILED
+
+
+def store_listing(db: sqlite_utils.Database, run_id: int | None, source_id: str, urls: list[str], seen_at: str) -> list[str]:
+    """After every page of a listing was read: record its articles, flag the ones it dropped."""
+    with transaction(db):
+        delisted = changes.update_listing(db, source_id, urls, seen_at)
+        for url in delisted:
+            page = queries.page_for(db, source_id, url, "article", seen_at)
+            changes.insert_event(db, "delisted", page, run_id, seen_at, snapshot_id=page["latest_snapshot_id"],
+                                 detail={"listing_source": source_id})
+        return delisted

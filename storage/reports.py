@@ -1,0 +1,139 @@
+"""Read-only queries behind `docwatch hits`, `figures`, `events` and `diff`.
+
+Filters are optional and combine with AND: ``since`` is an ISO UTC timestamp compared with the
+stored ones (same format, so string order is time order), ``source_ids`` empty means every
+source. Rows come back oldest first, as plain dicts ready for JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import sqlite_utils
+
+from crawler.compare import fold_for_matching
+
+
+class NotFound(LookupError):
+    """What the user asked for is not in the database; the message says what to try instead."""
+
+
+def known_source_ids(db: sqlite_utils.Database) -> list[str]:
+    return [row[0] for row in db.execute("SELECT id FROM sources ORDER BY id")]
+
+
+def _filters(since_column: str, since: str | None, source_column: str, source_ids: Sequence[str]) -> tuple[list[str], list]:
+    clauses, params = [], []
+    if since:
+        clauses.append(f"{since_column} >= ?")
+        params.append(since)
+    if source_ids:
+        clauses.append(f"{source_column} IN ({', '.join('?' * len(source_ids))})")
+        params += list(source_ids)
+    return clauses, params
+
+
+def _where(clauses: list[str]) -> str:
+    return f"WHERE {' AND '.join(clauses)}" if clauses else ""
+
+
+def events(
+    db: sqlite_utils.Database, since: str | None = None, types: Sequence[str] = (), source_ids: Sequence[str] = ()
+) -> list[dict]:
+    """Change events with their page's title; ``detail`` (diff or reason) decoded from JSON."""
+    clauses, params = _filters("e.detected_at", since, "e.source_id", source_ids)
+    if types:
+        clauses.append(f"e.type IN ({', '.join('?' * len(types))})")
+        params += list(types)
+    rows = db.query(
+        "SELECT e.id, e.type, e.source_id, e.url, p.title, e.detected_at, e.run_id, e.http_status,"
+        " e.snapshot_id, e.previous_snapshot_id, e.similarity, e.silent_edit, e.detail"
+        f" FROM events e JOIN pages p ON p.id = e.page_id {_where(clauses)} ORDER BY e.id",
+        params,
+    )
+    return [{**row, "silent_edit": bool(row["silent_edit"]), "detail": json.loads(row["detail"])} for row in rows]
+
+
+def hit_flags(
+    db: sqlite_utils.Database,
+    since: str | None = None,
+    source_ids: Sequence[str] = (),
+    term: str | None = None,
+    new_only: bool = False,
+) -> list[dict]:
+    """Flagged keyword hits (``new`` and ``scrubbed``). ``term`` matches the way keywords do:
+    轉移就業 finds the flags of 转移就业, UFLPA those of uflpa."""
+    clauses, params = _filters("f.detected_at", since, "p.source_id", source_ids)
+    if term:
+        db.register_function(fold_for_matching, deterministic=True, replace=True)
+        clauses.append("fold_for_matching(f.term) = ?")
+        params.append(fold_for_matching(term.strip()))
+    if new_only:
+        clauses.append("f.kind = 'new'")
+    return list(
+        db.query(
+            "SELECT f.id, f.kind, f.set_name, f.term, f.matched, f.context, f.sentence, f.detected_at,"
+            " p.source_id, p.url, p.title, f.event_id, f.snapshot_id"
+            f" FROM hit_flags f JOIN pages p ON p.id = f.page_id {_where(clauses)} ORDER BY f.id",
+            params,
+        )
+    )
+
+
+def figures(db: sqlite_utils.Database, since: str | None = None, source_ids: Sequence[str] = ()) -> list[dict]:
+    """Figures first seen since ``since``. ``new`` is true for a figure that appeared in a later
+    version of a page (a changed quota), false for one the page stated when first captured.
+    ``present`` is false once the page no longer states it."""
+    clauses, params = _filters("g.first_seen", since, "p.source_id", source_ids)
+    rows = db.query(
+        "SELECT g.id, g.value, g.unit, g.term, g.rate, g.text, g.sentence, g.first_seen, g.last_seen,"
+        " coalesce(e.type NOT IN ('new_page'), 0) AS new, g.present, p.source_id, p.url, p.title,"
+        " g.first_event_id"
+        " FROM figures g JOIN pages p ON p.id = g.page_id LEFT JOIN events e ON e.id = g.first_event_id"
+        f" {_where(clauses)} ORDER BY g.first_seen, g.id",
+        params,
+    )
+    return [{**row, "new": bool(row["new"]), "present": bool(row["present"])} for row in rows]
+
+
+def snapshots_to_compare(
+    db: sqlite_utils.Database, url: str, from_id: int | None = None, to_id: int | None = None
+) -> tuple[dict, dict]:
+    """The two snapshots `docwatch diff` compares: by default the page's last two; ``to_id``
+    alone compares it with the snapshot before it, ``from_id`` alone with the latest."""
+    page = db.execute("SELECT id FROM pages WHERE url = ?", [url]).fetchone()
+    if page is None:
+        raise NotFound(f"no page with URL {url} in the database. `docwatch pages` lists the known URLs.")
+    snapshots = list(
+        db.query("SELECT id, page_id, fetched_at, title, published, text FROM snapshots WHERE page_id = ? ORDER BY id", [page[0]])
+    )
+    by_id = {snapshot["id"]: snapshot for snapshot in snapshots}
+    for option, snapshot_id in (("--from", from_id), ("--to", to_id)):
+        if snapshot_id is not None and snapshot_id not in by_id:
+            raise NotFound(_not_this_pages_snapshot(db, option, snapshot_id, url))
+    if to_id is None:
+        newer = snapshots if from_id is None else [s for s in snapshots if s["id"] > from_id]
+        to_id = newer[-1]["id"] if newer else None
+    if from_id is None and to_id is not None:
+        older = [s for s in snapshots if s["id"] < to_id]
+        from_id = older[-1]["id"] if older else None
+    if from_id is None or to_id is None:
+        raise NotFound(
+            f"{url} has {len(snapshots)} snapshot(s): nothing to compare"
+            + (" with" if snapshots else "")
+            + ". A new snapshot is stored only when the text changes; `docwatch snapshots URL` lists them."
+        )
+    return by_id[from_id], by_id[to_id]
+
+
+def _not_this_pages_snapshot(db: sqlite_utils.Database, option: str, snapshot_id: int, url: str) -> str:
+    owner = db.execute(
+        "SELECT p.url FROM snapshots s JOIN pages p ON p.id = s.page_id WHERE s.id = ?", [snapshot_id]
+    ).fetchone()
+    if owner is None:
+        return f"{option} {snapshot_id}: no snapshot with that id. `docwatch snapshots {url}` lists this page's snapshots."
+    return (
+        f"{option} {snapshot_id}: that snapshot is of another page ({owner[0]}), not {url}."
+        f" `docwatch snapshots {url}` lists this page's snapshots."
+    )
