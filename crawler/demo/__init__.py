@@ -34,6 +34,24 @@ def write_watchlist(data_dir: Path, base_url: str) -> Path:
     return path
 
 
+# The edit the demo makes between its two crawls: a quota revised upwards and a new sentence
+# with mobilization vocabulary, in the 2018 report on labor transfer.
+EDITED_ARTICLE = "xjrst/c112676/201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml"
+EDITS = (
+    ("整建制转移内地企业就业20859人", "整建制转移内地企业就业21859人"),
+    ("</p>\n</div>", "</p>\n<p>各地要激发内生动力，加强思想工作，转变就业观念。</p>\n</div>"),
+)
+
+
+def edit_site(site_copy: Path) -> Path:
+    page = site_copy / EDITED_ARTICLE
+    html = page.read_text("utf-8")
+    for old, new in EDITS:
+        html = html.replace(old, new, 1)
+    page.write_text(html.replace(">1024<", ">1187<"), "utf-8")  # and the visitor counter moves on
+    return page
+
+
 def run_demo(data_dir: Path, port: int = 0, keep_serving: bool = False) -> None:
     site_copy = prepare(data_dir)
     with LocalSite(site_copy, port) as site:
@@ -45,7 +63,10 @@ def run_demo(data_dir: Path, port: int = 0, keep_serving: bool = False) -> None:
             watchlist.settings,
         )
         click.echo(f"Demo site of real pages serving at {site.base_url}/ (from {site_copy})")
-        for attempt in ("first crawl", "second crawl, nothing edited"):
+        for attempt in ("first crawl", "second crawl, after editing a page"):
+            if attempt.startswith("second"):
+                click.echo(f"\nEditing {edit_site(site_copy)}: 20859人 → 21859人, a sentence with 激发内生动力 added,"
+                           " the visitor counter bumped.")
             click.secho(f"\n== {attempt}", bold=True)
             started = time.monotonic()
             result = crawl_in_subprocess(config, [s.id for s in watchlist.sources], trigger="demo")
