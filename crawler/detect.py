@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -91,14 +92,13 @@ def compare_versions(previous: Version | None, current: Version, matcher: Keywor
     figures = extract_figures(current.text)
     if previous is None:
         return ChangeReport(None, hits, hits, [], figures, figures)
-    old_sentences = set(split_sentences(previous.text))
-    new_hits = [hit for hit in hits if hit.sentence.strip() not in old_sentences]
+    diff = diff_texts(previous.text, current.text)
+    new_hits = _new_hits(hits, set(split_sentences(previous.text)), diff, matcher)
     current_terms = {(hit.set, hit.term) for hit in hits}
     scrubbed = _first_per_term(h for h in matcher.find(previous.text) if (h.set, h.term) not in current_terms)
     old_figures = extract_figures(previous.text)
     old_keys = {figure.key for figure in old_figures}
     new_keys = {figure.key for figure in figures}
-    diff = diff_texts(previous.text, current.text)
     return ChangeReport(
         diff=diff,
         hits=hits,
@@ -109,6 +109,26 @@ def compare_versions(previous: Version | None, current: Version, matcher: Keywor
         removed_figures=[f for f in old_figures if f.key not in new_keys],
         silent_edit=previous.published is not None and previous.published == current.published and not diff.is_empty,
     )
+
+
+def _new_hits(hits: list[Hit], old_sentences: set[str], diff: TextDiff, matcher: KeywordMatcher) -> list[Hit]:
+    """Hits in sentences the old version did not have. In a sentence that was only edited (a
+    figure revised), a term is new only if it now occurs more often than before."""
+    edited = {change.new.strip(): change.old for change in diff.changed}
+    in_sentence = Counter((hit.sentence.strip(), hit.set, hit.term) for hit in hits)
+    old_counts: dict[str, Counter] = {}
+    new = []
+    for hit in hits:
+        sentence = hit.sentence.strip()
+        if sentence in old_sentences:
+            continue
+        if sentence in edited:
+            if sentence not in old_counts:
+                old_counts[sentence] = Counter((h.set, h.term) for h in matcher.find(edited[sentence]))
+            if in_sentence[sentence, hit.set, hit.term] <= old_counts[sentence][hit.set, hit.term]:
+                continue
+        new.append(hit)
+    return new
 
 
 def _first_per_term(hits) -> list[Hit]:

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 
 import sqlite_utils
 
-from crawler.compare import fold_for_matching
-
 
 class NotFound(LookupError):
     """What the user asked for is not in the database; the message says what to try instead."""
@@ -62,13 +60,12 @@ def hit_flags(
     term: str | None = None,
     new_only: bool = False,
 ) -> list[dict]:
-    """Flagged keyword hits (``new`` and ``scrubbed``). ``term`` matches the way keywords do:
-    轉移就業 finds the flags of 转移就业, UFLPA those of uflpa."""
+    """Flagged keyword hits (``new`` and ``scrubbed``); ``term`` is a watchlist term (or regex
+    pattern) as the output shows it, English case-insensitively."""
     clauses, params = _filters("f.detected_at", since, "p.source_id", source_ids)
     if term:
-        db.register_function(fold_for_matching, deterministic=True, replace=True)
-        clauses.append("fold_for_matching(f.term) = ?")
-        params.append(fold_for_matching(term.strip()))
+        clauses.append("f.term = ? COLLATE NOCASE")
+        params.append(term.strip())
     if new_only:
         clauses.append("f.kind = 'new'")
     return list(
@@ -88,7 +85,7 @@ def figures(db: sqlite_utils.Database, since: str | None = None, source_ids: Seq
     clauses, params = _filters("g.first_seen", since, "p.source_id", source_ids)
     rows = db.query(
         "SELECT g.id, g.value, g.unit, g.term, g.rate, g.text, g.sentence, g.first_seen, g.last_seen,"
-        " coalesce(e.type NOT IN ('new_page'), 0) AS new, g.present, p.source_id, p.url, p.title,"
+        " (e.type IS NOT NULL AND e.type != 'new_page') AS new, g.present, p.source_id, p.url, p.title,"
         " g.first_event_id"
         " FROM figures g JOIN pages p ON p.id = g.page_id LEFT JOIN events e ON e.id = g.first_event_id"
         f" {_where(clauses)} ORDER BY g.first_seen, g.id",
@@ -112,18 +109,21 @@ def snapshots_to_compare(
     for option, snapshot_id in (("--from", from_id), ("--to", to_id)):
         if snapshot_id is not None and snapshot_id not in by_id:
             raise NotFound(_not_this_pages_snapshot(db, option, snapshot_id, url))
-    if to_id is None:
-        newer = snapshots if from_id is None else [s for s in snapshots if s["id"] > from_id]
-        to_id = newer[-1]["id"] if newer else None
-    if from_id is None and to_id is not None:
-        older = [s for s in snapshots if s["id"] < to_id]
-        from_id = older[-1]["id"] if older else None
-    if from_id is None or to_id is None:
+    listing = f"`docwatch snapshots {url}` lists them."
+    if len(snapshots) < 2:
         raise NotFound(
-            f"{url} has {len(snapshots)} snapshot(s): nothing to compare"
-            + (" with" if snapshots else "")
-            + ". A new snapshot is stored only when the text changes; `docwatch snapshots URL` lists them."
+            f"{url} has {len(snapshots)} snapshot(s), nothing to compare: a snapshot is stored only when"
+            f" the text changes. {listing}"
         )
+    ids = list(by_id)
+    if to_id is None:
+        to_id = ids[-1]
+        if from_id == to_id:
+            raise NotFound(f"--from {from_id} is the latest snapshot of {url}, there is no newer one. {listing}")
+    if from_id is None:
+        if to_id == ids[0]:
+            raise NotFound(f"--to {to_id} is the first snapshot of {url}, there is no older one. {listing}")
+        from_id = ids[ids.index(to_id) - 1]
     return by_id[from_id], by_id[to_id]
 
 
@@ -131,9 +131,7 @@ def _not_this_pages_snapshot(db: sqlite_utils.Database, option: str, snapshot_id
     owner = db.execute(
         "SELECT p.url FROM snapshots s JOIN pages p ON p.id = s.page_id WHERE s.id = ?", [snapshot_id]
     ).fetchone()
+    hint = f"`docwatch snapshots {url}` lists this page's snapshots."
     if owner is None:
-        return f"{option} {snapshot_id}: no snapshot with that id. `docwatch snapshots {url}` lists this page's snapshots."
-    return (
-        f"{option} {snapshot_id}: that snapshot is of another page ({owner[0]}), not {url}."
-        f" `docwatch snapshots {url}` lists this page's snapshots."
-    )
+        return f"{option} {snapshot_id}: no snapshot with that id. {hint}"
+    return f"{option} {snapshot_id} is a snapshot of another page ({owner[0]}), not of {url}. {hint}"

@@ -50,6 +50,7 @@ def test_only_what_is_new_is_flagged():
     report = compare_versions(old, new, MATCHER)
     assert [(h.term, h.sentence) for h in report.new_hits if h.term == "内生动力"] == [("内生动力", "要激发内生动力。")]
     assert "转移就业" not in {h.term for h in report.new_hits}  # its sentence was there before
+    assert "转移内地" not in {h.term for h in report.new_hits}  # its sentence was only edited (the figure)
     assert [(f.value, f.unit) for f in report.new_figures] == [(21859, "人")]
     assert [(f.value, f.unit) for f in report.removed_figures] == [(20859, "人")]
     assert report.silent_edit  # body edited, stated publication date unchanged

@@ -1,0 +1,216 @@
+"""`docwatch hits`, `figures`, `events` and `diff`: what changed, read from the evidence store.
+
+Every list command takes `--since` (30m, 24h, 7d, 2w, or an ISO date/time) and `--json`. Page
+text in the output is hostile: control characters and bidi overrides never reach the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from datetime import datetime, timedelta, timezone
+
+import click
+import sqlite_utils
+
+from crawler.cli import App, BadInput, pass_app
+from crawler.compare import diff_texts, render_terminal
+from storage import open_database, reports
+
+EVENT_TYPES = ("new_page", "changed", "removed", "restored", "fetch_error", "delisted")
+_DURATION = re.compile(r"(\d+)\s*([mhdw])")
+_DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def parse_since(value: str, now: datetime | None = None) -> str:
+    """`--since` as a stored-timestamp string (ISO UTC, seconds): a duration back from now
+    (30m, 24h, 7d, 2w) or an ISO date/time, read in local time unless it carries an offset."""
+    text = value.strip().lower()
+    duration = _DURATION.fullmatch(text)
+    if duration:
+        amount, unit = duration.groups()
+        moment = (now or datetime.now(timezone.utc)) - timedelta(**{_DURATION_UNITS[unit]: int(amount)})
+    else:
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is neither a duration (30m, 24h, 7d, 2w) nor an ISO date or time"
+                " (2026-11-20, 2026-11-20T08:00, 2026-11-20T08:00:00+08:00)"
+            ) from None
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+class Since(click.ParamType):
+    name = "WHEN"
+
+    def convert(self, value, param, ctx) -> str:
+        try:
+            return parse_since(value)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+since_option = click.option(
+    "--since", type=Since(), help="Only since then: 30m, 24h, 7d, 2w, or an ISO date/time (local time unless it has an offset)."
+)
+sources_option = click.option("--source", "source_ids", multiple=True, metavar="ID", help="Only this source (repeatable).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+def _database(app: App, source_ids: tuple[str, ...] = ()) -> sqlite_utils.Database:
+    """The evidence store, refusing a database that does not exist yet or an unknown source."""
+    path = app.config.db_path
+    if not path.exists():
+        raise BadInput(f"no database at {path}: run `docwatch crawl` first (or give --db).")
+    db = open_database(path)
+    known = reports.known_source_ids(db)
+    unknown = [source_id for source_id in source_ids if source_id not in known]
+    if unknown:
+        raise BadInput(f"unknown source {', '.join(unknown)}; sources in {path}: {', '.join(known) or 'none'}")
+    return db
+
+
+def _echo_json(rows: object) -> None:
+    click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+
+
+def _printable(text: str, limit: int = 400) -> str:
+    """Page text made safe for a terminal and cut to `limit` characters (a "sentence" can be a
+    whole table)."""
+    text = _UNPRINTABLE.sub("\ufffd", text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _when(timestamp: str) -> str:
+    """Stored UTC timestamp shown in the reader's local time, to the minute."""
+    return datetime.fromisoformat(timestamp).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+@click.command()
+@since_option
+@sources_option
+@click.option("--term", metavar="TERM", help="Only this watchlist term (or pattern), as shown in the output.")
+@click.option("--new-only", is_flag=True, help="Only hits that are new, not scrubbed ones.")
+@json_option
+@pass_app
+def hits(app: App, since: str | None, source_ids: tuple[str, ...], term: str | None, new_only: bool, as_json: bool) -> None:
+    """Keyword hits flagged after crawls: NEW (a term in a sentence the page did not have
+    before) and SCRUBBED (a term the page no longer has). Hits already seen stay quiet."""
+    rows = reports.hit_flags(_database(app, source_ids), since, source_ids, term, new_only)
+    if as_json:
+        _echo_json(rows)
+        return
+    colour = sys.stdout.isatty()
+    for row in rows:
+        context = _printable(row["context"].replace("\n", " "))
+        matched = _printable(row["matched"])
+        if colour and matched:
+            context = context.replace(matched, click.style(matched, fg="red" if row["kind"] == "scrubbed" else "yellow", bold=True))
+        click.echo(
+            f"{row['kind'].upper():<8} {_when(row['detected_at'])}  {row['set_name']}: {_printable(row['term'])}"
+            f"  [{row['source_id']}] {_printable(row['title'] or '')}\n  {_printable(row['url'])}\n  …{context}…"
+        )
+    click.echo(f"{len(rows)} flagged hit(s).")
+
+
+@click.command()
+@since_option
+@sources_option
+@json_option
+@pass_app
+def figures(app: App, since: str | None, source_ids: tuple[str, ...], as_json: bool) -> None:
+    """Labour-transfer figures (275万人次 → 2750000 人次) by when they were first seen. NEW marks
+    a figure that appeared when a page already watched changed; GONE one the page no longer states."""
+    rows = reports.figures(_database(app, source_ids), since, source_ids)
+    if as_json:
+        _echo_json(rows)
+        return
+    for row in rows:
+        marks = " ".join(mark for mark, on in (("NEW", row["new"]), ("GONE", not row["present"])) if on)
+        rate = f", {row['rate']:g}% of target" if row["rate"] is not None else ""
+        click.echo(
+            f"{marks:<8} {_when(row['first_seen'])}  {row['value']:,.10g} {row['unit']}{rate}  ({_printable(row['term'])}:"
+            f" {_printable(row['text'])})  [{row['source_id']}] {_printable(row['title'] or '')}\n"
+            f"  {_printable(row['url'])}\n  {_printable(row['sentence'])}"
+        )
+    click.echo(f"{len(rows)} figure(s).")
+
+
+@click.command()
+@since_option
+@click.option("--type", "types", multiple=True, type=click.Choice(EVENT_TYPES), help="Only events of this type (repeatable).")
+@sources_option
+@json_option
+@pass_app
+def events(app: App, since: str | None, types: tuple[str, ...], source_ids: tuple[str, ...], as_json: bool) -> None:
+    """Change events, oldest first: new pages, changes, removals (confirmed), restorations,
+    fetch errors (never a change) and articles a listing stopped linking."""
+    rows = reports.events(_database(app, source_ids), since, types, source_ids)
+    if as_json:
+        _echo_json(rows)
+        return
+    for row in rows:
+        click.echo(f"#{row['id']:<6} {_when(row['detected_at'])}  {row['type']:<11} [{row['source_id']}] {_printable(row['url'])}")
+        summary = _event_summary(row)
+        if summary:
+            click.echo(f"        {summary}")
+        if row["type"] == "changed":
+            click.echo(f"        docwatch diff {_printable(row['url'])}")
+    click.echo(f"{len(rows)} event(s).")
+
+
+def _event_summary(event: dict) -> str:
+    """One line under an event: what changed, or why the page counts as gone or failing."""
+    detail = event["detail"]
+    if event["type"] == "changed":
+        diff = detail.get("diff", {})
+        summary = (
+            f"{len(diff.get('changed', []))} edited, {len(diff.get('added', []))} added,"
+            f" {len(diff.get('removed', []))} removed sentence(s), similarity {event['similarity'] or 0:.1%}"
+        )
+        gone = [figure["text"] for figure in detail.get("removed_figures", [])]
+        if gone:
+            summary += f"; figures gone: {', '.join(gone)}"
+        if event["silent_edit"]:
+            summary += "; SILENT EDIT (publication date unchanged)"
+        return _printable(summary)
+    if event["type"] == "removed":
+        return _printable(f"{detail.get('reason', '')} ({detail.get('checks', '?')} checks in a row)")
+    if event["type"] == "fetch_error":
+        return _printable(detail.get("error", ""))
+    if event["type"] == "delisted":
+        return f"no longer linked from listing {detail.get('listing_source', event['source_id'])}"
+    return ""
+
+
+@click.command()
+@click.argument("url")
+@click.option("--from", "from_id", type=int, metavar="SNAP", help="Older snapshot id (default: the one before --to).")
+@click.option("--to", "to_id", type=int, metavar="SNAP", help="Newer snapshot id (default: the latest).")
+@json_option
+@pass_app
+def diff(app: App, url: str, from_id: int | None, to_id: int | None, as_json: bool) -> None:
+    """Sentence-by-sentence diff of two snapshots of URL (default: its last two)."""
+    try:
+        old, new = reports.snapshots_to_compare(_database(app), url, from_id, to_id)
+    except reports.NotFound as error:
+        raise BadInput(str(error)) from None
+    text_diff = diff_texts(old["text"], new["text"])
+    if as_json:
+        versions = {side: {k: snapshot[k] for k in ("id", "fetched_at", "title", "published")} for side, snapshot in (("from", old), ("to", new))}
+        _echo_json(
+            {
+                "url": url,
+                **versions,
+                "similarity": text_diff.similarity,
+                "added": text_diff.added,
+                "removed": text_diff.removed,
+                "changed": [{"old": c.old, "new": c.new, "ops": [list(op) for op in c.ops]} for c in text_diff.changed],
+            }
+        )
+        return
+    click.echo(f"{_printable(url)}\nfrom #{old['id']}  {_when(old['fetched_at'])}\nto   #{new['id']}  {_when(new['fetched_at'])}\n")
+    click.echo(render_terminal(text_diff, colour=sys.stdout.isatty()))
