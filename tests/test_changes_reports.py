@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import crawler.cli  # noqa: F401  (first: the command modules and crawler.cli import each other)
+
 from crawler.commands.changes import parse_since
 from crawler.demo import write_watchlist
 from storage import open_database, reports

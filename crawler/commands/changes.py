@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 import click
 import sqlite_utils
 
-from crawler.cli import App, BadInput, pass_app
+from crawler.app import App, BadInput, pass_app
 from crawler.compare import diff_texts, render_terminal
 from storage import open_database, reports
 

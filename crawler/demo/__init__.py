@@ -77,6 +77,10 @@ def run_demo(data_dir: Path, port: int = 0, keep_serving: bool = False) -> None:
         base = f"docwatch --db {config.db_path} --watchlist {watchlist_file}"
         click.echo(
             "\nWhat to look at next:\n"
+            f"  {base} events                # what happened: new pages, the change\n"
+            f"  {base} hits --new-only       # new keyword hits, in context\n"
+            f"  {base} figures               # labor-transfer figures, normalised\n"
+            f"  {base} diff {site.base_url}/{EDITED_ARTICLE}\n"
             f"  {base} pages                 # every page found, with its snapshots\n"
             f"  {base} snapshots URL         # the snapshots of one page\n"
             f"  {base} show SNAPSHOT_ID      # a snapshot's extracted text\n"
