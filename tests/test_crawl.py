@@ -1,7 +1,11 @@
 """Real crawls: the `docwatch` command in a subprocess, Scrapy, a local site of real pages, SQLite."""
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 from tests.conftest import run_docwatch
 
@@ -102,3 +106,42 @@ def test_a_broken_watchlist_stops_a_crawl_with_exit_2(tmp_path):
     assert result.returncode == 2
     assert "folow" in result.stderr
     assert not (tmp_path / "dw.db").exists()
+
+
+def test_robots_txt_is_obeyed_unless_the_source_opts_out(tmp_path, site, demo_watchlist):
+    (site.root / "robots.txt").write_text("User-agent: *\nDisallow: /politics/\n")
+    db = tmp_path / "dw.db"
+    result = run_docwatch("crawl", "--source", "demo-xinhua-xinjiang", db=db, watchlist=demo_watchlist)
+    assert "1 failed" in result.stdout and "robots.txt" in result.stdout
+    assert not any(path.startswith("/politics/") for path in site.requests)
+
+    opted_out = demo_watchlist.read_text("utf-8").replace(
+        "    type: page\n", "    type: page\n    obey_robots: false\n")
+    demo_watchlist.write_text(opted_out, "utf-8")
+    result = run_docwatch("crawl", "--source", "demo-xinhua-xinjiang", db=db, watchlist=demo_watchlist)
+    assert "1 pages fetched, 1 new" in result.stdout, result.stdout + result.stderr
+
+
+def test_pages_over_the_size_cap_are_fetch_errors_not_evidence(tmp_path, site, demo_watchlist):
+    result = run_docwatch("crawl", db=tmp_path / "dw.db", watchlist=demo_watchlist,
+                          env={"DOCWATCH_MAX_PAGE_BYTES": "60000"})
+    assert result.returncode == 0
+    # the two real pages above 60 kB (the county article, the Xinhua article) are refused
+    assert "4 new, 0 changed, 0 unchanged, 2 failed" in result.stdout, result.stdout
+    con = sqlite3.connect(tmp_path / "dw.db")
+    assert con.execute("SELECT max(body_size) FROM snapshots").fetchone()[0] <= 60000
+
+
+def test_scrapy_command_works_from_the_repository_root(tmp_path, site, demo_watchlist):
+    root = Path(__file__).resolve().parent.parent
+    scrapy = [sys.executable, "-m", "scrapy"]
+    env = {**os.environ, "DOCWATCH_ENV": "local", "DOCWATCH_WATCHLIST": str(demo_watchlist)}
+    listed = subprocess.run(scrapy + ["list"], cwd=root, capture_output=True, text=True, env=env)
+    assert listed.stdout.split() == ["listing", "page"], listed.stderr
+    db = tmp_path / "scrapy.db"
+    crawled = subprocess.run(scrapy + ["crawl", "listing", "-a", "source=demo-rst-work-news", "-s", f"DOCWATCH_DB={db}"],
+                             cwd=root, capture_output=True, text=True, env=env, timeout=120)
+    assert crawled.returncode == 0, crawled.stderr
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM snapshots").fetchone()[0] == 5
+    assert con.execute("SELECT trigger, status FROM runs").fetchall() == [("scrapy", "done")]
