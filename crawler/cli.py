@@ -6,46 +6,15 @@ them), 2 bad input (watchlist, options, unknown source or snapshot), 1 an unexpe
 
 from __future__ import annotations
 
-import functools
 import json
 import time
-from dataclasses import dataclass, field
 
 import click
 
 from crawler import __version__
-from crawler.config import Config, resolve, watchlist_path
+from crawler.app import App, BadInput, pass_app
+from crawler.config import resolve, watchlist_path
 from crawler.watchlist import Source, Watchlist, WatchlistError, load_watchlist
-
-
-class BadInput(click.ClickException):
-    """A problem with what the user gave us: exit 2, message on stderr."""
-
-    exit_code = 2
-
-
-@dataclass
-class App:
-    """Global options, and the watchlist and settings they lead to, loaded on first use."""
-
-    cli: dict
-    _watchlist: Watchlist | None = field(default=None, repr=False)
-
-    @property
-    def watchlist(self) -> Watchlist:
-        if self._watchlist is None:
-            try:
-                self._watchlist = load_watchlist(watchlist_path(self.cli.get("watchlist")))
-            except WatchlistError as error:
-                raise BadInput(f"{error}\nRun `docwatch validate` for the full report.") from None
-        return self._watchlist
-
-    @functools.cached_property
-    def config(self) -> Config:
-        return resolve(self.cli, self.watchlist.settings)
-
-
-pass_app = click.make_pass_decorator(App)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -202,3 +171,8 @@ from crawler.commands.archive import archive  # noqa: E402
 main.add_command(archive)
 from crawler.commands.evidence import evidence  # noqa: E402
 main.add_command(evidence)
+from crawler.commands.changes import diff, events, figures, hits  # noqa: E402
+main.add_command(hits)
+main.add_command(figures)
+main.add_command(events)
+main.add_command(diff)

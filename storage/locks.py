@@ -24,12 +24,14 @@ import psutil
 import sqlite_utils
 
 from storage.database import open_database, transaction, utcnow
+from storage.queries import CHANGED, FAILED, GONE, NEW, UNCHANGED
 
 log = logging.getLogger(__name__)
 
 HOST = socket.gethostname()
 HEARTBEAT_SECONDS = 30
 STALE_AFTER = timedelta(minutes=5)
+PAGE_OUTCOMES = (NEW, CHANGED, UNCHANGED, FAILED, GONE)
 # `docwatch crawl` and `docwatch daemon` exit with this when another process holds the work.
 BUSY_EXIT_CODE = 3
 
@@ -234,7 +236,8 @@ def last_stopped_daemon(db: sqlite_utils.Database) -> DaemonRecord | None:
 
 
 def last_runs(db: sqlite_utils.Database) -> dict[str, dict]:
-    """Each source's latest run, with that source's own page counts from `fetches`."""
+    """Each source's latest run, with that source's own page counts (from `fetches`) and the
+    keyword hits it flagged as new (from `hit_flags`)."""
     latest = db.execute(
         "SELECT j.value, max(r.id) FROM runs r, json_each(r.sources) j GROUP BY j.value"
     ).fetchall()
@@ -248,10 +251,15 @@ def last_runs(db: sqlite_utils.Database) -> dict[str, dict]:
                 [run_id, source_id],
             ).fetchall()
         )
+        [(new_hits,)] = db.execute(
+            "SELECT count(*) FROM hit_flags h JOIN events e ON e.id = h.event_id WHERE e.run_id = ? AND e.source_id = ?",
+            [run_id, source_id],
+        ).fetchall()
         result[source_id] = {
             "run_id": run_id, "trigger": run["trigger"], "started_at": run["started_at"],
             "finished_at": run["finished_at"], "status": run["status"], "error": run["error"],
-            "pages": sum(counts.values()), **{f"pages_{outcome}": n for outcome, n in counts.items()},
+            "pages": sum(counts.values()), **{f"pages_{outcome}": counts.get(outcome, 0) for outcome in PAGE_OUTCOMES},
+            "new_hits": new_hits,
         }
     return result
 
@@ -264,10 +272,3 @@ def last_fetch_errors(db: sqlite_utils.Database) -> dict[str, dict]:
         " ON latest.id = f.id"
     )
     return {row.pop("source_id"): row for row in rows}
-
-
-def archive_queue_depth(db: sqlite_utils.Database) -> dict[str, int] | None:
-    """Archive requests by state, or None before the archive queue's table exists."""
-    if "archive_requests" not in db.table_names():
-        return None
-    return dict(db.execute("SELECT state, count(*) FROM archive_requests GROUP BY state ORDER BY state").fetchall())

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.evidence.warc import WarcRecordRef, WarcWriter, read_record, verify
+from crawler.demo import SITE_DIR
+from crawler.evidence.warc import WarcRecordRef, WarcWriter, read_record, replay_problem, verify
 
 # Raw GB2312 bytes of a Xinhua Hebei article, as the Wayback Machine replayed it.
 PAGE = (Path(__file__).parent / "files" / "pages" / "wayback_he.xinhuanet.com_article_gb2312.html"
@@ -136,6 +137,26 @@ def test_verify_detects_a_tampered_byte_and_leaves_other_records_intact(tmp_path
     assert not verify(tmp_path, tampered)
     assert verify(tmp_path, untouched)
     assert read_record(tmp_path, untouched).body == PAGE
+
+
+def test_every_damaged_byte_of_a_record_is_reported_never_raised(tmp_path: Path) -> None:
+    # A Xinjiang HR department notice of the demo site: damage to it once crashed the reader.
+    notice = (SITE_DIR / "xjrst/c112676/201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml").read_bytes()
+    ref = store(WarcWriter(tmp_path), body=notice)
+    path = tmp_path / ref.path
+    original = path.read_bytes()
+    record = gzip.decompress(original[ref.offset:ref.offset + ref.length])
+    for position in range(ref.offset, ref.offset + ref.length):
+        data = bytearray(original)
+        data[position] ^= 0x01
+        path.write_bytes(bytes(data))
+        problem = replay_problem(tmp_path, ref)
+        if problem is None:
+            # Unnoticed only where the record still reads back identical: gzip header fields
+            # outside the checksum (flags, time, OS) or redundant bits of the deflate stream.
+            assert gzip.decompress(bytes(data[ref.offset:ref.offset + ref.length])) == record
+        else:
+            assert problem.startswith(("unreadable: ", "payload SHA-256 is "))
 
 
 def test_verify_is_false_for_a_missing_file_or_a_wrong_hash(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ submitted URL (bounded), so playback returns what the page said at capture time.
 
 Tests steer it with :meth:`FakeWayback.script`: answers queued in order, e.g.
 ``['429', '502', 'refuse_daily_limit', 'pending_forever']``. Transport answers ('429', '502',
-'not_json', 'stall') are taken by the next request of any kind; the others by the next
-``POST /save``. Every request received is kept in :attr:`FakeWayback.requests`.
+'not_json', 'stall') are taken by the next request of any kind (or only by requests to
+``path``, when given); the others by the next ``POST /save``. Every request received is kept in :attr:`FakeWayback.requests`.
 
 Run it as a process for the demo or CI::
 
@@ -102,7 +102,7 @@ class _Job:
 class _State:
     captures: list[StoredCapture] = field(default_factory=list)
     jobs: dict[str, _Job] = field(default_factory=dict)
-    script: deque[str] = field(default_factory=deque)
+    script: deque[tuple[str, str | None]] = field(default_factory=deque)  # (answer, path)
     submissions: deque[float] = field(default_factory=deque)
     daily_captures: int = 0
 
@@ -162,14 +162,15 @@ class FakeWayback:
                  tb: TracebackType | None) -> None:
         self.stop()
 
-    def script(self, answers: list[str]) -> None:
-        """Queue forced answers (see module docstring for the names)."""
+    def script(self, answers: list[str], path: str | None = None) -> None:
+        """Queue forced answers (see module docstring); ``path`` aims transport answers at
+        one endpoint, e.g. '/save', so other requests in between do not take them."""
         unknown = [a for a in answers if a not in TRANSPORT_ANSWERS | SUBMISSION_ANSWERS]
         if unknown:
             known = ", ".join(sorted(TRANSPORT_ANSWERS | SUBMISSION_ANSWERS))
             raise ValueError(f"unknown scripted answers {unknown}; known: {known}")
         with self._lock:
-            self._state.script.extend(answers)
+            self._state.script.extend((answer, path) for answer in answers)
 
     def add_capture(self, url: str, body: bytes, timestamp: str, mimetype: str = "text/html",
                     status: int = 200) -> None:
@@ -183,12 +184,12 @@ class FakeWayback:
 
     # --- request handling (called from server threads) ---
 
-    def _next_scripted(self, kinds: frozenset[str]) -> str | None:
-        """Take the head of the script if it is an answer of ``kinds``."""
+    def _next_scripted(self, kinds: frozenset[str], path: str = "/save") -> str | None:
+        """Take the head of the script if it is an answer of ``kinds`` meant for ``path``."""
         with self._lock:
             script = self._state.script
-            if script and script[0] in kinds:
-                return script.popleft()
+            if script and script[0][0] in kinds and script[0][1] in (None, path):
+                return script.popleft()[0]
         return None
 
     def _handle_save(self, form: dict[str, list[str]],
@@ -377,7 +378,7 @@ def _handler_for(fake: FakeWayback) -> type[BaseHTTPRequestHandler]:
                                       parse_qs(raw_form), dict(self.headers.items()))
             with fake._lock:
                 fake.requests.append(request)
-            forced = fake._next_scripted(TRANSPORT_ANSWERS)
+            forced = fake._next_scripted(TRANSPORT_ANSWERS, parts.path)
             if forced is not None:
                 self._send_forced(forced)
                 return

@@ -21,6 +21,7 @@ still on record.
 from __future__ import annotations
 
 import fcntl
+import gzip
 import hashlib
 import os
 import re
@@ -176,6 +177,7 @@ class WarcWriter:
 def read_record(directory: Path, ref: WarcRecordRef) -> StoredResponse:
     """Read the response record ``ref`` points at (raises on a missing or damaged record)."""
     data = _record_bytes(Path(directory), ref)
+    gzip.decompress(data)  # checks the member's CRC-32, which warcio does not
     try:
         record = next(iter(ArchiveIterator(BytesIO(data))))
     except StopIteration:
@@ -184,6 +186,8 @@ def read_record(directory: Path, ref: WarcRecordRef) -> StoredResponse:
         raise ValueError(f"{ref.path}:{ref.offset} is a {record.rec_type!r} record, not a response")
     body = record.raw_stream.read()
     http = record.http_headers
+    if http is None or not (http.get_statuscode() or "").isdigit():
+        raise ValueError(f"{ref.path}:{ref.offset} has no readable HTTP status line")
     return StoredResponse(
         url=record.rec_headers.get_header("WARC-Target-URI"),
         status=int(http.get_statuscode()),
@@ -194,11 +198,17 @@ def read_record(directory: Path, ref: WarcRecordRef) -> StoredResponse:
 
 def verify(directory: Path, ref: WarcRecordRef) -> bool:
     """Replay check: does the record at ``ref`` still hold a payload with ``ref.sha256``?"""
+    return replay_problem(directory, ref) is None
+
+
+def replay_problem(directory: Path, ref: WarcRecordRef) -> str | None:
+    """What is wrong with the record at ``ref`` (unreadable, or another SHA-256), or None."""
     try:
         stored = read_record(directory, ref)
-    except (OSError, ValueError, EOFError, zlib.error, ArchiveLoadFailed):
-        return False
-    return hashlib.sha256(stored.body).hexdigest() == ref.sha256
+    except (OSError, ValueError, EOFError, zlib.error, ArchiveLoadFailed) as error:
+        return f"unreadable: {error}"
+    found = hashlib.sha256(stored.body).hexdigest()
+    return None if found == ref.sha256 else f"payload SHA-256 is {found}, expected {ref.sha256}"
 
 
 def _record_bytes(directory: Path, ref: WarcRecordRef) -> bytes:

@@ -228,6 +228,11 @@ class WaybackClient:
         self.user_agent = user_agent
         self._session = session or requests.Session()
 
+    @property
+    def has_credentials(self) -> bool:
+        """Whether submissions can be sent at all (without keys only lookups work)."""
+        return self._credentials is not None
+
     def __repr__(self) -> str:
         keys = "with keys" if self._credentials else "without keys"
         return f"WaybackClient({self.endpoints.save!r}, {keys})"

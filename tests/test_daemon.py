@@ -1,0 +1,369 @@
+"""The real daemon (`python -m crawler ... daemon`) against real local sites, on intervals of seconds.
+
+Besides the demo site, a "gated" server on 127.0.0.1 answers /awaited.html (a real page) only
+when the test opens its gate, and never answers /stuck.html: crawls that are in progress for
+exactly as long as a test needs, without sleeping and hoping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from crawler.watchlist import cron_trigger
+from crawler.demo import SITE_DIR, write_watchlist
+from crawler.evidence.fake_wayback import FakeWayback
+from storage import archive_queue, open_database
+from tests.conftest import run_docwatch
+
+XINHUA_PAGE = SITE_DIR / "politics/leaders/20240509/3dd6e33cc6d749fbaae01fea337ff400/c.html"
+
+
+class GatedSite(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _GatedHandler)
+        self.gate = threading.Event()
+        self.closing = threading.Event()
+        self.base_url = f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _GatedHandler(BaseHTTPRequestHandler):
+    server: GatedSite
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+        if self.path == "/awaited.html":
+            self.server.gate.wait()
+        else:
+            self.server.closing.wait()  # /stuck.html: no answer while the test runs
+        if self.server.closing.is_set():
+            return  # the test is over and the crawler gone
+        body = XINHUA_PAGE.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 (stdlib signature)
+        pass
+
+
+@pytest.fixture
+def gated():
+    server = GatedSite()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.closing.set()
+    server.gate.set()
+    server.shutdown()
+    server.server_close()
+
+
+def gated_source(source_id: str, url: str) -> str:
+    return f"""
+  - id: {source_id}
+    url: "{url}"
+    type: page
+    interval: 1h
+    obey_robots: false
+"""
+
+
+def watchlist_text(tmp_path: Path, site_url: str, interval: str, extra_sources: str = "") -> str:
+    """The demo watchlist (two real sources on the demo site) on `interval`, plus `extra_sources`."""
+    text = write_watchlist(tmp_path, site_url).read_text("utf-8")
+    return text.replace("interval: 10m", f"interval: {interval}") + extra_sources
+
+
+class Docwatch:
+    """One data directory and database: the real CLI, the real daemon in a child process, and
+    what they wrote."""
+
+    def __init__(self, tmp_path: Path, watchlist: Path) -> None:
+        self.db_path = tmp_path / "dw.db"
+        self.watchlist = watchlist
+        self.env = {"DOCWATCH_DATA_DIR": str(tmp_path)}
+        self.log_file = tmp_path / "logs" / "daemon.log"
+        self.stderr_file = tmp_path / "daemon.stderr"
+        self.process: subprocess.Popen | None = None
+
+    def start_daemon(self, *options: str) -> subprocess.Popen:
+        command = [sys.executable, "-m", "crawler", "--db", str(self.db_path), "--watchlist", str(self.watchlist), "daemon"]
+        with self.stderr_file.open("w") as stderr:
+            self.process = subprocess.Popen(command + list(options), stderr=stderr,
+                                            env={**os.environ, "DOCWATCH_ENV": "local", **self.env})
+        self.started = time.monotonic()
+        return self.process
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return run_docwatch(*args, db=self.db_path, watchlist=self.watchlist, env=self.env)
+
+    def query(self, sql: str, *params) -> list[tuple]:
+        con = sqlite3.connect(self.db_path)
+        try:
+            return con.execute(sql, params).fetchall()
+        except sqlite3.OperationalError:  # the daemon has not created the tables yet
+            return []
+        finally:
+            con.close()
+
+    def runs(self, source_id: str, status: str | None = None) -> list[tuple]:
+        """(id, started_at, finished_at, status, error) of the daemon's runs of a source, oldest first."""
+        rows = self.query(
+            "SELECT id, started_at, finished_at, status, error FROM runs WHERE sources = ? AND trigger = 'daemon' ORDER BY id",
+            json.dumps([source_id]),
+        )
+        return [row for row in rows if status is None or row[3] == status]
+
+    def lock(self, source_id: str) -> tuple | None:
+        rows = self.query("SELECT pid, holder, run_id FROM source_locks WHERE source_id = ?", source_id)
+        return rows[0] if rows else None
+
+    def log(self) -> str:
+        return self.log_file.read_text("utf-8") if self.log_file.exists() else ""
+
+    def wait_for(self, condition, what: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"{what}: not within {timeout}s (daemon exit code {self.process.poll()}).\n"
+                            f"Log:\n{self.log()[-4000:]}\nstderr:\n{self.stderr_file.read_text()[-2000:]}")
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def docwatch(tmp_path):
+    made = []
+
+    def make(watchlist: Path) -> Docwatch:
+        made.append(Docwatch(tmp_path, watchlist))
+        return made[-1]
+
+    yield make
+    for workspace in made:
+        if workspace.process and workspace.process.poll() is None:
+            workspace.process.kill()
+            workspace.process.wait()
+
+
+def assert_never_overlapping(runs: list[tuple]) -> None:
+    for earlier, later in zip(runs, runs[1:]):
+        assert earlier[2] is not None and earlier[2] <= later[1], f"run {later[0]} started before run {earlier[0]} finished"
+
+
+def test_daemon_runs_every_source_on_schedule_holds_its_sources_and_stops_within_the_grace_period(
+    tmp_path, site, gated, docwatch
+):
+    watchlist = tmp_path / "watchlist.yaml"
+    watchlist.write_text(watchlist_text(
+        tmp_path, site.base_url, "2s",
+        gated_source("awaited", f"{gated.base_url}/awaited.html") + gated_source("stuck", f"{gated.base_url}/stuck.html"),
+    ), "utf-8")
+    daemon = docwatch(watchlist)
+    daemon.start_daemon("--workers", "4", "--grace", "6")
+
+    # Both gated sources are being crawled by the daemon's children, which hold their locks.
+    daemon.wait_for(lambda: daemon.lock("stuck") and daemon.lock("awaited"), "the gated sources are being crawled")
+    holder_pid, holder, run_id = daemon.lock("stuck")
+    assert holder == "daemon" and holder_pid != daemon.process.pid
+
+    # A one-off crawl of a source the daemon holds refuses, naming the holder, and crawls nothing.
+    refused = daemon.cli("crawl", "--source", "stuck")
+    assert refused.returncode == 3, refused.stderr
+    assert f"source stuck is being crawled by pid {holder_pid} (daemon)" in refused.stderr
+    assert "try again later" in refused.stderr
+    assert daemon.query("SELECT count(*) FROM runs WHERE trigger = 'cli'") == [(0,)]
+
+    # A second daemon on the same database refuses to start.
+    second = daemon.cli("daemon")
+    assert second.returncode == 3
+    assert f"a daemon is already running on this database: pid {daemon.process.pid}" in second.stderr
+
+    status = daemon.cli("status")
+    assert status.returncode == 0, status.stderr
+    assert f"daemon: running, pid {daemon.process.pid}" in status.stdout
+    assert f"crawling    now, pid {holder_pid} (daemon)" in status.stdout
+
+    # Sources on a 2s interval run again and again, never two runs of one source at once.
+    for source_id in ("demo-rst-work-news", "demo-xinhua-xinjiang"):
+        daemon.wait_for(lambda: len(daemon.runs(source_id, "done")) >= 2, f"{source_id} ran twice")
+
+    # SIGTERM: no new crawls; the awaited crawl, answered within the grace period, finishes;
+    # the stuck one is killed when the grace period ends and recorded interrupted.
+    daemon.process.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    time.sleep(1)
+    gated.gate.set()
+    assert daemon.process.wait(timeout=20) == 0
+    took = time.monotonic() - signalled
+    assert 5 <= took <= 6 + 4, took
+
+    [(_, _, _, awaited_status, awaited_error)] = daemon.runs("awaited")
+    assert (awaited_status, awaited_error) == ("done", None)
+    assert daemon.query("SELECT pages_fetched, pages_new FROM runs WHERE sources = ?", '["awaited"]') == [(1, 1)]
+    [(stuck_run, _, _, stuck_status, stuck_error)] = daemon.runs("stuck")
+    assert (stuck_run, stuck_status) == (run_id, "interrupted")
+    assert "did not finish within the grace period of 6s" in stuck_error
+    for source_id in ("demo-rst-work-news", "demo-xinhua-xinjiang"):
+        assert_never_overlapping(daemon.runs(source_id))
+    assert daemon.query("SELECT count(*) FROM runs WHERE status = 'running'") == [(0,)]
+    assert daemon.query("SELECT count(*) FROM source_locks") == [(0,)]
+    assert daemon.query("SELECT count(*) FROM daemons WHERE stopped_at IS NULL") == [(0,)]
+    assert "stopping: waiting up to 6s for source:awaited," in daemon.log()
+
+
+def test_broken_watchlist_is_rejected_while_runs_go_on_and_a_fixed_one_is_applied_on_sighup(
+    tmp_path, site, gated, docwatch
+):
+    watchlist = tmp_path / "watchlist.yaml"
+    valid = watchlist_text(tmp_path, site.base_url, "2s")
+    one_source = valid[: valid.index("  - id: demo-rst-work-news")] + valid[valid.index("  - id: demo-xinhua-xinjiang"):]
+    watchlist.write_text(one_source + gated_source("stuck", f"{gated.base_url}/stuck.html"), "utf-8")
+    daemon = docwatch(watchlist)
+    daemon.start_daemon("--workers", "3", "--time-limit", "8")
+    daemon.wait_for(lambda: daemon.runs("demo-xinhua-xinjiang", "done"), "the first run")
+
+    # A broken edit: rejected with the validation message; runs continue on the old watchlist.
+    watchlist.write_text(one_source.replace("interval: 2s", "interval: 2 seconds"), "utf-8")
+    daemon.wait_for(lambda: "watchlist rejected" in daemon.log(), "the broken watchlist is rejected")
+    assert "'2 seconds' is not a duration" in daemon.log()
+    runs_before = len(daemon.runs("demo-xinhua-xinjiang", "done"))
+    daemon.wait_for(lambda: len(daemon.runs("demo-xinhua-xinjiang", "done")) >= runs_before + 2, "runs continue")
+
+    # The stuck crawl went over the time limit: killed, its run recorded interrupted.
+    daemon.wait_for(lambda: daemon.runs("stuck", "interrupted"), "the stuck crawl is stopped")
+    assert "took longer than the time limit of 8s" in daemon.runs("stuck")[0][4]
+
+    # A fixed watchlist (both demo sources, no stuck one), saved with the old mtime so that only
+    # SIGHUP can bring it in.
+    mtime = watchlist.stat().st_mtime_ns
+    watchlist.write_text(valid, "utf-8")
+    os.utime(watchlist, ns=(mtime, mtime))
+    daemon.process.send_signal(signal.SIGHUP)
+    daemon.wait_for(lambda: daemon.runs("demo-rst-work-news", "done"), "the added source runs")
+    assert "SIGHUP: reloading" in daemon.log()
+    assert "removed stuck" in daemon.log()
+    assert_never_overlapping(daemon.runs("demo-xinhua-xinjiang"))
+
+    daemon.process.send_signal(signal.SIGTERM)
+    assert daemon.process.wait(timeout=15) == 0
+
+
+
+
+def archived(workspace: Docwatch, url: str) -> tuple[str | None, str | None]:
+    """(state, Wayback URL) of the archive request for `url`."""
+    rows = workspace.query("SELECT state, wayback_url FROM archive_requests WHERE url = ?", url)
+    return rows[0] if rows else (None, None)
+
+
+def test_overdue_sources_catch_up_at_start_the_archive_queue_is_worked_and_status_shows_it_all(tmp_path, site, docwatch):
+    watchlist = tmp_path / "watchlist.yaml"
+    watchlist.write_text(watchlist_text(tmp_path, site.base_url, "1h"), "utf-8")
+    workspace = docwatch(watchlist)
+    assert workspace.cli("crawl", "--source", "demo-xinhua-xinjiang").returncode == 0
+    [(cli_started,)] = workspace.query("SELECT started_at FROM runs WHERE trigger = 'cli'")
+    page_url = f"{site.base_url}/politics/leaders/20240509/3dd6e33cc6d749fbaae01fea337ff400/c.html"
+    queue_db = open_database(workspace.db_path)
+    archive_queue.enqueue(queue_db, page_url, "manual")
+    queue_db.close()
+
+    # demo-rst-work-news never ran: overdue, it runs at once. The Xinhua page ran a moment ago
+    # by hand: it is not due for an hour, and must not run again now. Every 2s the daemon works
+    # the archive queue against a local Wayback Machine.
+    with FakeWayback("test-access", "test-secret") as wayback:
+        workspace.env.update({
+            "DOCWATCH_WAYBACK_URL": wayback.base_url, "DOCWATCH_IA_ACCESS_KEY": "test-access",
+            "DOCWATCH_IA_SECRET_KEY": "test-secret", "DOCWATCH_ARCHIVE_POLL_INTERVAL": "0.2",
+        })
+        workspace.start_daemon("--archive-every", "2")
+        workspace.wait_for(lambda: workspace.runs("demo-rst-work-news", "done"), "the overdue source runs")
+        workspace.wait_for(lambda: archived(workspace, page_url)[0] == "done", "the archive queue is worked")
+        workspace.wait_for(lambda: "archive-queue: " in workspace.log(), "the daemon logs the archive work")
+        assert archived(workspace, page_url)[1].startswith(f"{wayback.base_url}/web/")
+    time.sleep(max(0.0, 3 - (time.monotonic() - workspace.started)))  # past the catch-up spacing
+    assert workspace.runs("demo-xinhua-xinjiang") == []
+
+    report = json.loads(workspace.cli("status", "--json").stdout)
+    assert report["daemon"]["pid"] == workspace.process.pid
+    assert report["archive_queue"]["done"] >= 1
+    by_id = {source["id"]: source for source in report["sources"]}
+    xinhua = by_id["demo-xinhua-xinjiang"]
+    assert xinhua["last_run"]["trigger"] == "cli" and xinhua["last_run"]["pages_new"] == 1
+    assert xinhua["next_run"] == (datetime.fromisoformat(cli_started) + timedelta(hours=1)).isoformat()
+    assert not xinhua["overdue"]
+    rst = by_id["demo-rst-work-news"]
+    assert (rst["last_run"]["trigger"], rst["last_run"]["status"], rst["last_run"]["pages"]) == ("daemon", "done", 5)
+    assert rst["last_run"]["new_hits"] > 0  # 转移就业… on the real pages: flagged once, as new
+
+    workspace.process.send_signal(signal.SIGINT)
+    assert workspace.process.wait(timeout=15) == 0
+    text = workspace.cli("status").stdout
+    assert "daemon: not running (last one stopped" in text
+    assert f"Archive queue: {report['archive_queue']['queued']} queued" in text
+    assert "demo-xinhua-xinjiang  (every 1h)" in text
+    assert f"next run    {xinhua['next_run']} (when a daemon runs)" in text
+
+
+def test_a_lock_left_by_a_killed_crawl_is_recovered_and_its_run_marked_interrupted(tmp_path, site, gated, docwatch):
+    watchlist = tmp_path / "watchlist.yaml"
+    stuck = gated_source("watched", f"{gated.base_url}/stuck.html")
+    watchlist.write_text(watchlist_text(tmp_path, site.base_url, "1h", stuck), "utf-8")
+    workspace = docwatch(watchlist)
+    crawl = subprocess.Popen([sys.executable, "-m", "crawler", "--db", str(workspace.db_path), "--watchlist",
+                              str(watchlist), "crawl", "--source", "watched"],
+                             env={**os.environ, "DOCWATCH_ENV": "local"}, stderr=subprocess.DEVNULL)
+    workspace.process = crawl
+    workspace.wait_for(lambda: workspace.lock("watched") and workspace.lock("watched")[2], "the crawl holds its lock")
+    crawl.send_signal(signal.SIGKILL)
+    crawl.wait()
+    [(run_id, status)] = workspace.query("SELECT id, status FROM runs")
+    assert status == "running"
+
+    # The page is reachable again; the next crawl takes the dead crawl's lock over.
+    watchlist.write_text(watchlist.read_text("utf-8").replace(f"{gated.base_url}/stuck.html", site.base_url + "/"), "utf-8")
+    again = workspace.cli("crawl", "--source", "watched")
+    assert again.returncode == 0, again.stderr
+    assert "1 pages fetched, 1 new" in again.stdout
+    [(status, error)] = workspace.query("SELECT status, error FROM runs WHERE id = ?", run_id)
+    assert status == "interrupted"
+    assert f"pid {crawl.pid} on " in error and "stopped without finishing" in error
+    assert workspace.query("SELECT count(*) FROM source_locks") == [(0,)]
+
+
+@pytest.mark.parametrize(
+    ("crontab", "weekdays"),
+    [
+        ("0 6 * * 1", {"Monday"}),
+        ("0 6 * * 0", {"Sunday"}),
+        ("0 6 * * 7", {"Sunday"}),
+        ("0 6 * * 1-5", {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday"}),
+        ("0 6 * * 0,6", {"Saturday", "Sunday"}),
+        ("0 6 * * */2", {"Sunday", "Tuesday", "Thursday", "Saturday"}),
+        ("0 6 * * mon-fri", {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday"}),
+    ],
+)
+def test_cron_weekdays_mean_what_they_mean_in_crontab(crontab: str, weekdays: set[str]) -> None:
+    trigger = cron_trigger(crontab)
+    fire, seen = None, set()
+    now = datetime(2024, 5, 6, tzinfo=timezone.utc)  # a Monday
+    for _ in range(14):
+        fire = trigger.get_next_fire_time(fire, now)
+        seen.add(fire.strftime("%A"))
+        now = fire
+    assert seen == weekdays
+    assert fire.hour == 6
