@@ -14,6 +14,7 @@ import click
 from crawler import __version__
 from crawler.app import App, BadInput, pass_app
 from crawler.config import resolve, watchlist_path
+from crawler.evidence.queue import ArchiveSettings
 from crawler.watchlist import Source, Watchlist, WatchlistError, load_watchlist
 
 
@@ -40,6 +41,9 @@ def validate(app: App) -> None:
         click.echo(f"{len(error.problems)} problem(s) in {path}.", err=True)
         raise SystemExit(2) from None
     click.echo(f"{path}: OK, {len(watchlist.sources)} sources, {len(watchlist.keyword_sets)} keyword sets.")
+
+
+AFTER_CRAWL_ARCHIVE_SECONDS = 600  # DOCWATCH_ARCHIVE_WORK_AFTER_CRAWL: what is left waits for the next run
 
 
 def select_sources(watchlist: Watchlist, ids: tuple[str, ...], tags: tuple[str, ...], urls: tuple[str, ...]) -> list[Source]:
@@ -77,6 +81,10 @@ def crawl(app: App, source_ids: tuple[str, ...], tags: tuple[str, ...], urls: tu
     print_summary(summary.run, summary.failures, time.monotonic() - started)
     if summary.errors_logged:
         click.echo(f"{summary.errors_logged} error(s) were logged during the run: see the log above.", err=True)
+    if ArchiveSettings.resolve(app.watchlist.settings).work_after_crawl:
+        from crawler.commands.archive import run as work_archive_queue
+
+        click.get_current_context().invoke(work_archive_queue, limit=None, max_seconds=AFTER_CRAWL_ARCHIVE_SECONDS)
 
 
 def print_summary(run: dict, failures: list[dict], seconds: float) -> None:

@@ -61,8 +61,11 @@ def resolve(
             value = getattr(file_settings, name, None)
         return default if value is None else value
 
-    data_dir = Path(pick("data_dir", "DOCWATCH_DATA_DIR", default_data_dir(environ))).expanduser()
-    db_path = cli.get("db") or environ.get("DOCWATCH_DB") or data_dir / "docwatch.db"
+    explicit_db = cli.get("db") or environ.get("DOCWATCH_DB")
+    # Evidence stays next to its database: with only --db given, its folder is the data directory.
+    fallback_dir = Path(explicit_db).expanduser().parent if explicit_db else default_data_dir(environ)
+    data_dir = Path(pick("data_dir", "DOCWATCH_DATA_DIR", fallback_dir)).expanduser()
+    db_path = explicit_db or data_dir / "docwatch.db"
     return Config(
         watchlist_path=watchlist_path(cli.get("watchlist"), environ),  # type: ignore[arg-type]
         data_dir=data_dir,

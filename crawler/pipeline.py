@@ -5,11 +5,15 @@ from __future__ import annotations
 import functools
 import logging
 from collections import defaultdict
+from datetime import datetime
+from http import HTTPStatus
+from pathlib import Path
 
 from crawler.capture import capture_page
 from crawler.compare.keywords import KeywordMatcher
 from crawler.config import watchlist_path
 from crawler.detect import Verdict, classify_response, is_error_page
+from crawler.evidence.warc import WarcRecordRef, WarcWriter
 from crawler.items import FetchedPage, FetchFailed, ListingFetched
 from crawler.store import store_capture, store_failure, store_gone, store_listing
 from crawler.watchlist import load_watchlist
@@ -28,6 +32,7 @@ class StorePipeline:
         settings = crawler.settings
         self.db_path = settings.get("DOCWATCH_DB", "docwatch.db")
         self.watchlist_path = settings.get("DOCWATCH_WATCHLIST") or watchlist_path(None)
+        self.warc_dir = settings.get("DOCWATCH_WARC_DIR") or Path(self.db_path).parent / "warc"
         run_id = settings.get("DOCWATCH_RUN_ID")
         self.run_id = int(run_id) if run_id else None
         self.owns_run = self.run_id is None
@@ -40,6 +45,7 @@ class StorePipeline:
 
     def open_spider(self, spider=None):
         self.db = open_database(self.db_path)
+        self.warc = WarcWriter(Path(self.warc_dir))
         self.sources = self.crawler.spider.sources
         self.keyword_sets = load_watchlist(self.watchlist_path).keyword_sets
         if self.owns_run:
@@ -72,6 +78,18 @@ class StorePipeline:
                           item.status, item.size)
         return item
 
+    def _write_warc(self, item: FetchedPage) -> WarcRecordRef:
+        """Local evidence first: the exact HTTP exchange, before the snapshot that points to it."""
+        try:
+            reason = HTTPStatus(item.status).phrase
+        except ValueError:
+            reason = ""
+        return self.warc.write_exchange(
+            url=item.final_url, request_headers=list(item.request_headers.items()), method="GET",
+            response_status=item.status, response_reason=reason, response_headers=list(item.headers.items()),
+            body=item.body, fetched_at=datetime.fromisoformat(item.fetched_at),
+        )
+
     def _store_page(self, item: FetchedPage) -> None:
         source = self.sources[item.source_id]
         verdict, reason = classify_response(item.status, item.url, item.final_url, item.body)
@@ -83,7 +101,8 @@ class StorePipeline:
                 verdict, reason = Verdict.ERROR, f"extraction failed: {error!r}"
             else:
                 if not is_error_page(capture.title, capture.text):
-                    store_capture(self.db, self.run_id, capture, self.matcher(source.keyword_sets))
+                    warc = self._write_warc(item) if queries.needs_snapshot(self.db, item.url, capture.text_sha256) else None
+                    store_capture(self.db, self.run_id, capture, self.matcher(source.keyword_sets), warc)
                     return
                 verdict, reason = Verdict.GONE, f"error page: {capture.title[:80]}"
         if verdict is Verdict.GONE:

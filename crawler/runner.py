@@ -36,6 +36,7 @@ def scrapy_settings_for(config: Config, run_id: int | None = None, progress: boo
     overrides = {
         "DOCWATCH_DB": str(config.db_path),
         "DOCWATCH_WATCHLIST": str(config.watchlist_path),
+        "DOCWATCH_WARC_DIR": str(config.warc_dir),
         "DOWNLOAD_TIMEOUT": config.download_timeout,
         "DOWNLOAD_MAXSIZE": config.max_page_bytes,
         "DOWNLOAD_WARNSIZE": config.max_page_bytes // 2,

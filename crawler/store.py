@@ -6,16 +6,25 @@ event and its hit and figure flags are written together or not at all.
 
 from __future__ import annotations
 
+import dataclasses
+
 import sqlite_utils
 
 from crawler.compare.keywords import KeywordMatcher
 from crawler.detect import Version, compare_versions
-from storage import changes, queries, transaction
+from crawler.evidence.warc import WarcRecordRef
+from storage import archive_queue, changes, queries, transaction
 from storage.queries import CHANGED, FAILED, GONE, NEW, UNCHANGED, PageCapture
 
 
-def store_capture(db: sqlite_utils.Database, run_id: int | None, capture: PageCapture, matcher: KeywordMatcher) -> str:
-    """A page answered with content. Returns NEW, CHANGED or UNCHANGED."""
+def store_capture(
+    db: sqlite_utils.Database, run_id: int | None, capture: PageCapture, matcher: KeywordMatcher,
+    warc: WarcRecordRef | None = None,
+) -> str:
+    """A page answered with content. Returns NEW, CHANGED or UNCHANGED.
+
+    A new snapshot records its WARC record (`warc`, written just before) and is queued for the
+    Wayback Machine in the same transaction, so no archive request can be lost."""
     with transaction(db):
         page = queries.page_for(db, capture.source_id, capture.url, capture.kind, capture.fetched_at)
         previous = queries.latest_snapshot(db, page)
@@ -39,8 +48,11 @@ def store_capture(db: sqlite_utils.Database, run_id: int | None, capture: PageCa
             Version(capture.text, capture.published),
             matcher,
         )
-        snapshot_id = queries.insert_snapshot(db, page["id"], run_id, capture)
+        snapshot_id = queries.insert_snapshot(db, page["id"], run_id, capture, warc)
         outcome = NEW if previous is None else CHANGED
+        archive_queue.enqueue(
+            db, capture.url, "new_page" if outcome == NEW else ("new_hits" if report.new_hits else "changed"), snapshot_id
+        )
         detail = {}
         if report.diff is not None:
             detail["diff"] = {
@@ -83,9 +95,11 @@ def store_gone(
             state = "missing"
             if gone_count >= confirmations:
                 state = "removed"
+                evidence = archive_queue.last_capture_for_page(db, url)
                 changes.insert_event(
                     db, "removed", page, run_id, fetched_at, snapshot_id=page["latest_snapshot_id"],
-                    http_status=http_status, detail={"reason": reason, "checks": gone_count},
+                    http_status=http_status,
+                    detail={"reason": reason, "checks": gone_count, "last_capture": dataclasses.asdict(evidence) if evidence else None},
                 )
         queries.update_page(db, page, state=state, gone_count=gone_count, last_fetched=fetched_at,
                             last_status=http_status, last_outcome=GONE)

@@ -142,7 +142,17 @@ def latest_snapshot(db: sqlite_utils.Database, page: dict) -> dict | None:
     )
 
 
-def insert_snapshot(db: sqlite_utils.Database, page_id: int, run_id: int | None, capture: PageCapture) -> int:
+def needs_snapshot(db: sqlite_utils.Database, url: str, text_sha256: str) -> bool:
+    """Whether this text would be a new snapshot of `url` (so its WARC record is worth writing)."""
+    row = db.execute(
+        "SELECT s.text_sha256 FROM pages p JOIN snapshots s ON s.id = p.latest_snapshot_id WHERE p.url = ?", [url]
+    ).fetchone()
+    return row is None or row[0] != text_sha256
+
+
+def insert_snapshot(
+    db: sqlite_utils.Database, page_id: int, run_id: int | None, capture: PageCapture, warc: Any = None
+) -> int:
     return db["snapshots"].insert(
         {
             "page_id": page_id,
@@ -161,6 +171,9 @@ def insert_snapshot(db: sqlite_utils.Database, page_id: int, run_id: int | None,
             "body_zlib": zlib.compress(capture.body, 6),
             "links": json.dumps(capture.links, ensure_ascii=False),
             "attachments": json.dumps(capture.attachments, ensure_ascii=False),
+            "warc_file": warc.path if warc else None,
+            "warc_offset": warc.offset if warc else None,
+            "warc_length": warc.length if warc else None,
         }
     ).last_pk
 

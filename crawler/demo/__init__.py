@@ -6,6 +6,7 @@ crawls without touching the installed package, and every run of the demo starts 
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -13,11 +14,13 @@ from pathlib import Path
 import click
 
 from crawler.config import resolve
+from crawler.evidence.fake_wayback import FakeWayback
 from crawler.localsite import LocalSite
 from crawler.runner import crawl_in_subprocess
 from crawler.watchlist import load_watchlist
 
 DEMO_DIR = Path(__file__).parent
+DEMO_KEYS = ("demo-access-key", "demo-secret-key")  # only valid for the demo's local fake
 SITE_DIR = DEMO_DIR / "site"
 
 
@@ -54,7 +57,14 @@ def edit_site(site_copy: Path) -> Path:
 
 def run_demo(data_dir: Path, port: int = 0, keep_serving: bool = False) -> None:
     site_copy = prepare(data_dir)
-    with LocalSite(site_copy, port) as site:
+    # A local fake of the Wayback Machine, driven by the real client: captures are confirmed
+    # the way Save Page Now 2 confirms them, without the network.
+    with LocalSite(site_copy, port) as site, FakeWayback(DEMO_KEYS[0], DEMO_KEYS[1], polls_until_done=1) as wayback:
+        os.environ.update({
+            "DOCWATCH_WAYBACK_URL": wayback.base_url, "DOCWATCH_IA_ACCESS_KEY": DEMO_KEYS[0],
+            "DOCWATCH_IA_SECRET_KEY": DEMO_KEYS[1], "DOCWATCH_ARCHIVE_WORK_AFTER_CRAWL": "1",
+            "DOCWATCH_ARCHIVE_POLL_INTERVAL": "0.2", "DOCWATCH_ARCHIVE_CAPTURES_PER_MINUTE": "60",
+        })
         watchlist_file = write_watchlist(data_dir, site.base_url)
         watchlist = load_watchlist(watchlist_file)
         config = resolve(
@@ -63,6 +73,7 @@ def run_demo(data_dir: Path, port: int = 0, keep_serving: bool = False) -> None:
             watchlist.settings,
         )
         click.echo(f"Demo site of real pages serving at {site.base_url}/ (from {site_copy})")
+        click.echo(f"Local fake of the Wayback Machine at {wayback.base_url}/")
         for attempt in ("first crawl", "second crawl, after editing a page"):
             if attempt.startswith("second"):
                 click.echo(f"\nEditing {edit_site(site_copy)}: 20859人 → 21859人, a sentence with 激发内生动力 added,"
@@ -81,6 +92,7 @@ def run_demo(data_dir: Path, port: int = 0, keep_serving: bool = False) -> None:
             f"  {base} hits --new-only       # new keyword hits, in context\n"
             f"  {base} figures               # labor-transfer figures, normalised\n"
             f"  {base} diff {site.base_url}/{EDITED_ARTICLE}\n"
+            f"  {base} evidence {site.base_url}/{EDITED_ARTICLE} --verify\n"
             f"  {base} pages                 # every page found, with its snapshots\n"
             f"  {base} snapshots URL         # the snapshots of one page\n"
             f"  {base} show SNAPSHOT_ID      # a snapshot's extracted text\n"
