@@ -184,3 +184,6 @@ main.add_command(hits)
 main.add_command(figures)
 main.add_command(events)
 main.add_command(diff)
+from crawler.commands.digest import digest, review  # noqa: E402
+main.add_command(digest)
+main.add_command(review)

@@ -35,9 +35,11 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.config import Config
+from crawler.digest import DigestSettings, DigestSettingsError, EmailError, send_scheduled_digest
+from crawler.schedule import cron_trigger
 from crawler.runner import crawl_in_subprocess
 from crawler.watchlist import (
-    DEFAULT_INTERVAL_SECONDS, Problem, Source, Watchlist, WatchlistError, cron_trigger, parse_watchlist,
+    DEFAULT_INTERVAL_SECONDS, Problem, Source, Watchlist, WatchlistError, parse_watchlist,
 )
 from storage import locks, open_database
 
@@ -298,6 +300,20 @@ class Daemon:
             changed.append(f"{source.id} ({source.schedule_description}{', overdue' if catch_up else ''})")
         log.info("watchlist %s: %d sources; scheduled %s; removed %s", self.config.watchlist_path,
                  len(wanted), ", ".join(changed) or "none", ", ".join(removed) or "none")
+        if self.scheduler.get_job(DIGEST_JOB_ID):
+            self.scheduler.remove_job(DIGEST_JOB_ID)
+        if watchlist.digest is not None:
+            self.scheduler.add_job(self._digest, cron_trigger(watchlist.digest.when), args=[watchlist.digest],
+                                   id=DIGEST_JOB_ID, name="digest", coalesce=True, misfire_grace_time=3600)
+
+    def _digest(self, settings: DigestSettings) -> None:
+        """A scheduled digest; one that fails is not recorded, so the next one covers its events."""
+        with self._work("digest") as go:
+            if go:
+                try:
+                    log.info("digest: %s", send_scheduled_digest(self.config, settings))
+                except (EmailError, DigestSettingsError, OSError) as error:
+                    log.error("scheduled digest failed; the next one covers these events too: %s", error)
 
     # -- one crawl
 
@@ -366,6 +382,9 @@ class Daemon:
             recovered = locks.recover_stale_locks(db, [source_id], reason)
         runs = ", ".join(f"run {lock.run_id}" for lock in recovered if lock.run_id is not None) or "no run recorded yet"
         log.warning("%s: %s (%s marked interrupted)", source_id, reason, runs)
+
+
+DIGEST_JOB_ID = "digest"
 
 
 def _job_id(source_id: str) -> str:

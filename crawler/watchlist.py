@@ -17,9 +17,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
-from apscheduler.triggers.cron import CronTrigger
 from cssselect import SelectorError
 from parsel.csstranslator import css2xpath
+
+from crawler.digest.settings import DigestSettings, DigestSettingsError, parse_digest_section
+from crawler.schedule import cron_trigger
 
 SOURCE_TYPES = ("page", "listing")
 ADHOC_SOURCE_ID = "adhoc"
@@ -94,6 +96,7 @@ class Watchlist:
     sources: tuple[Source, ...]
     keyword_sets: dict[str, KeywordSet]
     settings: Settings
+    digest: DigestSettings | None = None  # scheduled digests (see crawler.digest)
 
     def source(self, source_id: str) -> Source:
         for source in self.sources:
@@ -380,40 +383,6 @@ def _interval(value: Any) -> int:
         raise _Invalid(str(error))
 
 
-_CRONTAB_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def cron_trigger(expression: str, jitter: int | None = None) -> CronTrigger:
-    """A crontab line as cron(8) reads it, in the host's local time. APScheduler 3 numbers
-    weekdays from Monday = 0, crontab from Sunday = 0 (and 7); numbers become names here."""
-    fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError(f"Wrong number of fields; got {len(fields)}, expected 5")
-    minute, hour, day, month, weekday = fields
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=_weekday_names(weekday),
-                       jitter=jitter)
-
-
-def _weekday_names(field: str) -> str:
-    if not any(c.isdigit() for c in field.replace("*/", "")):
-        return field  # '*', or names only: the same in both numberings
-    days: list[str] = []
-    for part in field.split(","):
-        span, _, step = part.partition("/")
-        if span == "*":
-            first, last = 0, 6
-        else:
-            start, _, end = span.partition("-")
-            first = _crontab_weekday(start)
-            last = _crontab_weekday(end) if end else (6 if step else first)
-        days += [_CRONTAB_WEEKDAYS[n] for n in range(first, last + 1, int(step or 1))]
-    return ",".join(dict.fromkeys(days))
-
-
-def _crontab_weekday(token: str) -> int:
-    return int(token) if token.isdigit() else _CRONTAB_WEEKDAYS.index(token.lower()[:3])
-
-
 def _cron(value: Any) -> str:
     try:
         cron_trigger(_text(value))
@@ -541,7 +510,7 @@ _SETTINGS_FIELDS = {
     "max_page_bytes": _Field(_positive_int),
 }
 
-_TOP_LEVEL_KEYS = ("defaults", "keyword_sets", "sources", "settings")
+_TOP_LEVEL_KEYS = ("defaults", "keyword_sets", "sources", "settings", "digest")
 
 _SCHEDULE_KEYS = ("interval", "cron")
 
@@ -652,6 +621,19 @@ class _Validator:
                 continue
             keyword_sets[name] = keyword_set
         return keyword_sets
+
+    def digest(self, section: Any, line: int | None) -> DigestSettings | None:
+        if section is None:
+            return None
+        try:
+            return parse_digest_section(section)
+        except DigestSettingsError as error:
+            key_lines = section.key_lines if isinstance(section, _LocatedDict) else {}
+            for problem in error.problems:
+                field = f"digest.{problem.key}" if problem.key else "digest"
+                self.report(_Scope(label="digest: "), key_lines.get(problem.key.split(".")[0], line), field,
+                            problem.message, problem.hint)
+            return None
 
     def settings(self, section: Any, line: int | None) -> Settings:
         scope = _Scope(label="settings: ", field_prefix="settings.")
@@ -789,9 +771,10 @@ def _validate(document: Any, path: str) -> Watchlist:
     defaults = validator.defaults(document.get("defaults"), lines.get("defaults"), fields)
     sources = validator.sources(document.get("sources"), lines.get("sources"), fields, defaults,
                                 tuple(keyword_sets))
+    digest = validator.digest(document.get("digest"), lines.get("digest"))
     if validator.problems:
         raise WatchlistError(path, _by_line(validator.problems))
-    return Watchlist(path=path, sources=tuple(sources), keyword_sets=keyword_sets, settings=settings)
+    return Watchlist(path=path, sources=tuple(sources), keyword_sets=keyword_sets, settings=settings, digest=digest)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.watchlist import cron_trigger
+from crawler.schedule import cron_trigger
 from crawler.demo import SITE_DIR, write_watchlist
 from crawler.evidence.fake_wayback import FakeWayback
 from storage import archive_queue, open_database

@@ -11,6 +11,9 @@ def test_demo_crawls_the_bundled_site_twice_with_an_edit_in_between(tmp_path):
     assert "6 pages fetched, 6 new, 0 changed, 0 unchanged, 0 failed, 0 gone" in result.stdout
     assert "6 pages fetched, 0 new, 1 changed, 5 unchanged, 0 failed, 0 gone" in result.stdout
     assert "What to look at next" in result.stdout
+    digest = tmp_path / "demo" / "digest.html"
+    assert f"HTML digest of what the demo found: {digest}" in result.stdout
+    assert "内生动力" in digest.read_text("utf-8")
     con = sqlite3.connect(tmp_path / "demo" / "docwatch.db")
     titles = {row[0] for row in con.execute("SELECT title FROM snapshots")}
     assert "新疆上半年转移就业农村富余劳动力175.62万人次" in titles

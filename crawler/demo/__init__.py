@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from crawler.config import resolve
+from crawler.digest import write_demo_digest
 from crawler.evidence.fake_wayback import FakeWayback
 from crawler.localsite import LocalSite
 from crawler.runner import crawl_in_subprocess
@@ -85,6 +86,7 @@ def run_demo(data_dir: Path, port: int = 0, keep_serving: bool = False) -> None:
             if result.returncode != 0:
                 click.echo(result.stderr, err=True)
                 raise SystemExit(result.returncode)
+        click.echo(f"\nHTML digest of what the demo found: {write_demo_digest(config.db_path, data_dir)}")
         base = f"docwatch --db {config.db_path} --watchlist {watchlist_file}"
         click.echo(
             "\nWhat to look at next:\n"

@@ -1,0 +1,418 @@
+"""The digest model: the events since a moment, ordered by what a researcher must read first.
+
+Every event lands in the first section that fits it: removed (or unlinked) pages; events that
+carry new figures, gone figures, or new or scrubbed keyword hits; new pages; everything else.
+Inside a section events are grouped by source. Page text is hostile: every string taken from a
+page is cut to a bounded length and stripped of control characters and bidi overrides here, so
+no renderer has to remember to.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from itertools import groupby
+from urllib.parse import urlsplit
+
+import sqlite_utils
+
+from crawler.compare.diff import CharOp, SentenceChange
+from storage import archive_queue
+
+SECTIONS = {
+    "removed": "Removed or unlinked pages",
+    "evidence": "New figures and keyword hits",
+    "new_pages": "New pages",
+    "other": "Other changes",
+}
+_COUNTED_AS = {"removed": "removed or unlinked", "evidence": "with new figures or hits", "new_pages": "new pages",
+               "other": "other"}
+COLLAPSED_SECTIONS = ("new_pages", "other")  # their events carry no hit and no figure: one line each
+MAX_TITLE_CHARS = 300
+MAX_CONTEXT_CHARS = 300  # hit and figure context
+MAX_SENTENCE_CHARS = 600  # a "sentence" can be a whole table
+MAX_SENTENCES = 20  # per kind (added, removed, edited) and event; the rest is counted
+MAX_FIGURES = 50  # per event
+MAX_HITS = 50  # per kind (new, scrubbed) and event
+# Control characters, bidi overrides, and what XML cannot carry (surrogates, U+FFFE, U+FFFF).
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
+_ONE_LINE = re.compile(r"\s+")
+
+
+def clean(text: str | None, limit: int) -> str:
+    """Page text made safe to show anywhere: control and bidi characters replaced, one line,
+    at most ``limit`` characters."""
+    text = _ONE_LINE.sub(" ", _UNSAFE.sub("\ufffd", text or "")).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A keyword term flagged new or scrubbed, with the context of its first flagged occurrence."""
+
+    term: str
+    set: str
+    matched: str
+    context: str
+    count: int = 1  # flagged occurrences of the term in this event
+
+    @property
+    def highlighted(self) -> tuple[str, str, str]:
+        """(before, match, after): the context split around the matched text, for highlighting."""
+        if self.matched and self.matched in self.context:
+            return self.context.partition(self.matched)
+        return self.context, "", ""
+
+
+@dataclass(frozen=True)
+class Figure:
+    value: float
+    unit: str
+    text: str
+    term: str
+    context: str
+    rate: float | None = None
+
+    @property
+    def value_text(self) -> str:
+        return f"{self.value:,.10g}"
+
+
+@dataclass(frozen=True)
+class Diff:
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    changed: tuple[SentenceChange, ...] = ()
+    omitted: dict[str, int] = field(default_factory=dict)  # sentences left out per kind (bounds)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.added or self.removed or self.changed)
+
+
+@dataclass(frozen=True)
+class Archive:
+    """Where the page as this event saw it is kept: the Wayback Machine (only a confirmed
+    capture counts) and the local WARC record, with the SHA-256 of the fetched body."""
+
+    status: str  # archived | queued | in_progress | needs_credentials | failed | not_archived
+    wayback_url: str | None = None
+    wayback_timestamp: str | None = None
+    warc_file: str | None = None
+    warc_offset: int | None = None
+    warc_length: int | None = None
+    sha256: str | None = None
+
+    @property
+    def pending(self) -> str:
+        """What to say instead of a Wayback link: never a capture that is not confirmed."""
+        if self.status in ("not_archived", "archived"):
+            return "not yet archived"
+        return f"not yet archived ({self.status.replace('_', ' ')})"
+
+    @property
+    def archived_on(self) -> str | None:
+        """The capture's date, YYYY-MM-DD, from its 14-digit Wayback timestamp."""
+        stamp = self.wayback_timestamp or ""
+        return f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}" if len(stamp) >= 8 and stamp[:8].isdigit() else None
+
+
+@dataclass(frozen=True)
+class DigestEvent:
+    event_id: int
+    type: str
+    section: str
+    source_id: str
+    site: str
+    url: str
+    title: str
+    detected_at: str
+    published: str | None
+    summary: str
+    new_hits: tuple[Hit, ...]
+    scrubbed_hits: tuple[Hit, ...]
+    figures: tuple[Figure, ...]
+    removed_figures: tuple[Figure, ...]
+    diff: Diff
+    archive: Archive
+    reviewed: bool
+    silent_edit: bool
+
+    @property
+    def linkable(self) -> bool:
+        """Only http(s) URLs become links; anything else is shown as text."""
+        return urlsplit(self.url).scheme in ("http", "https")
+
+    @property
+    def citation(self) -> str:
+        """`Title. Site, publication date. URL (archived DATE at WAYBACK-URL).`, ready to paste."""
+        archived = (
+            f"archived {self.archive.archived_on} at {self.archive.wayback_url}"
+            if self.archive.wayback_url and self.archive.archived_on
+            else "not yet archived"
+        )
+        published = (self.published or "n.d.")[:10]  # the date; the time of day is noise in a citation
+        return f"{self.title.rstrip('.')}. {self.site}, {published}. {self.url} ({archived})."
+
+
+@dataclass(frozen=True)
+class SourceGroup:
+    source_id: str
+    site: str
+    events: tuple[DigestEvent, ...]
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    groups: tuple[SourceGroup, ...]
+
+    @property
+    def collapsed(self) -> bool:
+        """Its events are shown one line each: they carry no hit and no figure."""
+        return self.key in COLLAPSED_SECTIONS
+
+
+@dataclass(frozen=True)
+class Digest:
+    generated_at: str
+    since: str | None
+    events: tuple[DigestEvent, ...]  # in reading order: section, then source, then time
+    through_event_id: int = 0  # the newest event in the database when the digest was made
+
+    @property
+    def sections(self) -> tuple[Section, ...]:
+        found = []
+        for key, title in SECTIONS.items():
+            in_section = [event for event in self.events if event.section == key]
+            groups = tuple(
+                SourceGroup(source_id, events[0].site, tuple(events))
+                for source_id, events in ((k, list(g)) for k, g in groupby(in_section, key=lambda e: e.source_id))
+            )
+            if groups:
+                found.append(Section(key, title, groups))
+        return tuple(found)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Events per section, for subject lines and headers."""
+        return {key: sum(1 for event in self.events if event.section == key) for key in SECTIONS}
+
+    @property
+    def headline(self) -> str:
+        if not self.events:
+            return "no changes"
+        parts = [f"{count} {_COUNTED_AS[key]}" for key, count in self.counts.items() if count]
+        return f"{len(self.events)} event(s): " + ", ".join(parts)
+
+
+def build_digest(
+    db: sqlite_utils.Database,
+    since: str | None,
+    generated_at: str,
+    source_ids: Sequence[str] = (),
+    tags: Sequence[str] = (),
+    unreviewed: bool = False,
+    after_event_id: int | None = None,
+) -> Digest:
+    """The digest of events detected at or after ``since`` (ISO UTC; None: all) or, when
+    ``after_event_id`` is given, of the events recorded after that one (exact where times are
+    not: a crawl's events carry its fetch times, which can be older than a digest made while
+    the crawl was still writing). Optionally only some sources (by id or tag), and only events
+    nobody has reviewed."""
+    through_event_id = db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+    sites = _sites(db, source_ids, tags)
+    clauses, params = ["e.id <= ?"], [through_event_id]
+    if after_event_id is not None:
+        clauses.append("e.id > ?")
+        params.append(after_event_id)
+    elif since:
+        clauses.append("e.detected_at >= ?")
+        params.append(since)
+    if unreviewed:
+        clauses.append("e.reviewed_at IS NULL")
+    if source_ids or tags:
+        clauses.append(f"e.source_id IN ({', '.join('?' * len(sites))})" if sites else "0")
+        params += list(sites)
+    rows = list(db.query(
+        "SELECT e.id, e.type, e.source_id, e.url, e.detected_at, e.silent_edit, e.detail, e.reviewed_at,"
+        " coalesce(s.title, p.title) AS title, s.published, s.body_sha256, s.warc_file, s.warc_offset, s.warc_length,"
+        " s.wayback_url, s.wayback_timestamp"
+        " FROM events e JOIN pages p ON p.id = e.page_id"
+        " LEFT JOIN snapshots s ON s.id = coalesce(e.snapshot_id, p.latest_snapshot_id)"
+        f" WHERE {' AND '.join(clauses)} ORDER BY e.id",
+        params,
+    ))
+    event_ids = [row["id"] for row in rows]
+    flags = _by_event(db, "SELECT event_id, kind, set_name, term, matched, context FROM hit_flags", "event_id", event_ids)
+    figures = _by_event(db, "SELECT first_event_id AS event_id, value, unit, text, term, sentence, rate FROM figures",
+                        "first_event_id", event_ids)
+    events = [
+        _event(db, row, sites.get(row["source_id"], row["source_id"]), flags.get(row["id"], []), figures.get(row["id"], []))
+        for row in rows
+    ]
+    order = list(SECTIONS)
+    events.sort(key=lambda e: (order.index(e.section), e.source_id, e.detected_at, e.event_id))
+    return Digest(generated_at=generated_at, since=since, events=tuple(events), through_event_id=through_event_id)
+
+
+def _sites(db: sqlite_utils.Database, source_ids: Sequence[str], tags: Sequence[str]) -> dict[str, str]:
+    """The chosen sources' ids (all when neither ids nor tags are given) and display names:
+    their watchlist name, else the URL's host."""
+    chosen = {}
+    for row in db.query("SELECT id, url, name, tags FROM sources ORDER BY id"):
+        if source_ids and row["id"] not in source_ids:
+            continue
+        if tags and not set(tags) & set(json.loads(row["tags"] or "[]")):
+            continue
+        chosen[row["id"]] = clean(row["name"] or urlsplit(row["url"]).hostname or row["id"], MAX_TITLE_CHARS)
+    return chosen
+
+
+def _by_event(db: sqlite_utils.Database, select: str, event_column: str, event_ids: list[int]) -> dict[int, list[dict]]:
+    """Rows of ``select`` for the given events, grouped by event id, in insertion order."""
+    grouped: dict[int, list[dict]] = {}
+    for start in range(0, len(event_ids), 500):  # well under SQLite's bound-parameter limit
+        chunk = event_ids[start : start + 500]
+        for row in db.query(f"{select} WHERE {event_column} IN ({', '.join('?' * len(chunk))}) ORDER BY id", chunk):
+            grouped.setdefault(row["event_id"], []).append(row)
+    return grouped
+
+
+def _event(db: sqlite_utils.Database, row: dict, site: str, flags: list[dict], figures: list[dict]) -> DigestEvent:
+    detail = json.loads(row["detail"] or "{}")
+    new_hits = _hits(flags, "new")
+    scrubbed_hits = _hits(flags, "scrubbed")
+    new_figures = tuple(
+        Figure(f["value"], clean(f["unit"], 20), clean(f["text"], 80), clean(f["term"], 80),
+               clean(f["sentence"], MAX_CONTEXT_CHARS), f["rate"])
+        for f in figures[:MAX_FIGURES]
+    )
+    removed_figures = tuple(
+        Figure(f.get("value", 0), clean(f.get("unit"), 20), clean(f.get("text"), 80), clean(f.get("term"), 80), "")
+        for f in detail.get("removed_figures", [])[:MAX_FIGURES]
+    )
+    return DigestEvent(
+        event_id=row["id"],
+        type=row["type"],
+        section=_section(row["type"], bool(new_hits or scrubbed_hits or new_figures or removed_figures)),
+        source_id=row["source_id"],
+        site=site,
+        url=clean(row["url"], 2048),
+        title=clean(row["title"] or row["url"], MAX_TITLE_CHARS),
+        detected_at=row["detected_at"],
+        published=clean(row["published"], 40) or None,
+        summary=_summary(row, detail),
+        new_hits=new_hits,
+        scrubbed_hits=scrubbed_hits,
+        figures=new_figures,
+        removed_figures=removed_figures,
+        diff=_diff(detail.get("diff") or {}),
+        archive=_archive(db, row),
+        reviewed=bool(row["reviewed_at"]),
+        silent_edit=bool(row["silent_edit"]),
+    )
+
+
+def _section(event_type: str, has_evidence: bool) -> str:
+    if event_type in ("removed", "delisted"):
+        return "removed"
+    if has_evidence:
+        return "evidence"
+    return "new_pages" if event_type == "new_page" else "other"
+
+
+def _hits(flags: list[dict], kind: str) -> tuple[Hit, ...]:
+    """One Hit per term: a page's first snapshot flags every occurrence, and thirty contexts
+    for 转移就业 would bury the one for 内生动力."""
+    by_term: dict[tuple[str, str], Hit] = {}
+    for flag in flags:
+        if flag["kind"] != kind:
+            continue
+        key = (flag["set_name"], flag["term"])
+        if key in by_term:
+            by_term[key] = replace(by_term[key], count=by_term[key].count + 1)
+        elif len(by_term) < MAX_HITS:
+            by_term[key] = Hit(clean(flag["term"], 200), clean(flag["set_name"], 80), clean(flag["matched"], 200),
+                               clean(flag["context"], MAX_CONTEXT_CHARS))
+    return tuple(by_term.values())
+
+
+def _diff(raw: dict) -> Diff:
+    def sentences(key: str) -> tuple[str, ...]:
+        return tuple(clean(s, MAX_SENTENCE_CHARS) for s in raw.get(key, [])[:MAX_SENTENCES])
+
+    changed = tuple(
+        SentenceChange(
+            clean(c["old"], MAX_SENTENCE_CHARS),
+            clean(c["new"], MAX_SENTENCE_CHARS),
+            _bounded_ops(c.get("ops", [])),
+        )
+        for c in raw.get("changed", [])[:MAX_SENTENCES]
+    )
+    omitted = {key: len(raw.get(key, [])) - MAX_SENTENCES for key in ("added", "removed", "changed")}
+    return Diff(sentences("added"), sentences("removed"), changed, {k: n for k, n in omitted.items() if n > 0})
+
+
+def _bounded_ops(ops: list) -> list[CharOp]:
+    """Character operations cut to MAX_SENTENCE_CHARS of text in all (old and new together)."""
+    kept, budget = [], MAX_SENTENCE_CHARS
+    for tag, old, new in ops:
+        if budget <= 0:
+            break
+        old, new = clean(old, max(budget, 1)), clean(new, max(budget, 1))
+        budget -= len(old) + len(new)
+        kept.append(CharOp(tag, old, new))
+    return kept
+
+
+def _summary(row: dict, detail: dict) -> str:
+    """The one line a collapsed event shows: what kind of change, in numbers or words."""
+    if row["type"] == "changed":
+        diff = detail.get("diff", {})
+        text = (f"{len(diff.get('changed', []))} edited, {len(diff.get('added', []))} added,"
+                f" {len(diff.get('removed', []))} removed sentence(s)")
+        return text + ("; silent edit (publication date unchanged)" if row["silent_edit"] else "")
+    reasons = {
+        "removed": f"removed: {detail.get('reason', '')}",
+        "fetch_error": f"fetch failed: {detail.get('error', '')}",
+        "delisted": f"no longer linked from listing {detail.get('listing_source', row['source_id'])}",
+        "restored": "answers with content again after it was removed",
+        "new_page": "first seen",
+    }
+    return clean(reasons.get(row["type"], row["type"]), 300)
+
+
+def _archive(db: sqlite_utils.Database, row: dict) -> Archive:
+    """The event's own snapshot evidence. For a page that is gone or failing, the last capture
+    of any earlier version is the best evidence there is, so it stands in."""
+    wayback_url, stamp = row["wayback_url"], row["wayback_timestamp"]
+    if wayback_url is None and row["type"] in ("removed", "delisted", "fetch_error"):
+        earlier = archive_queue.last_capture_for_page(db, row["url"])
+        if earlier is not None:
+            wayback_url, stamp = earlier.wayback_url, earlier.wayback_timestamp
+    if wayback_url:
+        status = "archived"
+    else:
+        request = db.execute(
+            "SELECT state FROM archive_requests WHERE url = ? ORDER BY id DESC LIMIT 1", [row["url"]]
+        ).fetchone()
+        status = "not_archived" if request is None or request[0] == "done" else request[0]
+    return Archive(
+        status=status,
+        wayback_url=clean(wayback_url, 2048) or None,
+        wayback_timestamp=stamp,
+        warc_file=row["warc_file"],
+        warc_offset=row["warc_offset"],
+        warc_length=row["warc_length"],
+        sha256=row["body_sha256"],
+    )
+
+
+def local_time(timestamp: str) -> str:
+    """A stored UTC timestamp as the reader's local time, to the minute."""
+    return datetime.fromisoformat(timestamp).astimezone().strftime("%Y-%m-%d %H:%M")

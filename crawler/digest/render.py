@@ -1,0 +1,146 @@
+"""A digest as Markdown, HTML, JSON or Atom.
+
+HTML is one self-contained file (inline CSS, no script, no external request; a
+Content-Security-Policy says so to the browser too) rendered by Jinja2 with autoescaping, so
+page text can never become markup. The JSON layout is the documented schema
+``docwatch-digest/1``: fields are only ever added to it, never renamed or removed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from urllib.parse import quote
+
+import jinja2
+from feedgen.feed import FeedGenerator
+
+from crawler.digest.model import Digest, DigestEvent, local_time
+
+JSON_SCHEMA = "docwatch-digest/1"
+FEED_ID = "tag:docwatch,2026:digest"
+# Inline Markdown: emphasis, code, links, raw HTML, tables, strikethrough, entities.
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]<>|~&])")
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
+
+
+def _markdown_text(text: object) -> str:
+    """Page text as literal Markdown: every mark that could start inline markup escaped."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text))
+
+
+def _markdown_url(url: str) -> str:
+    """An http(s) URL as an autolink, with anything that could close it percent-encoded."""
+    if not url.startswith(("http://", "https://")):
+        return _markdown_text(url)
+    return f"<{quote(url, safe=_URL_SAFE)}>"
+
+
+def _environment(autoescape: bool) -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("crawler.digest", "templates"),
+        autoescape=autoescape,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters.update(local_time=local_time, md=_markdown_text, url=_markdown_url)
+    return environment
+
+
+_HTML = _environment(autoescape=True)
+_MARKDOWN = _environment(autoescape=False)
+
+
+def render_html(digest: Digest) -> str:
+    return _HTML.get_template("digest.html.j2").render(digest=digest)
+
+
+def render_markdown(digest: Digest) -> str:
+    return _MARKDOWN.get_template("digest.md.j2").render(digest=digest)
+
+
+def event_json(event: DigestEvent) -> dict:
+    archive = event.archive
+    diff = event.diff
+    return {
+        "event_id": event.event_id,
+        "type": event.type,
+        "section": event.section,
+        "source": event.source_id,
+        "site": event.site,
+        "url": event.url,
+        "title": event.title,
+        "detected_at": event.detected_at,
+        "published": event.published,
+        "summary": event.summary,
+        "silent_edit": event.silent_edit,
+        "new_hits": [_hit_json(hit) for hit in event.new_hits],
+        "scrubbed_hits": [_hit_json(hit) for hit in event.scrubbed_hits],
+        "figures": [
+            {"value": f.value, "unit": f.unit, "text": f.text, "term": f.term, "rate": f.rate, "context": f.context}
+            for f in event.figures
+        ],
+        "removed_figures": [{"value": f.value, "unit": f.unit, "text": f.text, "term": f.term} for f in event.removed_figures],
+        "diff": {
+            "added": list(diff.added),
+            "removed": list(diff.removed),
+            "changed": [{"old": c.old, "new": c.new, "ops": [[op.tag, op.old, op.new] for op in c.ops]} for c in diff.changed],
+            "omitted": diff.omitted,
+        },
+        "archive": {
+            "status": archive.status,
+            "wayback_url": archive.wayback_url,
+            "wayback_timestamp": archive.wayback_timestamp,
+            "warc": {"file": archive.warc_file, "offset": archive.warc_offset, "length": archive.warc_length}
+            if archive.warc_file else None,
+            "sha256": archive.sha256,
+        },
+        "citation": event.citation,
+        "reviewed": event.reviewed,
+    }
+
+
+def _hit_json(hit) -> dict:
+    return {"term": hit.term, "set": hit.set, "matched": hit.matched, "context": hit.context, "count": hit.count}
+
+
+def render_json(digest: Digest) -> str:
+    document = {
+        "schema": JSON_SCHEMA,
+        "generated_at": digest.generated_at,
+        "since": digest.since,
+        "counts": digest.counts,
+        "events": [event_json(event) for event in digest.events],
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def render_atom(digest: Digest) -> str:
+    """One Atom entry per event, in reading order; the entry content is the event's HTML card."""
+    card = _HTML.get_template("_event.html.j2").module.event_card
+    feed = FeedGenerator()
+    feed.id(FEED_ID)
+    feed.title("docwatch digest")
+    feed.subtitle(digest.headline)
+    feed.author({"name": "docwatch"})
+    feed.updated(datetime.fromisoformat(digest.generated_at))
+    for event in digest.events:
+        entry = feed.add_entry(order="append")
+        entry.id(f"tag:docwatch,2026:event/{event.event_id}")
+        entry.title(f"[{event.type}] {event.title}")
+        if event.linkable:
+            entry.link(href=event.url)
+        entry.updated(datetime.fromisoformat(event.detected_at))
+        entry.category(term=event.section)
+        entry.summary(event.citation)
+        entry.content(str(card(event)), type="html")
+    return feed.atom_str(pretty=True).decode("utf-8")
+
+
+RENDERERS = {"md": render_markdown, "html": render_html, "json": render_json, "atom": render_atom}
+
+
+def render(digest: Digest, digest_format: str) -> str:
+    return RENDERERS[digest_format](digest)
