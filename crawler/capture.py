@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from urllib.parse import unquote, urlsplit
 
 from crawler.compare.noise import strip_noise
 from crawler.compare.normalise import normalise_text
@@ -30,28 +31,51 @@ def comparable_text(title: str, text: str, noise: list[re.Pattern]) -> str:
     return strip_noise(normalise_text(f"{title}\n{text}"), noise)
 
 
-def capture_page(fetched: FetchedPage, source: Source) -> PageCapture:
-    content_type = fetched.headers.get("Content-Type")
-    html, encoding = decode_html(fetched.body, header_charset(content_type), source.encoding)
-    page = extract(html, fetched.final_url, selector=source.selector, ignore_css=source.ignore_css)
-    noise = [re.compile(pattern) for pattern in source.ignore_regex]
-    text = comparable_text(page.title, page.text, noise)
-    return PageCapture(
+def _as_fetched(fetched: FetchedPage) -> dict:
+    """The fields of a capture that are the HTTP answer itself, the same for pages and documents."""
+    return dict(
         source_id=fetched.source_id,
         url=fetched.url,
         kind=fetched.kind,
         fetched_at=fetched.fetched_at,
         http_status=fetched.status,
         final_url=fetched.final_url,
-        content_type=content_type,
+        content_type=fetched.headers.get("Content-Type"),
+        body=fetched.body,
+        body_sha256=hashlib.sha256(fetched.body).hexdigest(),
+        elapsed_ms=fetched.elapsed_ms,
+    )
+
+
+def capture_document(fetched: FetchedPage, text: str) -> PageCapture:
+    """A document (attachment) as a page: titled by its link text, else its file name. Its
+    snapshots are keyed by the SHA-256 of the file's bytes: a re-saved file is a new version
+    even when its text reads the same."""
+    answer = _as_fetched(fetched)
+    file_name = unquote(urlsplit(fetched.url).path.rsplit("/", 1)[-1])
+    return PageCapture(
+        **answer,
+        encoding="binary",
+        title=normalise_text(fetched.link_text or file_name)[:300],
+        published=None,
+        text=normalise_text(text),
+        text_sha256=answer["body_sha256"],
+    )
+
+
+def capture_page(fetched: FetchedPage, source: Source) -> PageCapture:
+    answer = _as_fetched(fetched)
+    html, encoding = decode_html(fetched.body, header_charset(answer["content_type"]), source.encoding)
+    page = extract(html, fetched.final_url, selector=source.selector, ignore_css=source.ignore_css)
+    noise = [re.compile(pattern) for pattern in source.ignore_regex]
+    text = comparable_text(page.title, page.text, noise)
+    return PageCapture(
+        **answer,
         encoding=encoding,
         title=normalise_text(page.title),
         published=page.published,
         text=text,
         text_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        body=fetched.body,
-        body_sha256=hashlib.sha256(fetched.body).hexdigest(),
-        elapsed_ms=fetched.elapsed_ms,
         links=[{"url": link.url, "text": link.text} for link in page.links],
         attachments=[{"url": link.url, "text": link.text} for link in page.attachments],
     )

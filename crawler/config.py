@@ -12,9 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from crawler.scrapy_settings import base as scrapy_defaults
+
 DEFAULT_WATCHLIST = "watchlist.yaml"
-DEFAULT_DOWNLOAD_TIMEOUT = 60
-DEFAULT_MAX_PAGE_BYTES = 8 * 1024 * 1024
+# Defaults are the production crawling profile's, so `scrapy crawl` and `docwatch crawl` agree.
+DEFAULT_DOWNLOAD_TIMEOUT = scrapy_defaults.DOWNLOAD_TIMEOUT
+DEFAULT_MAX_PAGE_BYTES = scrapy_defaults.DOWNLOAD_MAXSIZE
+DEFAULT_MAX_DOCUMENT_BYTES = scrapy_defaults.DOCWATCH_MAX_DOCUMENT_BYTES
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:
@@ -30,6 +34,7 @@ class Config:
     user_agent: str | None  # None: the Scrapy profile's descriptive default
     download_timeout: int
     max_page_bytes: int
+    max_document_bytes: int
     profile: str  # Scrapy profile: "production" (polite, default) or "local" (demo, tests)
 
     @property
@@ -73,5 +78,8 @@ def resolve(
         user_agent=pick("user_agent", "DOCWATCH_USER_AGENT", None),
         download_timeout=int(pick("download_timeout", "DOCWATCH_DOWNLOAD_TIMEOUT", DEFAULT_DOWNLOAD_TIMEOUT)),
         max_page_bytes=int(pick("max_page_bytes", "DOCWATCH_MAX_PAGE_BYTES", DEFAULT_MAX_PAGE_BYTES)),
+        max_document_bytes=int(
+            pick("max_document_bytes", "DOCWATCH_MAX_DOCUMENT_BYTES", DEFAULT_MAX_DOCUMENT_BYTES)
+        ),
         profile=str(cli.get("profile") or environ.get("DOCWATCH_ENV") or "production"),
     )

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 
 @dataclass
 class FetchedPage:
-    """One HTTP answer for a watched page or an article found on a listing."""
+    """One HTTP answer for a watched page, an article found on a listing, or a document
+    (attachment) linked from either: then `parent_url` is that page and `link_text` its label."""
 
     source_id: str
-    kind: str  # "page" or "article"
+    kind: str  # "page", "article" or "document"
     url: str  # as requested (before redirects): the page's identity
     final_url: str
     status: int
@@ -19,6 +20,8 @@ class FetchedPage:
     fetched_at: str
     elapsed_ms: int | None
     request_headers: dict[str, str] = field(default_factory=dict)
+    parent_url: str | None = None
+    link_text: str = ""
 
 
 @dataclass
@@ -39,7 +42,7 @@ class FetchFailed:
     """No usable answer: network error, timeout, size cap, robots.txt, or an HTTP error status."""
 
     source_id: str
-    kind: str  # "page", "article" or "listing"
+    kind: str  # "page", "article", "document" or "listing"
     url: str
     error: str
     fetched_at: str

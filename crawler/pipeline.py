@@ -9,13 +9,16 @@ from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
 
-from crawler.capture import capture_page
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.threads import deferToThread
+from crawler.capture import capture_document, capture_page
 from crawler.compare.keywords import KeywordMatcher
 from crawler.config import watchlist_path
 from crawler.detect import Verdict, classify_response, is_error_page
+from crawler.documents import DocumentReading, read_document
 from crawler.evidence.warc import WarcRecordRef, WarcWriter
 from crawler.items import FetchedPage, FetchFailed, ListingFetched
-from crawler.store import store_capture, store_failure, store_gone, store_listing
+from crawler.store import Attachment, store_capture, store_failure, store_gone, store_listing
 from crawler.watchlist import load_watchlist
 from storage import open_database, queries
 
@@ -64,9 +67,9 @@ class StorePipeline:
     def matcher(self, set_names: tuple[str, ...]) -> KeywordMatcher:
         return KeywordMatcher({name: self.keyword_sets[name] for name in set_names if name in self.keyword_sets})
 
-    def process_item(self, item, spider=None):
+    async def process_item(self, item, spider=None):
         if isinstance(item, FetchedPage):
-            self._store_page(item)
+            await self._store_page(item)
         elif isinstance(item, ListingFetched):
             self.listed[item.source_id].extend(u for u in item.article_urls if u not in self.listed[item.source_id])
             queries.insert_fetch(self.db, self.run_id, None, item.source_id, item.url, "listing", item.fetched_at,
@@ -90,24 +93,43 @@ class StorePipeline:
             body=item.body, fetched_at=datetime.fromisoformat(item.fetched_at),
         )
 
-    def _store_page(self, item: FetchedPage) -> None:
+    async def _store_page(self, item: FetchedPage) -> None:
         source = self.sources[item.source_id]
         verdict, reason = classify_response(item.status, item.url, item.final_url, item.body)
-        if verdict is Verdict.OK:
-            try:
-                capture = capture_page(item, source)
-            except Exception as error:  # a hostile or broken page: record it, keep crawling
-                log.exception("could not extract %s", item.url)
-                verdict, reason = Verdict.ERROR, f"extraction failed: {error!r}"
-            else:
-                if not is_error_page(capture.title, capture.text):
-                    warc = self._write_warc(item) if queries.needs_snapshot(self.db, item.url, capture.text_sha256) else None
-                    store_capture(self.db, self.run_id, capture, self.matcher(source.keyword_sets), warc)
-                    return
-                verdict, reason = Verdict.GONE, f"error page: {capture.title[:80]}"
+        if verdict is Verdict.OK and item.kind == "document":
+            # Reading a file may take up to a minute (in a child process): wait for it in a
+            # thread, so that downloads go on meanwhile; the database is written here, as ever.
+            reading = await maybe_deferred_to_future(deferToThread(read_document, item.body))
+            verdict, reason = self._store_document(item, source, reading)
+        elif verdict is Verdict.OK:
+            verdict, reason = self._store_content(item, source)
         if verdict is Verdict.GONE:
             store_gone(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, reason,
                        item.status, source.removal_confirmations)
-        else:
+        elif verdict is Verdict.ERROR:
             store_failure(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, reason,
                           item.status, len(item.body))
+
+    def _store_content(self, item: FetchedPage, source) -> tuple[Verdict, str]:
+        """Extract and store a page; a verdict other than OK says why nothing was stored."""
+        try:
+            capture = capture_page(item, source)
+        except Exception as error:  # a hostile or broken page: record it, keep crawling
+            log.exception("could not extract %s", item.url)
+            return Verdict.ERROR, f"extraction failed: {error!r}"
+        if is_error_page(capture.title, capture.text):
+            return Verdict.GONE, f"error page: {capture.title[:80]}"
+        self._store(item, capture, source)
+        return Verdict.OK, ""
+
+    def _store_document(self, item: FetchedPage, source, reading: DocumentReading) -> tuple[Verdict, str]:
+        """Store an attachment like a page, or say why its file could not be read."""
+        if reading.error is not None:
+            return Verdict.ERROR, reading.error
+        capture = capture_document(item, reading.text)
+        self._store(item, capture, source, Attachment(item.parent_url or "", reading.file_type))
+        return Verdict.OK, ""
+
+    def _store(self, item: FetchedPage, capture, source, attachment: Attachment | None = None) -> None:
+        warc = self._write_warc(item) if queries.needs_snapshot(self.db, item.url, capture.text_sha256) else None
+        store_capture(self.db, self.run_id, capture, self.matcher(source.keyword_sets), warc, attachment)

@@ -39,6 +39,7 @@ def scrapy_settings_for(config: Config, run_id: int | None = None, progress: boo
         "DOCWATCH_WARC_DIR": str(config.warc_dir),
         "DOWNLOAD_TIMEOUT": config.download_timeout,
         "DOWNLOAD_MAXSIZE": config.max_page_bytes,
+        "DOCWATCH_MAX_DOCUMENT_BYTES": config.max_document_bytes,
         "DOWNLOAD_WARNSIZE": config.max_page_bytes // 2,
     }
     if config.user_agent:

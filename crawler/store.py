@@ -13,20 +13,31 @@ import sqlite_utils
 from crawler.compare.keywords import KeywordMatcher
 from crawler.detect import Version, compare_versions
 from crawler.evidence.warc import WarcRecordRef
-from storage import archive_queue, changes, queries, transaction
+from storage import archive_queue, changes, documents, queries, transaction
 from storage.queries import CHANGED, FAILED, GONE, NEW, UNCHANGED, PageCapture
+
+
+@dataclasses.dataclass(frozen=True)
+class Attachment:
+    """What a document's capture adds to a page's: the page that links it and its file type."""
+
+    parent_url: str
+    file_type: str  # pdf, doc, docx, xls, xlsx
 
 
 def store_capture(
     db: sqlite_utils.Database, run_id: int | None, capture: PageCapture, matcher: KeywordMatcher,
-    warc: WarcRecordRef | None = None,
+    warc: WarcRecordRef | None = None, attachment: Attachment | None = None,
 ) -> str:
-    """A page answered with content. Returns NEW, CHANGED or UNCHANGED.
+    """A page or a document answered with content. Returns NEW, CHANGED or UNCHANGED.
 
     A new snapshot records its WARC record (`warc`, written just before) and is queued for the
-    Wayback Machine in the same transaction, so no archive request can be lost."""
+    Wayback Machine in the same transaction, so no archive request can be lost. A document's
+    first snapshot is a `new_document` event; one without any text is kept, flagged `no_text`."""
     with transaction(db):
         page = queries.page_for(db, capture.source_id, capture.url, capture.kind, capture.fetched_at)
+        if attachment is not None:
+            documents.link_to_parent(db, page, attachment.parent_url)
         previous = queries.latest_snapshot(db, page)
         fetch = dict(http_status=capture.http_status, elapsed_ms=capture.elapsed_ms, size=len(capture.body))
         if page["state"] == "removed":
@@ -49,10 +60,14 @@ def store_capture(
             matcher,
         )
         snapshot_id = queries.insert_snapshot(db, page["id"], run_id, capture, warc)
+        if attachment is not None:
+            documents.mark_snapshot(db, snapshot_id, attachment.file_type, no_text=not capture.text)
         outcome = NEW if previous is None else CHANGED
-        archive_queue.enqueue(
-            db, capture.url, "new_page" if outcome == NEW else ("new_hits" if report.new_hits else "changed"), snapshot_id
-        )
+        if outcome == NEW:
+            event_type, archive_reason = ("new_document", "attachment") if attachment else ("new_page", "new_page")
+        else:
+            event_type, archive_reason = "changed", ("new_hits" if report.new_hits else "changed")
+        archive_queue.enqueue(db, capture.url, archive_reason, snapshot_id)
         detail = {}
         if report.diff is not None:
             detail["diff"] = {
@@ -64,7 +79,7 @@ def store_capture(
             detail["removed_figures"] = [{"value": f.value, "unit": f.unit, "text": f.text, "term": f.term}
                                          for f in report.removed_figures]
         event_id = changes.insert_event(
-            db, "new_page" if outcome == NEW else "changed", page, run_id, capture.fetched_at,
+            db, event_type, page, run_id, capture.fetched_at,
             snapshot_id=snapshot_id, previous_snapshot_id=previous["id"] if previous else None,
             http_status=capture.http_status, similarity=report.diff.similarity if report.diff else None,
             silent_edit=report.silent_edit, detail=detail,

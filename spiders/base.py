@@ -3,15 +3,43 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
+from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from crawler.items import FetchedPage, FetchFailed
 from crawler.watchlist import Source, load_watchlist
+
+
+# Attachments worth fetching: files whose text docwatch can read, named in the path or in the
+# query (downfile.jsp?filename=x.pdf), or links labelled 附件/下载 to a URL without a file name.
+_DOCUMENT_FILE = re.compile(r"\.(pdf|docx?|xlsx?|wps|et)$", re.I)
+_DOCUMENT_IN_QUERY = re.compile(r"\.(pdf|docx?|xlsx?|wps|et)(&|$)", re.I)
+_DOCUMENT_WORDS = ("附件", "下载")
+
+
+def is_document_link(url: str, text: str, page_url: str) -> bool:
+    """Whether to fetch a link as a document of the page at `page_url`. Only files of the page's
+    own site (rst.xinjiang.gov.cn → file.xinjiang.gov.cn): a Wayback replay links everything
+    on web.archive.org, and someone else's server is not this source."""
+    parts = urlsplit(url)
+    if _site(parts.hostname) != _site(urlsplit(page_url).hostname):
+        return False
+    if _DOCUMENT_FILE.search(parts.path) or _DOCUMENT_IN_QUERY.search(parts.query):
+        return True
+    file_name = parts.path.rsplit("/", 1)[-1]
+    return "." not in file_name and any(word in text for word in _DOCUMENT_WORDS)
+
+
+def _site(host: str | None) -> str | None:
+    """The host without its first label when it has three or more: www.news.cn → news.cn."""
+    labels = (host or "").split(".")
+    return ".".join(labels[1:]) if len(labels) >= 3 and not labels[-1].isdigit() else host
 
 
 def _now() -> str:
@@ -47,11 +75,29 @@ class WatchlistSpider(scrapy.Spider):
             meta["proxy"] = source.proxy
         return scrapy.Request(url, callback=callback, errback=self.failed, meta=meta)
 
+    def page_answered(self, response: Response) -> Iterator[FetchedPage | scrapy.Request]:
+        """A page or article: the answer itself, then a request for each attachment it links."""
+        yield self.fetched(response)
+        if response.status >= 300 or not isinstance(response, TextResponse):
+            return
+        source = self.sources[response.meta["source_id"]]
+        max_bytes = self.settings.getint("DOCWATCH_MAX_DOCUMENT_BYTES")
+        for link in response.css("a[href]"):
+            url = response.urljoin(link.attrib["href"]).split("#")[0]
+            text = " ".join(" ".join(link.css("::text").getall()).split())
+            if url.startswith(("http://", "https://")) and is_document_link(url, text, response.url):
+                # Scrapy's duplicate filter fetches a file linked twice only once per crawl.
+                yield self.request(source, url, "document", self.parse_document, parent_url=_page_url(response),
+                                   link_text=text[:300], download_maxsize=max_bytes, download_warnsize=max_bytes // 2)
+
+    def parse_document(self, response: Response):
+        yield self.fetched(response)
+
     def fetched(self, response: Response) -> FetchedPage:
         return FetchedPage(
             source_id=response.meta["source_id"],
             kind=response.meta["kind"],
-            url=response.meta.get("redirect_urls", [response.url])[0],
+            url=_page_url(response),
             final_url=response.url,
             status=response.status,
             headers=_headers(response.headers),
@@ -59,13 +105,15 @@ class WatchlistSpider(scrapy.Spider):
             fetched_at=_now(),
             elapsed_ms=_elapsed_ms(response.meta),
             request_headers=_headers(response.request.headers),
+            parent_url=response.meta.get("parent_url"),
+            link_text=response.meta.get("link_text", ""),
         )
 
     def http_error(self, response: Response) -> FetchFailed:
         return FetchFailed(
             source_id=response.meta["source_id"],
             kind=response.meta["kind"],
-            url=response.meta.get("redirect_urls", [response.url])[0],
+            url=_page_url(response),
             error=f"HTTP {response.status}",
             fetched_at=_now(),
             status=response.status,
@@ -81,6 +129,11 @@ class WatchlistSpider(scrapy.Spider):
             error=f"{failure.type.__name__}: {failure.getErrorMessage()}",
             fetched_at=_now(),
         )
+
+
+def _page_url(response: Response) -> str:
+    """The URL as requested, before redirects: a page's identity."""
+    return response.meta.get("redirect_urls", [response.url])[0]
 
 
 def _elapsed_ms(meta: dict) -> int | None:

@@ -78,4 +78,4 @@ class ListingSpider(WatchlistSpider):
         return cms_next_page(response.url)
 
     def parse_article(self, response: Response):
-        yield self.fetched(response)
+        yield from self.page_answered(response)

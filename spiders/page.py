@@ -14,4 +14,4 @@ class PageSpider(WatchlistSpider):
             yield self.request(source, source.url, "page", self.parse)
 
     def parse(self, response):
-        yield self.fetched(response)
+        yield from self.page_answered(response)

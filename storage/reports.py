@@ -85,7 +85,7 @@ def figures(db: sqlite_utils.Database, since: str | None = None, source_ids: Seq
     clauses, params = _filters("g.first_seen", since, "p.source_id", source_ids)
     rows = db.query(
         "SELECT g.id, g.value, g.unit, g.term, g.rate, g.text, g.sentence, g.first_seen, g.last_seen,"
-        " (e.type IS NOT NULL AND e.type != 'new_page') AS new, g.present, p.source_id, p.url, p.title,"
+        " (e.type IS NOT NULL AND e.type NOT IN ('new_page', 'new_document')) AS new, g.present, p.source_id, p.url, p.title,"
         " g.first_event_id"
         " FROM figures g JOIN pages p ON p.id = g.page_id LEFT JOIN events e ON e.id = g.first_event_id"
         f" {_where(clauses)} ORDER BY g.first_seen, g.id",

@@ -18,7 +18,7 @@ from crawler.app import App, BadInput, pass_app
 from crawler.compare import diff_texts, render_terminal
 from storage import open_database, reports
 
-EVENT_TYPES = ("new_page", "changed", "removed", "restored", "fetch_error", "delisted")
+EVENT_TYPES = ("new_page", "new_document", "changed", "removed", "restored", "fetch_error", "delisted")
 _DURATION = re.compile(r"(\d+)\s*([mhdw])")
 _DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

@@ -121,6 +121,24 @@ class Archive:
 
 
 @dataclass(frozen=True)
+class Document:
+    """An attachment's file, shown under the page that links it."""
+
+    parent_url: str
+    parent_title: str
+    file_type: str  # pdf, doc, docx, xls, xlsx
+    size: int  # bytes
+    sha256: str
+    no_text: bool  # nothing to read: a scan
+
+    @property
+    def label(self) -> str:
+        """`PDF, 187.6 KiB, no text`: what the reader needs before opening it."""
+        size = f"{self.size / 1024:.1f} KiB" if self.size < 1 << 20 else f"{self.size / (1 << 20):.1f} MiB"
+        return f"{self.file_type.upper()}, {size}" + (", no text (a scan?)" if self.no_text else "")
+
+
+@dataclass(frozen=True)
 class DigestEvent:
     event_id: int
     type: str
@@ -140,6 +158,7 @@ class DigestEvent:
     archive: Archive
     reviewed: bool
     silent_edit: bool
+    document: Document | None = None  # set for the events of an attachment
 
     @property
     def linkable(self) -> bool:
@@ -241,9 +260,11 @@ def build_digest(
     rows = list(db.query(
         "SELECT e.id, e.type, e.source_id, e.url, e.detected_at, e.silent_edit, e.detail, e.reviewed_at,"
         " coalesce(s.title, p.title) AS title, s.published, s.body_sha256, s.warc_file, s.warc_offset, s.warc_length,"
-        " s.wayback_url, s.wayback_timestamp"
+        " s.wayback_url, s.wayback_timestamp, s.body_size, s.file_type, s.no_text,"
+        " parent.url AS parent_url, coalesce(parent.title, parent.url) AS parent_title"
         " FROM events e JOIN pages p ON p.id = e.page_id"
         " LEFT JOIN snapshots s ON s.id = coalesce(e.snapshot_id, p.latest_snapshot_id)"
+        " LEFT JOIN pages parent ON parent.id = p.parent_page_id"
         f" WHERE {' AND '.join(clauses)} ORDER BY e.id",
         params,
     ))
@@ -315,7 +336,15 @@ def _event(db: sqlite_utils.Database, row: dict, site: str, flags: list[dict], f
         archive=_archive(db, row),
         reviewed=bool(row["reviewed_at"]),
         silent_edit=bool(row["silent_edit"]),
+        document=_document(row),
     )
+
+
+def _document(row: dict) -> Document | None:
+    if row["parent_url"] is None or row["file_type"] is None:
+        return None
+    return Document(clean(row["parent_url"], 2048), clean(row["parent_title"], MAX_TITLE_CHARS), row["file_type"],
+                    row["body_size"], row["body_sha256"], bool(row["no_text"]))
 
 
 def _section(event_type: str, has_evidence: bool) -> str:
@@ -323,7 +352,7 @@ def _section(event_type: str, has_evidence: bool) -> str:
         return "removed"
     if has_evidence:
         return "evidence"
-    return "new_pages" if event_type == "new_page" else "other"
+    return "new_pages" if event_type in ("new_page", "new_document") else "other"
 
 
 def _hits(flags: list[dict], kind: str) -> tuple[Hit, ...]:
@@ -383,6 +412,7 @@ def _summary(row: dict, detail: dict) -> str:
         "delisted": f"no longer linked from listing {detail.get('listing_source', row['source_id'])}",
         "restored": "answers with content again after it was removed",
         "new_page": "first seen",
+        "new_document": "first seen",
     }
     return clean(reasons.get(row["type"], row["type"]), 300)
 

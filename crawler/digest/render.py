@@ -8,6 +8,8 @@ page text can never become markup. The JSON layout is the documented schema
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import re
 from datetime import datetime
@@ -99,6 +101,7 @@ def event_json(event: DigestEvent) -> dict:
         },
         "citation": event.citation,
         "reviewed": event.reviewed,
+        "document": dataclasses.asdict(event.document) if event.document else None,
     }
 
 

@@ -23,6 +23,7 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 DOWNLOAD_TIMEOUT = 60
 DOWNLOAD_MAXSIZE = 8 * 1024 * 1024  # a page larger than this is a fetch error, not evidence
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+DOCWATCH_MAX_DOCUMENT_BYTES = 30 * 1024 * 1024  # attachments: plans and statistics run long
 
 RETRY_ENABLED = True
 RETRY_TIMES = 3
