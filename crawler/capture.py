@@ -7,9 +7,11 @@ no database, so it is tested directly on saved pages.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from urllib.parse import unquote, urlsplit
 
+from crawler import __version__
 from crawler.compare.noise import strip_noise
 from crawler.compare.normalise import normalise_text
 from crawler.extract import decode_html, extract
@@ -17,6 +19,7 @@ from crawler.items import FetchedPage
 from crawler.watchlist import Source
 from storage.queries import PageCapture
 
+DOCUMENT_FINGERPRINT = f"document/{__version__}"  # a document's text depends on its bytes alone
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 
 
@@ -29,6 +32,13 @@ def comparable_text(title: str, text: str, noise: list[re.Pattern]) -> str:
     """The text whose SHA-256 decides whether a page changed: title and body, normalised,
     with visitor counters, generation times and the source's own noise removed."""
     return strip_noise(normalise_text(f"{title}\n{text}"), noise)
+
+
+def extraction_fingerprint(source: Source) -> str:
+    """What, besides the bytes, decides a page's text: the source's extraction settings and this
+    version of docwatch. A re-crawl may skip extraction only when both bytes and this are the same."""
+    settings = [__version__, source.selector, source.ignore_css, source.ignore_regex, source.encoding]
+    return hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:16]
 
 
 def _as_fetched(fetched: FetchedPage) -> dict:
@@ -60,6 +70,7 @@ def capture_document(fetched: FetchedPage, text: str) -> PageCapture:
         published=None,
         text=normalise_text(text),
         text_sha256=answer["body_sha256"],
+        extract_fingerprint=DOCUMENT_FINGERPRINT,
     )
 
 
@@ -78,4 +89,5 @@ def capture_page(fetched: FetchedPage, source: Source) -> PageCapture:
         text_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         links=[{"url": link.url, "text": link.text} for link in page.links],
         attachments=[{"url": link.url, "text": link.text} for link in page.attachments],
+        extract_fingerprint=extraction_fingerprint(source),
     )

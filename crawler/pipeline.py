@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import hashlib
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 import logging
 from collections import defaultdict
 from datetime import datetime
@@ -11,18 +16,32 @@ from pathlib import Path
 
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
-from crawler.capture import capture_document, capture_page
+from crawler.capture import DOCUMENT_FINGERPRINT, capture_document, capture_page, extraction_fingerprint
 from crawler.compare.keywords import KeywordMatcher
 from crawler.config import watchlist_path
 from crawler.detect import Verdict, classify_response, is_error_page
 from crawler.documents import DocumentReading, read_document
 from crawler.evidence.warc import WarcRecordRef, WarcWriter
 from crawler.items import FetchedPage, FetchFailed, ListingFetched
-from crawler.store import Attachment, store_capture, store_failure, store_gone, store_listing
+from crawler.store import Attachment, store_capture, store_failure, store_gone, store_listing, store_same_body
 from crawler.watchlist import load_watchlist
 from storage import open_database, queries
 
 log = logging.getLogger(__name__)
+
+
+_extraction_pool: ProcessPoolExecutor | None = None
+
+
+def extraction_pool() -> ProcessPoolExecutor:
+    """Extraction (decode, parse, main text) is the heaviest step: it runs in worker processes,
+    one per core, while this process fetches and writes the database. Shared by both spiders."""
+    global _extraction_pool
+    if _extraction_pool is None:
+        context = multiprocessing.get_context("forkserver")  # no fork of a process with threads
+        context.set_forkserver_preload(["crawler.capture"])
+        _extraction_pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=context)
+    return _extraction_pool
 
 
 class StorePipeline:
@@ -96,13 +115,15 @@ class StorePipeline:
     async def _store_page(self, item: FetchedPage) -> None:
         source = self.sources[item.source_id]
         verdict, reason = classify_response(item.status, item.url, item.final_url, item.body)
+        if verdict is Verdict.OK and self._same_body_as_last_time(item, source):
+            return
         if verdict is Verdict.OK and item.kind == "document":
             # Reading a file may take up to a minute (in a child process): wait for it in a
             # thread, so that downloads go on meanwhile; the database is written here, as ever.
             reading = await maybe_deferred_to_future(deferToThread(read_document, item.body))
             verdict, reason = self._store_document(item, source, reading)
         elif verdict is Verdict.OK:
-            verdict, reason = self._store_content(item, source)
+            verdict, reason = await self._store_content(item, source)
         if verdict is Verdict.GONE:
             store_gone(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, reason,
                        item.status, source.removal_confirmations)
@@ -110,10 +131,15 @@ class StorePipeline:
             store_failure(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, reason,
                           item.status, len(item.body))
 
-    def _store_content(self, item: FetchedPage, source) -> tuple[Verdict, str]:
+    def _same_body_as_last_time(self, item: FetchedPage, source) -> bool:
+        fingerprint = DOCUMENT_FINGERPRINT if item.kind == "document" else extraction_fingerprint(source)
+        return store_same_body(self.db, self.run_id, item.url, item.fetched_at, hashlib.sha256(item.body).hexdigest(),
+                               fingerprint, item.status, item.elapsed_ms, len(item.body))
+
+    async def _store_content(self, item: FetchedPage, source) -> tuple[Verdict, str]:
         """Extract and store a page; a verdict other than OK says why nothing was stored."""
         try:
-            capture = capture_page(item, source)
+            capture = await asyncio.wrap_future(extraction_pool().submit(capture_page, item, source))
         except Exception as error:  # a hostile or broken page: record it, keep crawling
             log.exception("could not extract %s", item.url)
             return Verdict.ERROR, f"extraction failed: {error!r}"

@@ -46,12 +46,10 @@ def store_capture(
                 http_status=capture.http_status,
             )
         live = dict(state="live", gone_count=0, error_count=0, last_fetched=capture.fetched_at,
-                    last_status=capture.http_status)
+                    last_status=capture.http_status, last_body_sha256=capture.body_sha256,
+                    extract_fingerprint=capture.extract_fingerprint)
         if previous is not None and previous["text_sha256"] == capture.text_sha256:
-            queries.insert_fetch(db, run_id, page, capture.source_id, capture.url, capture.kind, capture.fetched_at,
-                                 UNCHANGED, **fetch)
-            db.execute("UPDATE hits SET last_seen = ? WHERE page_id = ? AND present = 1", [capture.fetched_at, page["id"]])
-            queries.update_page(db, page, last_outcome=UNCHANGED, **live)
+            _record_unchanged(db, run_id, page, capture.fetched_at, live, **fetch)
             return UNCHANGED
 
         report = compare_versions(
@@ -92,6 +90,31 @@ def store_capture(
         queries.update_page(db, page, last_outcome=outcome, latest_snapshot_id=snapshot_id, title=capture.title,
                             published=capture.published, **live)
         return outcome
+
+
+def store_same_body(
+    db: sqlite_utils.Database, run_id: int | None, url: str, fetched_at: str, body_sha256: str, fingerprint: str,
+    http_status: int, elapsed_ms: int | None, size: int,
+) -> bool:
+    """The fast path of an unchanged re-crawl: the same bytes as last time, read with the same
+    extraction settings, cannot have changed; nothing is decoded, extracted or hashed again.
+    Returns False (nothing written) when the full path is needed."""
+    with transaction(db):
+        rows = list(db.query("SELECT * FROM pages WHERE url = ?", [url]))
+        page = rows[0] if rows else None
+        if (page is None or page["state"] == "removed" or page["latest_snapshot_id"] is None
+                or page["last_body_sha256"] != body_sha256 or page["extract_fingerprint"] != fingerprint):
+            return False
+        live = dict(state="live", gone_count=0, error_count=0, last_fetched=fetched_at, last_status=http_status)
+        _record_unchanged(db, run_id, page, fetched_at, live, http_status=http_status, elapsed_ms=elapsed_ms, size=size)
+        return True
+
+
+def _record_unchanged(db: sqlite_utils.Database, run_id: int | None, page: dict, fetched_at: str, live: dict,
+                      **fetch) -> None:
+    queries.insert_fetch(db, run_id, page, page["source_id"], page["url"], page["kind"], fetched_at, UNCHANGED, **fetch)
+    db.execute("UPDATE hits SET last_seen = ? WHERE page_id = ? AND present = 1", [fetched_at, page["id"]])
+    queries.update_page(db, page, last_outcome=UNCHANGED, **live)
 
 
 def store_gone(

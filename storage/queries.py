@@ -37,6 +37,7 @@ class PageCapture:
     elapsed_ms: int | None = None
     links: list[dict[str, str]] = field(default_factory=list)
     attachments: list[dict[str, str]] = field(default_factory=list)
+    extract_fingerprint: str | None = None  # the extraction settings the text was read with
 
 
 def sync_sources(db: sqlite_utils.Database, sources: Iterable[Any]) -> None:

@@ -145,3 +145,15 @@ def test_scrapy_command_works_from_the_repository_root(tmp_path, site, demo_watc
     con = sqlite3.connect(db)
     assert con.execute("SELECT count(*) FROM snapshots").fetchone()[0] == 5
     assert con.execute("SELECT trigger, status FROM runs").fetchall() == [("scrapy", "done")]
+
+
+def test_changing_a_sources_extraction_settings_reads_unchanged_pages_again(tmp_path, site, demo_watchlist):
+    """Re-crawls skip extraction for byte-identical pages, but not after `ignore` changed."""
+    db = tmp_path / "dw.db"
+    run_docwatch("crawl", "--source", "demo-xinhua-xinjiang", db=db, watchlist=demo_watchlist)
+    same = run_docwatch("crawl", "--source", "demo-xinhua-xinjiang", db=db, watchlist=demo_watchlist)
+    assert "1 unchanged" in same.stdout
+    demo_watchlist.write_text(demo_watchlist.read_text("utf-8").replace(
+        "    type: page\n", "    type: page\n    ignore: ['re:马兴瑞、吴政隆参加调研。']\n"), "utf-8")
+    reread = run_docwatch("crawl", "--source", "demo-xinhua-xinjiang", db=db, watchlist=demo_watchlist)
+    assert "1 changed" in reread.stdout, reread.stdout + reread.stderr

@@ -1,8 +1,8 @@
 """Loopback profile for the bundled demo site and the tests: same pipeline, no waiting."""
 
 DOWNLOAD_DELAY = 0
-AUTOTHROTTLE_START_DELAY = 0.05
-AUTOTHROTTLE_MAX_DELAY = 1.0
+AUTOTHROTTLE_ENABLED = False
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_TIMEOUT = 10
 RETRY_TIMES = 1
 RETRY_BACKOFF_BASE = 0.1
