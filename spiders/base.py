@@ -21,6 +21,12 @@ from crawler.watchlist import Source, load_watchlist
 _DOCUMENT_FILE = re.compile(r"\.(pdf|docx?|xlsx?|wps|et)$", re.I)
 _DOCUMENT_IN_QUERY = re.compile(r"\.(pdf|docx?|xlsx?|wps|et)(&|$)", re.I)
 _DOCUMENT_WORDS = ("附件", "下载")
+# Cheap test on the raw bytes before parsing a page for attachment links: most pages have none.
+_MAYBE_DOCUMENT = re.compile(
+    rb"\.(?:pdf|docx?|xlsx?|wps|et)\b|"
+    + b"|".join(re.escape(word.encode(codec)) for word in _DOCUMENT_WORDS for codec in ("utf-8", "gb18030")),
+    re.I,
+)
 
 
 def is_document_link(url: str, text: str, page_url: str) -> bool:
@@ -78,7 +84,7 @@ class WatchlistSpider(scrapy.Spider):
     def page_answered(self, response: Response) -> Iterator[FetchedPage | scrapy.Request]:
         """A page or article: the answer itself, then a request for each attachment it links."""
         yield self.fetched(response)
-        if response.status >= 300 or not isinstance(response, TextResponse):
+        if response.status >= 300 or not isinstance(response, TextResponse) or not _MAYBE_DOCUMENT.search(response.body):
             return
         source = self.sources[response.meta["source_id"]]
         max_bytes = self.settings.getint("DOCWATCH_MAX_DOCUMENT_BYTES")
