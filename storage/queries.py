@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import zlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import sqlite_utils
 
+from storage import bodies
 from storage.database import transaction, utcnow
 
 # Outcomes of one fetch, as stored in fetches.outcome and counted in runs.
@@ -169,7 +169,7 @@ def insert_snapshot(
             "text_sha256": capture.text_sha256,
             "body_sha256": capture.body_sha256,
             "body_size": len(capture.body),
-            "body_zlib": zlib.compress(capture.body, 6),
+            **bodies.pack(db, page_id, capture.body),
             "links": json.dumps(capture.links, ensure_ascii=False),
             "attachments": json.dumps(capture.attachments, ensure_ascii=False),
             "warc_file": warc.path if warc else None,
@@ -210,10 +210,13 @@ def page_snapshots(db: sqlite_utils.Database, url: str) -> list[dict]:
 
 
 def snapshot_body(db: sqlite_utils.Database, snapshot_id: int) -> bytes:
-    row = db.execute("SELECT body_zlib FROM snapshots WHERE id = ?", [snapshot_id]).fetchone()
+    """A snapshot's raw body, byte for byte as fetched."""
+    row = db.execute(
+        "SELECT body_zlib, body_codec, body_base_id FROM snapshots WHERE id = ?", [snapshot_id]
+    ).fetchone()
     if row is None:
         raise KeyError(f"no snapshot with id {snapshot_id}")
-    return zlib.decompress(row[0])
+    return bodies.unpack(db, *row)
 
 
 def run_failures(db: sqlite_utils.Database, run_id: int) -> list[dict]:

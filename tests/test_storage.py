@@ -8,6 +8,7 @@ import pytest
 from crawler.compare.keywords import KeywordMatcher, KeywordSetSpec
 from crawler.store import store_capture, store_failure
 from storage import SCHEMA_VERSION, open_database, queries
+from tests.conftest import FILES
 
 MATCHER = KeywordMatcher({"labor_transfer": KeywordSetSpec(terms=["转移就业"])})
 
@@ -75,3 +76,15 @@ def test_runs_killed_while_running_are_marked_interrupted(db):
     db["runs"].update(run_id, {"pid": 2**22 + 12345})  # no such process
     assert queries.interrupt_dead_runs(db) == 1
     assert db["runs"].get(run_id)["status"] == "interrupted"
+
+
+def test_later_versions_of_a_real_page_cost_what_changed_and_read_back_exactly(db):
+    """Ten versions of a real county report (125 kB) take little more room than one."""
+    page = (FILES / "pages" / "wanzai.gov.cn_tjgb2022_article.html").read_bytes()
+    versions = [page.replace("2022年".encode(), f"202{n}年".encode(), 1) + f"<!-- {n} -->".encode() for n in range(10)]
+    for n, body in enumerate(versions):
+        store_capture(db, None, capture(text=f"转移就业{n}万人次。", body=body), MATCHER)
+    rows = db.execute("SELECT id, length(body_zlib), body_codec FROM snapshots ORDER BY id").fetchall()
+    assert [codec for _, _, codec in rows] == ["zlib"] + ["zstd-delta"] * 9
+    assert sum(size for _, size, _ in rows) < 2 * rows[0][1]
+    assert [queries.snapshot_body(db, snapshot_id) for snapshot_id, _, _ in rows] == versions
