@@ -35,13 +35,22 @@ _extraction_pool: ProcessPoolExecutor | None = None
 
 def extraction_pool() -> ProcessPoolExecutor:
     """Extraction (decode, parse, main text) is the heaviest step: it runs in worker processes,
-    one per core, while this process fetches and writes the database. Shared by both spiders."""
+    one per core, while this process fetches and writes the database. Shared by both spiders.
+    Workers are spawned (no fork of a process with threads) as direct children, so the crawl's
+    CPU accounting includes them once `shutdown_extraction_pool` has waited for them."""
     global _extraction_pool
     if _extraction_pool is None:
-        context = multiprocessing.get_context("forkserver")  # no fork of a process with threads
-        context.set_forkserver_preload(["crawler.capture"])
-        _extraction_pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=context)
+        _extraction_pool = ProcessPoolExecutor(
+            max_workers=os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn")
+        )
     return _extraction_pool
+
+
+def shutdown_extraction_pool() -> None:
+    global _extraction_pool
+    if _extraction_pool is not None:
+        _extraction_pool.shutdown(wait=True)
+        _extraction_pool = None
 
 
 class StorePipeline:

@@ -14,6 +14,7 @@ from scrapy.settings import Settings
 from crawler.scrapy_settings import base as production_profile
 from crawler.scrapy_settings import local as local_profile
 from crawler.config import Config
+from crawler.pipeline import shutdown_extraction_pool
 from crawler.progress import Progress
 from crawler.watchlist import ADHOC_SOURCE_ID, Source
 from spiders.listing import ListingSpider
@@ -90,6 +91,7 @@ def run_crawl(config: Config, sources: list[Source], trigger: str = "cli", progr
         raise
     finally:
         Progress.close()
+        shutdown_extraction_pool()
         run = queries.finish_run(db, run_id, status, error)
         failures = queries.run_failures(db, run_id)
         lock.release(db)
