@@ -74,7 +74,7 @@ def run_crawl(config: Config, sources: list[Source], trigger: str = "cli", progr
         progress = sys.stderr.isatty()
     status, error, errors_logged = "done", None, 0
     try:
-        process = CrawlerProcess(scrapy_settings_for(config, run_id, progress), install_root_handler=True)
+        process = CrawlerProcess(scrapy_settings_for(config, run_id, progress))
         pages = [s for s in sources if s.type == "page"]
         listings = [s for s in sources if s.type == "listing"]
         crawlers = []
