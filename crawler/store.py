@@ -37,7 +37,7 @@ def store_capture(
     with transaction(db):
         page = queries.page_for(db, capture.source_id, capture.url, capture.kind, capture.fetched_at)
         if attachment is not None:
-            documents.link_to_parent(db, page, attachment.parent_url)
+            documents.link_to_parent(db, page, attachment.parent_url, capture.fetched_at)
         previous = queries.latest_snapshot(db, page)
         fetch = dict(http_status=capture.http_status, elapsed_ms=capture.elapsed_ms, size=len(capture.body))
         if page["state"] == "removed":

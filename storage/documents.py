@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from storage.queries import page_for
 
-def link_to_parent(db: sqlite_utils.Database, document: dict, parent_url: str) -> None:
-    """Record the page that links `document` (the latest one, if it moved to another page)."""
-    row = db.execute("SELECT id FROM pages WHERE url = ?", [parent_url]).fetchone()
-    if row is not None and document["parent_page_id"] != row[0]:
-        db["pages"].update(document["id"], {"parent_page_id": row[0]})
+
+def link_to_parent(db: sqlite_utils.Database, document: dict, parent_url: str, seen_at: str) -> None:
+    """Record the page that links `document` (the latest one, if it moved to another page).
+
+    Pages are extracted in worker processes, so a small file can be stored before the page that
+    links it: the parent's row is then created here, and filled in when the page is stored."""
+    if not parent_url:
+        return
+    watched = db.execute("SELECT 1 FROM sources WHERE id = ? AND url = ?", [document["source_id"], parent_url]).fetchone()
+    parent = page_for(db, document["source_id"], parent_url, "page" if watched else "article", seen_at)
+    if document["parent_page_id"] != parent["id"]:
+        db["pages"].update(document["id"], {"parent_page_id": parent["id"]})
 
 
 def mark_snapshot(db: sqlite_utils.Database, snapshot_id: int, file_type: str, no_text: bool) -> None:
