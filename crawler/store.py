@@ -68,11 +68,7 @@ def store_capture(
         archive_queue.enqueue(db, capture.url, archive_reason, snapshot_id)
         detail = {}
         if report.diff is not None:
-            detail["diff"] = {
-                "added": report.diff.added,
-                "removed": report.diff.removed,
-                "changed": [{"old": c.old, "new": c.new, "ops": [list(op) for op in c.ops]} for c in report.diff.changed],
-            }
+            detail["diff"] = report.diff.as_json()
         if report.removed_figures:
             detail["removed_figures"] = [{"value": f.value, "unit": f.unit, "text": f.text, "term": f.term}
                                          for f in report.removed_figures]

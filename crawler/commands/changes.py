@@ -206,9 +206,7 @@ def diff(app: App, url: str, from_id: int | None, to_id: int | None, as_json: bo
                 "url": url,
                 **versions,
                 "similarity": text_diff.similarity,
-                "added": text_diff.added,
-                "removed": text_diff.removed,
-                "changed": [{"old": c.old, "new": c.new, "ops": [list(op) for op in c.ops]} for c in text_diff.changed],
+                **text_diff.as_json(),
             }
         )
         return

@@ -62,6 +62,14 @@ class TextDiff:
         """True when no sentence was added, removed or edited."""
         return not (self.added or self.removed or self.changed)
 
+    def as_json(self) -> dict:
+        """The sentences as stored in an event's detail and printed by `docwatch diff --json`."""
+        return {
+            "added": self.added,
+            "removed": self.removed,
+            "changed": [{"old": c.old, "new": c.new, "ops": [list(op) for op in c.ops]} for c in self.changed],
+        }
+
 
 def diff_texts(old: str, new: str) -> TextDiff:
     """Compare two texts (normalised, noise stripped) sentence by sentence."""
