@@ -5,17 +5,18 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import logging
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
-import logging
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
 
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
+
 from crawler.capture import DOCUMENT_FINGERPRINT, capture_document, capture_page, extraction_fingerprint
 from crawler.compare.keywords import KeywordMatcher
 from crawler.config import watchlist_path
