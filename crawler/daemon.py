@@ -37,7 +37,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from crawler.config import Config
 from crawler.digest import DigestSettings, DigestSettingsError, EmailError, send_scheduled_digest
 from crawler.schedule import cron_trigger
-from crawler.runner import crawl_in_subprocess
+from crawler.runner import crawl_in_subprocess, docwatch_in_subprocess
 from crawler.watchlist import (
     DEFAULT_INTERVAL_SECONDS, Problem, Source, Watchlist, WatchlistError, parse_watchlist,
 )
@@ -335,11 +335,8 @@ class Daemon:
         with self._work(f"housekeeping:{job.id}") as go:
             if not go:
                 return
-            command = [sys.executable, "-m", "crawler", "--db", str(self.config.db_path),
-                       "--watchlist", str(self.active_watchlist), "--data-dir", str(self.config.data_dir), *job.arguments]
             try:
-                result = subprocess.run(command, capture_output=True, text=True, timeout=job.every_seconds,
-                                        env={**os.environ, "DOCWATCH_ENV": self.config.profile})
+                result = docwatch_in_subprocess(self.child_config, list(job.arguments), timeout=job.every_seconds)
             except subprocess.TimeoutExpired:
                 log.error("%s: still running after %gs: stopped", job.id, job.every_seconds)
                 return

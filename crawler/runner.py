@@ -103,12 +103,18 @@ def crawl_in_subprocess(
     config: Config, source_ids: list[str], trigger: str, timeout: float | None = None
 ) -> subprocess.CompletedProcess:
     """Run `docwatch crawl` for these sources in a child process and wait for it."""
+    arguments = ["crawl", "--trigger", trigger]
+    for source_id in source_ids:
+        arguments += ["--source", source_id]
+    return docwatch_in_subprocess(config, arguments, timeout)
+
+
+def docwatch_in_subprocess(config: Config, arguments: list[str], timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run a `docwatch` command with this configuration in a child process and wait for it."""
     command = [
         sys.executable, "-m", "crawler",
         "--db", str(config.db_path), "--watchlist", str(config.watchlist_path), "--data-dir", str(config.data_dir),
-        "crawl", "--trigger", trigger,
+        *arguments,
     ]
-    for source_id in source_ids:
-        command += ["--source", source_id]
     env = {**os.environ, "DOCWATCH_ENV": config.profile}
     return subprocess.run(command, env=env, timeout=timeout, capture_output=True, text=True)
