@@ -60,16 +60,20 @@ def run_crawl(config: Config, sources: list[Source], trigger: str = "cli", progr
     The sources are locked for the whole run; if another live process holds any of them, the
     command exits BUSY_EXIT_CODE (3) naming the holder, and crawls nothing."""
     db = open_database(config.db_path)
+
+    def start_run() -> int:
+        queries.interrupt_dead_runs(db)
+        queries.sync_sources(db, sources)
+        return queries.start_run(db, trigger, [s.id for s in sources])
+
     try:  # ad-hoc URLs are not a watched source: two of them never collide
-        lock = locks.SourceLock.acquire(db, config.db_path, [s.id for s in sources if s.id != ADHOC_SOURCE_ID], trigger)
+        lock, run_id = locks.SourceLock.acquire(
+            db, config.db_path, [s.id for s in sources if s.id != ADHOC_SOURCE_ID], trigger, start_run
+        )
     except locks.SourcesBusy as busy:
         db.close()
         click.echo(f"docwatch: {busy}", err=True)
         raise SystemExit(locks.BUSY_EXIT_CODE) from None
-    queries.interrupt_dead_runs(db)
-    queries.sync_sources(db, sources)
-    run_id = queries.start_run(db, trigger, [s.id for s in sources])
-    lock.attach_run(db, run_id)
     if progress is None:
         progress = sys.stderr.isatty()
     status, error, errors_logged = "done", None, 0

@@ -15,7 +15,7 @@ import os
 import socket
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -118,27 +118,29 @@ class SourceLock:
         self._thread = threading.Thread(target=self._beat, name="source-lock-heartbeat", daemon=True)
 
     @classmethod
-    def acquire(cls, db: sqlite_utils.Database, db_path: Path, source_ids: Iterable[str], holder: str) -> SourceLock:
-        """Lock all of `source_ids` or none; raises SourcesBusy naming every live holder."""
+    def acquire(
+        cls, db: sqlite_utils.Database, db_path: Path, source_ids: Iterable[str], holder: str,
+        start_run: Callable[[], int],
+    ) -> tuple[SourceLock, int]:
+        """Lock all of `source_ids` or none, and start the run that holds them, in one
+        transaction: a lock always names its run, so whoever recovers a lock left by a killed
+        crawl can close that run. Raises SourcesBusy naming every live holder (no run started)."""
         ids = sorted(set(source_ids))
         with transaction(db):
             recover_stale_locks(db, ids)
             busy = current_locks(db, ids)
             if busy:
                 raise SourcesBusy(busy)
+            run_id = start_run()
             now = utcnow()
             db["source_locks"].insert_all(
-                {"source_id": i, "pid": os.getpid(), "host": HOST, "holder": holder, "run_id": None,
+                {"source_id": i, "pid": os.getpid(), "host": HOST, "holder": holder, "run_id": run_id,
                  "acquired_at": now, "heartbeat": now}
                 for i in ids
             )
         lock = cls(db_path, ids)
         lock._thread.start()
-        return lock
-
-    def attach_run(self, db: sqlite_utils.Database, run_id: int) -> None:
-        """Name the run, so whoever recovers a lock left by a killed crawl can close that run."""
-        self._update(db, "run_id = ?", [run_id])
+        return lock, run_id
 
     def release(self, db: sqlite_utils.Database) -> None:
         self._stop.set()
