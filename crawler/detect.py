@@ -75,6 +75,19 @@ class Version:
 
 
 @dataclass(frozen=True)
+class Findings:
+    """The keyword hits and figures in one text: worked out where the text is extracted (a
+    worker process, for pages), so that storing a page only compares."""
+
+    hits: list[Hit]
+    figures: list[Figure]
+
+    @classmethod
+    def of(cls, text: str, matcher: KeywordMatcher) -> Findings:
+        return cls(matcher.find(text), extract_figures(text))
+
+
+@dataclass(frozen=True)
 class ChangeReport:
     diff: TextDiff | None  # None for a page's first snapshot
     hits: list[Hit]  # every hit in the new version (for the ledger)
@@ -86,10 +99,13 @@ class ChangeReport:
     removed_figures: list[Figure] = field(default_factory=list)
 
 
-def compare_versions(previous: Version | None, current: Version, matcher: KeywordMatcher) -> ChangeReport:
-    """What is new in `current` since `previous`: the first version flags all its hits and figures."""
-    hits = matcher.find(current.text)
-    figures = extract_figures(current.text)
+def compare_versions(
+    previous: Version | None, current: Version, matcher: KeywordMatcher, found: Findings | None = None
+) -> ChangeReport:
+    """What is new in `current` since `previous`: the first version flags all its hits and
+    figures. `found` is `Findings.of(current.text, matcher)` when the caller has it already."""
+    found = found or Findings.of(current.text, matcher)
+    hits, figures = found.hits, found.figures
     if previous is None:
         return ChangeReport(None, hits, hits, [], figures, figures)
     diff = diff_texts(previous.text, current.text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -20,13 +21,14 @@ from twisted.internet.threads import deferToThread
 from crawler.capture import DOCUMENT_FINGERPRINT, capture_document, capture_page, extraction_fingerprint
 from crawler.compare.keywords import KeywordMatcher
 from crawler.config import watchlist_path
-from crawler.detect import Verdict, classify_response, is_error_page
+from crawler.detect import Findings, Verdict, classify_response, is_error_page
 from crawler.documents import DocumentReading, read_document
-from crawler.evidence.warc import WarcRecordRef, WarcWriter
+from crawler.evidence.warc import WarcExchange, WarcWriter, build_exchange
 from crawler.items import FetchedPage, FetchFailed, ListingFetched
 from crawler.store import Attachment, store_capture, store_failure, store_gone, store_listing, store_same_body
-from crawler.watchlist import load_watchlist
-from storage import open_database, queries
+from crawler.watchlist import KeywordSet, Source, load_watchlist
+from storage import bodies, open_database, queries
+from storage.queries import PageCapture
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,36 @@ def shutdown_extraction_pool() -> None:
     if _extraction_pool is not None:
         _extraction_pool.shutdown(wait=True)
         _extraction_pool = None
+
+
+@functools.lru_cache(maxsize=None)
+def matcher_for(keyword_sets: tuple[KeywordSet, ...]) -> KeywordMatcher:
+    """One compiled matcher per combination of keyword sets, in each process that matches."""
+    return KeywordMatcher({keyword_set.name: keyword_set for keyword_set in keyword_sets})
+
+
+def prepare_page(item: FetchedPage, source: Source, keyword_sets: tuple[KeywordSet, ...]) -> tuple[PageCapture, WarcExchange]:
+    """All the work on a page that needs no database, done in an extraction worker: extract
+    its text, find hits and figures, compress its body, build its WARC records. What is left
+    for the crawling process is comparing with the last snapshot and writing."""
+    capture = capture_page(item, source)
+    capture = dataclasses.replace(
+        capture, findings=Findings.of(capture.text, matcher_for(keyword_sets)), body_keyframe=bodies.keyframe(item.body)
+    )
+    return capture, warc_exchange(item)
+
+
+def warc_exchange(item: FetchedPage) -> WarcExchange:
+    """The exact HTTP exchange, as WARC records."""
+    try:
+        reason = HTTPStatus(item.status).phrase
+    except ValueError:
+        reason = ""
+    return build_exchange(
+        url=item.final_url, request_headers=list(item.request_headers.items()), method="GET",
+        response_status=item.status, response_reason=reason, response_headers=list(item.headers.items()),
+        body=item.body, fetched_at=datetime.fromisoformat(item.fetched_at),
+    )
 
 
 class StorePipeline:
@@ -92,9 +124,8 @@ class StorePipeline:
             queries.finish_run(self.db, self.run_id, "done")
         self.db.close()
 
-    @functools.lru_cache(maxsize=None)
-    def matcher(self, set_names: tuple[str, ...]) -> KeywordMatcher:
-        return KeywordMatcher({name: self.keyword_sets[name] for name in set_names if name in self.keyword_sets})
+    def keyword_sets_of(self, source: Source) -> tuple[KeywordSet, ...]:
+        return tuple(self.keyword_sets[name] for name in source.keyword_sets if name in self.keyword_sets)
 
     async def process_item(self, item, spider=None):
         if isinstance(item, FetchedPage):
@@ -109,18 +140,6 @@ class StorePipeline:
             store_failure(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, item.error,
                           item.status, item.size)
         return item
-
-    def _write_warc(self, item: FetchedPage) -> WarcRecordRef:
-        """Local evidence first: the exact HTTP exchange, before the snapshot that points to it."""
-        try:
-            reason = HTTPStatus(item.status).phrase
-        except ValueError:
-            reason = ""
-        return self.warc.write_exchange(
-            url=item.final_url, request_headers=list(item.request_headers.items()), method="GET",
-            response_status=item.status, response_reason=reason, response_headers=list(item.headers.items()),
-            body=item.body, fetched_at=datetime.fromisoformat(item.fetched_at),
-        )
 
     async def _store_page(self, item: FetchedPage) -> None:
         source = self.sources[item.source_id]
@@ -149,13 +168,15 @@ class StorePipeline:
     async def _store_content(self, item: FetchedPage, source) -> tuple[Verdict, str]:
         """Extract and store a page; a verdict other than OK says why nothing was stored."""
         try:
-            capture = await asyncio.wrap_future(extraction_pool().submit(capture_page, item, source))
+            capture, exchange = await asyncio.wrap_future(
+                extraction_pool().submit(prepare_page, item, source, self.keyword_sets_of(source))
+            )
         except Exception as error:  # a hostile or broken page: record it, keep crawling
             log.exception("could not extract %s", item.url)
             return Verdict.ERROR, f"extraction failed: {error!r}"
         if is_error_page(capture.title, capture.text):
             return Verdict.GONE, f"error page: {capture.title[:80]}"
-        self._store(item, capture, source)
+        self._store(capture, exchange, source)
         return Verdict.OK, ""
 
     def _store_document(self, item: FetchedPage, source, reading: DocumentReading) -> tuple[Verdict, str]:
@@ -163,9 +184,11 @@ class StorePipeline:
         if reading.error is not None:
             return Verdict.ERROR, reading.error
         capture = capture_document(item, reading.text)
-        self._store(item, capture, source, Attachment(item.parent_url or "", reading.file_type))
+        self._store(capture, warc_exchange(item), source, Attachment(item.parent_url or "", reading.file_type))
         return Verdict.OK, ""
 
-    def _store(self, item: FetchedPage, capture, source, attachment: Attachment | None = None) -> None:
-        warc = self._write_warc(item) if queries.needs_snapshot(self.db, item.url, capture.text_sha256) else None
-        store_capture(self.db, self.run_id, capture, self.matcher(source.keyword_sets), warc, attachment)
+    def _store(self, capture: PageCapture, exchange: WarcExchange, source: Source,
+               attachment: Attachment | None = None) -> None:
+        """Local evidence first: the WARC records are on disk before the snapshot that points to them."""
+        warc = self.warc.append(exchange) if queries.needs_snapshot(self.db, capture.url, capture.text_sha256) else None
+        store_capture(self.db, self.run_id, capture, matcher_for(self.keyword_sets_of(source)), warc, attachment)

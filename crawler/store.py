@@ -56,6 +56,7 @@ def store_capture(
             Version(previous["text"], previous["published"]) if previous else None,
             Version(capture.text, capture.published),
             matcher,
+            capture.findings,
         )
         snapshot_id = queries.insert_snapshot(db, page["id"], run_id, capture, warc)
         if attachment is not None:

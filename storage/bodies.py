@@ -16,9 +16,15 @@ import zstandard
 ZLIB, ZSTD_DELTA = "zlib", "zstd-delta"
 
 
-def pack(db: sqlite_utils.Database, page_id: int, body: bytes) -> dict:
-    """The columns (`body_zlib`, `body_codec`, `body_base_id`) that store `body` for `page_id`."""
-    keyframe_blob = zlib.compress(body, 6)
+def keyframe(body: bytes) -> bytes:
+    """`body` stored whole, as a keyframe."""
+    return zlib.compress(body, 6)
+
+
+def pack(db: sqlite_utils.Database, page_id: int, body: bytes, keyframe_blob: bytes | None = None) -> dict:
+    """The columns (`body_zlib`, `body_codec`, `body_base_id`) that store `body` for `page_id`.
+    `keyframe_blob` is `keyframe(body)` when the caller has it already."""
+    keyframe_blob = keyframe_blob or keyframe(body)
     base = db.execute(
         "SELECT id, body_zlib FROM snapshots WHERE page_id = ? AND body_codec = ? ORDER BY id DESC LIMIT 1",
         [page_id, ZLIB],

@@ -12,20 +12,23 @@ from typing import Any, Iterable
 
 import sqlite_utils
 
+from storage.database import insert_row
+
 
 def insert_event(
     db: sqlite_utils.Database, type: str, page: dict, run_id: int | None, detected_at: str, *,
     snapshot_id: int | None = None, previous_snapshot_id: int | None = None, http_status: int | None = None,
     similarity: float | None = None, silent_edit: bool = False, detail: dict[str, Any] | None = None,
 ) -> int:
-    return db["events"].insert(
+    return insert_row(
+        db, "events",
         {
             "type": type, "source_id": page["source_id"], "page_id": page["id"], "url": page["url"],
             "run_id": run_id, "detected_at": detected_at, "snapshot_id": snapshot_id,
             "previous_snapshot_id": previous_snapshot_id, "http_status": http_status, "similarity": similarity,
             "silent_edit": int(silent_edit), "detail": json.dumps(detail or {}, ensure_ascii=False),
-        }
-    ).last_pk
+        },
+    )
 
 
 def update_hit_ledger(
@@ -35,22 +38,18 @@ def update_hit_ledger(
     """Per page and term: first/last seen, in how many snapshots, how often now; plus one flag
     row per new or scrubbed hit (the only hits a digest shows)."""
     counts = Counter((hit.set, hit.term) for hit in hits)
-    for (set_name, term), occurrences in counts.items():
-        db.execute(
-            "INSERT INTO hits (page_id, set_name, term, first_seen, last_seen, occurrences) VALUES (?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (page_id, set_name, term) DO UPDATE SET last_seen = excluded.last_seen,"
-            " snapshots_seen = snapshots_seen + 1, occurrences = excluded.occurrences, present = 1",
-            [page["id"], set_name, term, seen_at, seen_at, occurrences],
-        )
-    for kind, flagged in (("new", new_hits), ("scrubbed", scrubbed_hits)):
-        for hit in flagged:
-            db["hit_flags"].insert(
-                {
-                    "event_id": event_id, "page_id": page["id"], "snapshot_id": snapshot_id, "kind": kind,
-                    "set_name": hit.set, "term": hit.term, "matched": hit.matched, "context": hit.context,
-                    "sentence": hit.sentence, "detected_at": seen_at,
-                }
-            )
+    db.conn.executemany(
+        "INSERT INTO hits (page_id, set_name, term, first_seen, last_seen, occurrences) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (page_id, set_name, term) DO UPDATE SET last_seen = excluded.last_seen,"
+        " snapshots_seen = snapshots_seen + 1, occurrences = excluded.occurrences, present = 1",
+        [(page["id"], set_name, term, seen_at, seen_at, occurrences) for (set_name, term), occurrences in counts.items()],
+    )
+    db.conn.executemany(
+        "INSERT INTO hit_flags (event_id, page_id, snapshot_id, kind, set_name, term, matched, context, sentence,"
+        " detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(event_id, page["id"], snapshot_id, kind, hit.set, hit.term, hit.matched, hit.context, hit.sentence, seen_at)
+         for kind, flagged in (("new", new_hits), ("scrubbed", scrubbed_hits)) for hit in flagged],
+    )
     for hit in scrubbed_hits:
         db.execute(
             "UPDATE hits SET present = 0, occurrences = 0 WHERE page_id = ? AND set_name = ? AND term = ?",
@@ -61,15 +60,14 @@ def update_hit_ledger(
 def update_figures(
     db: sqlite_utils.Database, page: dict, event_id: int, seen_at: str, figures: Iterable, removed: Iterable,
 ) -> None:
-    for figure in figures:
-        db.execute(
-            "INSERT INTO figures (page_id, figure_key, value, unit, text, term, sentence, rate, first_seen, last_seen,"
-            " first_event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (page_id, figure_key) DO UPDATE SET last_seen = excluded.last_seen, present = 1,"
-            " text = excluded.text, sentence = excluded.sentence, rate = excluded.rate",
-            [page["id"], figure_key(figure), figure.value, figure.unit, figure.text, figure.term, figure.sentence,
-             figure.rate, seen_at, seen_at, event_id],
-        )
+    db.conn.executemany(
+        "INSERT INTO figures (page_id, figure_key, value, unit, text, term, sentence, rate, first_seen, last_seen,"
+        " first_event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (page_id, figure_key) DO UPDATE SET last_seen = excluded.last_seen, present = 1,"
+        " text = excluded.text, sentence = excluded.sentence, rate = excluded.rate",
+        [(page["id"], figure_key(figure), figure.value, figure.unit, figure.text, figure.term, figure.sentence,
+          figure.rate, seen_at, seen_at, event_id) for figure in figures],
+    )
     for figure in removed:
         db.execute("UPDATE figures SET present = 0 WHERE page_id = ? AND figure_key = ?", [page["id"], figure_key(figure)])
 

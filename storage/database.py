@@ -47,6 +47,15 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     db.conn.execute("COMMIT")
 
 
+def insert_row(db: sqlite_utils.Database, table: str, row: dict) -> int:
+    """INSERT one row and return its rowid. The crawl's hot path uses this rather than
+    sqlite-utils' Table.insert, which inspects the schema on every call (a third of the
+    time spent storing a page)."""
+    columns = ", ".join(row)
+    marks = ", ".join("?" * len(row))
+    return db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values())).lastrowid
+
+
 def utcnow() -> str:
     """Timestamps are stored as ISO 8601 UTC strings: sortable, readable, unambiguous."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")

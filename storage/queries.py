@@ -10,7 +10,7 @@ from typing import Any, Iterable
 import sqlite_utils
 
 from storage import bodies
-from storage.database import transaction, utcnow
+from storage.database import insert_row, transaction, utcnow
 
 # Outcomes of one fetch, as stored in fetches.outcome and counted in runs.
 NEW, CHANGED, UNCHANGED, FAILED, GONE = "new", "changed", "unchanged", "failed", "gone"
@@ -38,6 +38,9 @@ class PageCapture:
     links: list[dict[str, str]] = field(default_factory=list)
     attachments: list[dict[str, str]] = field(default_factory=list)
     extract_fingerprint: str | None = None  # the extraction settings the text was read with
+    # Worked out where the page was extracted (a worker process), else while storing it:
+    findings: Any = None  # crawler.detect.Findings of `text`
+    body_keyframe: bytes | None = None  # bodies.keyframe(body)
 
 
 def sync_sources(db: sqlite_utils.Database, sources: Iterable[Any]) -> None:
@@ -128,8 +131,8 @@ def page_for(db: sqlite_utils.Database, source_id: str, url: str, kind: str, see
     rows = list(db.query("SELECT * FROM pages WHERE url = ?", [url]))
     if rows:
         return rows[0]
-    page_id = db["pages"].insert({"source_id": source_id, "url": url, "kind": kind, "first_seen": seen_at}).last_pk
-    return db["pages"].get(page_id)
+    page_id = insert_row(db, "pages", {"source_id": source_id, "url": url, "kind": kind, "first_seen": seen_at})
+    return next(db.query("SELECT * FROM pages WHERE id = ?", [page_id]))
 
 
 def latest_snapshot(db: sqlite_utils.Database, page: dict) -> dict | None:
@@ -154,7 +157,8 @@ def needs_snapshot(db: sqlite_utils.Database, url: str, text_sha256: str) -> boo
 def insert_snapshot(
     db: sqlite_utils.Database, page_id: int, run_id: int | None, capture: PageCapture, warc: Any = None
 ) -> int:
-    return db["snapshots"].insert(
+    return insert_row(
+        db, "snapshots",
         {
             "page_id": page_id,
             "run_id": run_id,
@@ -169,14 +173,14 @@ def insert_snapshot(
             "text_sha256": capture.text_sha256,
             "body_sha256": capture.body_sha256,
             "body_size": len(capture.body),
-            **bodies.pack(db, page_id, capture.body),
+            **bodies.pack(db, page_id, capture.body, capture.body_keyframe),
             "links": json.dumps(capture.links, ensure_ascii=False),
             "attachments": json.dumps(capture.attachments, ensure_ascii=False),
             "warc_file": warc.path if warc else None,
             "warc_offset": warc.offset if warc else None,
             "warc_length": warc.length if warc else None,
-        }
-    ).last_pk
+        },
+    )
 
 
 def insert_fetch(
@@ -184,12 +188,13 @@ def insert_fetch(
     fetched_at: str, outcome: str, http_status: int | None = None, elapsed_ms: int | None = None,
     size: int | None = None, error: str | None = None, snapshot_id: int | None = None,
 ) -> None:
-    db["fetches"].insert(
+    insert_row(
+        db, "fetches",
         {
             "run_id": run_id, "source_id": source_id, "page_id": page["id"] if page else None, "url": url,
             "kind": kind, "fetched_at": fetched_at, "http_status": http_status, "elapsed_ms": elapsed_ms,
             "size": size, "outcome": outcome, "error": error, "snapshot_id": snapshot_id,
-        }
+        },
     )
 
 

@@ -100,60 +100,27 @@ class WarcWriter:
         body_decoded: bool = True,
     ) -> WarcRecordRef:
         """Store one fetch as a response record followed by its request record."""
-        if fetched_at.tzinfo is None:
-            raise ValueError("fetched_at must be timezone-aware (UTC), got a naive datetime")
-        if not 100 <= response_status <= 599:
-            raise ValueError(f"response_status must be an HTTP status (100-599): {response_status}")
-        fetched_utc = fetched_at.astimezone(timezone.utc)
-        warc_date = datetime_to_iso_date(fetched_utc.replace(tzinfo=None), use_micros=True)
-        response_fields = {"WARC-Date": warc_date}
-        if ip:
-            response_fields["WARC-IP-Address"] = ip
+        return self.append(build_exchange(url, request_headers, method, response_status, response_reason,
+                                          response_headers, body, fetched_at, ip, body_decoded))
 
-        builder = RecordBuilder(warc_version="1.1")
-        response = builder.create_warc_record(
-            url,
-            "response",
-            payload=BytesIO(body),
-            length=len(body),
-            warc_headers_dict=response_fields,
-            http_headers=StatusAndHeaders(
-                f"{response_status} {response_reason}".strip(),
-                _headers_describing(response_headers, len(body), body_decoded),
-                protocol="HTTP/1.1",
-            ),
-        )
-        request = builder.create_warc_record(
-            url,
-            "request",
-            warc_headers_dict={
-                "WARC-Date": warc_date,
-                "WARC-Concurrent-To": response.rec_headers.get_header("WARC-Record-ID"),
-            },
-            http_headers=StatusAndHeaders(
-                f"{method.upper()} {_request_target(url)} HTTP/1.1",
-                list(request_headers),
-                is_http_request=True,
-            ),
-        )
-
+    def append(self, exchange: WarcExchange) -> WarcRecordRef:
+        """Append an exchange built by `build_exchange` (possibly in another process) to the
+        file of its day, and return where its response record is, once it is on disk."""
         with self._thread_lock, open(self.directory / f".{self.prefix}.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            path = self._file_for(fetched_utc.strftime("%Y%m%d"))
+            path = self._file_for(exchange.day)
             with open(path, "ab") as warc:
                 if warc.tell() == 0:
-                    warc.write(_gzip_member(builder.create_warcinfo_record(
+                    warc.write(_gzip_member(RecordBuilder(warc_version="1.1").create_warcinfo_record(
                         path.name, {"software": f"docwatch/{crawler.__version__}", "format": "WARC File Format 1.1"},
                     )))
                 offset = warc.tell()
-                warc.write(_gzip_member(response))
+                warc.write(exchange.response)
                 length = warc.tell() - offset
-                warc.write(_gzip_member(request))
+                warc.write(exchange.request)
                 warc.flush()
                 os.fsync(warc.fileno())  # the reference must survive a machine crash
-        return WarcRecordRef(
-            path=path.name, offset=offset, length=length, sha256=hashlib.sha256(body).hexdigest()
-        )
+        return WarcRecordRef(path=path.name, offset=offset, length=length, sha256=exchange.sha256)
 
     def _file_for(self, day: str) -> Path:
         """The newest file of ``day``, or the next one once that has reached ``max_bytes``."""
@@ -167,6 +134,72 @@ class WarcWriter:
         if path.exists() and path.stat().st_size >= self.max_bytes:
             path = self.directory / f"{self.prefix}-{day}-{sequence + 1:06d}.warc.gz"
         return path
+
+
+@dataclass(frozen=True)
+class WarcExchange:
+    """One fetch as WARC records, each already its own gzip member: appending it to a file is
+    then only a write."""
+
+    day: str  # YYYYMMDD (UTC) of the fetch: which file it goes to
+    response: bytes
+    request: bytes
+    sha256: str  # of the body
+
+
+def build_exchange(
+    url: str,
+    request_headers: list[tuple[str, str]],
+    method: str,
+    response_status: int,
+    response_reason: str,
+    response_headers: list[tuple[str, str]],
+    body: bytes,
+    fetched_at: datetime,
+    ip: str | None = None,
+    body_decoded: bool = True,
+) -> WarcExchange:
+    """A response record and the request record that goes with it (pure: no file touched)."""
+    if fetched_at.tzinfo is None:
+        raise ValueError("fetched_at must be timezone-aware (UTC), got a naive datetime")
+    if not 100 <= response_status <= 599:
+        raise ValueError(f"response_status must be an HTTP status (100-599): {response_status}")
+    fetched_utc = fetched_at.astimezone(timezone.utc)
+    warc_date = datetime_to_iso_date(fetched_utc.replace(tzinfo=None), use_micros=True)
+    response_fields = {"WARC-Date": warc_date}
+    if ip:
+        response_fields["WARC-IP-Address"] = ip
+
+    builder = RecordBuilder(warc_version="1.1")
+    response = builder.create_warc_record(
+        url,
+        "response",
+        payload=BytesIO(body),
+        length=len(body),
+        warc_headers_dict=response_fields,
+        http_headers=StatusAndHeaders(
+            f"{response_status} {response_reason}".strip(),
+            _headers_describing(response_headers, len(body), body_decoded),
+            protocol="HTTP/1.1",
+        ),
+    )
+    request = builder.create_warc_record(
+        url,
+        "request",
+        warc_headers_dict={
+            "WARC-Date": warc_date,
+            "WARC-Concurrent-To": response.rec_headers.get_header("WARC-Record-ID"),
+        },
+        http_headers=StatusAndHeaders(
+            f"{method.upper()} {_request_target(url)} HTTP/1.1",
+            list(request_headers),
+            is_http_request=True,
+        ),
+    )
+    return WarcExchange(
+        day=fetched_utc.strftime("%Y%m%d"), response=_gzip_member(response), request=_gzip_member(request),
+        sha256=hashlib.sha256(body).hexdigest(),
+    )
 
 
 def _gzip_member(record) -> bytes:
