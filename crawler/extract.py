@@ -19,6 +19,7 @@ import lxml.etree
 import lxml.html
 import trafilatura
 from cssselect import SelectorError
+from lxml.cssselect import CSSSelector
 from w3lib.encoding import read_bom, resolve_encoding
 
 # Guard against pathological documents: the caller caps bytes, this caps the DOM we build.
@@ -136,6 +137,7 @@ def extract(html: str, url: str, selector: str | None = None, ignore_css: Sequen
 
     ``selector`` (CSS) names the main content when the source knows it; when it matches
     nothing, the general extractor (trafilatura) is used and ``selector_matched`` is False.
+    Without a selector, a known site template's article element is used, else trafilatura.
     ``ignore_css`` elements (configured noise such as visitor counters) are removed first.
     Raises ValueError for an invalid CSS selector.
     """
@@ -145,7 +147,7 @@ def extract(html: str, url: str, selector: str | None = None, ignore_css: Sequen
     _remove_noise(tree, ignore_css)
     title = _title(tree)
     links = _links(tree, url)
-    selected = _select(tree, selector) if selector is not None else []
+    selected = _select(tree, selector) if selector is not None else _known_article_body(tree)
     if not selected:
         _remove_page_footers(tree)
     body = tree.find("body")
@@ -162,6 +164,27 @@ def extract(html: str, url: str, selector: str | None = None, ignore_css: Sequen
         attachments=tuple(link for link in links if _is_attachment(link)),
         selector_matched=None if selector is None else bool(selected),
     )
+
+
+# The article body in the templates of the site families on the watchlist: government CMSs
+# (TRS WCM, Hanweb, UCAP: xinjiang.gov.cn and its departments, the Jiangxi, Shanxi and Zhejiang
+# portals of the corpus) and state media (Xinhua, People's Daily, China News, Guangming). On
+# government pages the element holds exactly what trafilatura extracts; on state media, also
+# the editor's credit line. Either way at a tenth of trafilatura's cost, and the same on every
+# crawl, which is what comparing needs.
+_KNOWN_ARTICLE_BODIES = tuple(CSSSelector(css) for css in (
+    "#zoom", "ucapcontent", "#UCAP-CONTENT", ".TRS_Editor",
+    "#detailContent", "#p-detail", ".rm_txt_con", "#rwb_zw", ".left_zw", "#contentMain",
+))
+
+
+def _known_article_body(tree: lxml.html.HtmlElement) -> list[lxml.html.HtmlElement]:
+    """The one element of a known site template that holds the article, if the page has it."""
+    for selector in _KNOWN_ARTICLE_BODIES:
+        found = selector(tree)
+        if len(found) == 1 and _block_text(found[0]):
+            return found
+    return []
 
 
 def _parse(html: str) -> lxml.html.HtmlElement | None:
@@ -278,6 +301,8 @@ def _absolute(base: str, href: str) -> str | None:
     href = href.strip()
     if not href or href.startswith("#"):
         return None
+    if href.startswith(("http://", "https://")) and not any(c in href for c in ("/.", "\\", "[")):
+        return href.partition("#")[0]  # already absolute: what urljoin would return, at a tenth of the cost
     try:
         target = urljoin(base, href).partition("#")[0]
     except ValueError:  # e.g. a malformed IPv6 host

@@ -378,3 +378,14 @@ def test_attachment_rules(href: str, text: str, is_attachment: bool) -> None:
     url = "http://www.wanzai.gov.cn" + href
     assert Link(url, text) in extracted.links
     assert (Link(url, text) in extracted.attachments) is is_attachment
+
+
+def test_government_cms_article_element_is_the_text_even_beside_longer_blocks() -> None:
+    """On a known CMS template the article is the template's article element (#zoom here),
+    however much text the page carries around it."""
+    html = page_html("fgw.zj.gov.cn_article.html")
+    sidebar = "<div class='hot-topics'>" + "<p>德清县召开全县就业工作推进会，部署农村劳动力转移就业工作，要求各乡镇压实责任。</p>" * 8 + "</div>"
+    html = html.replace('<div class="main-txt" id="zoom">', sidebar + '<div class="main-txt" id="zoom">', 1)
+    text = extract(html, "http://fgw.zj.gov.cn/art/2016/11/22/art_1.html").text
+    assert text.startswith("1-10月，全县固定资产投资完成246.79亿元")
+    assert "德清县召开全县就业工作推进会" not in text
