@@ -187,6 +187,12 @@ def _known_article_body(tree: lxml.html.HtmlElement) -> list[lxml.html.HtmlEleme
     return []
 
 
+def extract_links(html: str, url: str) -> tuple[Link, ...]:
+    """Only the links of a decoded page (what a spider needs to find its attachments)."""
+    tree = _parse(html[:MAX_HTML_CHARS])
+    return _links(tree, url) if tree is not None else ()
+
+
 def _parse(html: str) -> lxml.html.HtmlElement | None:
     """Parse into a DOM (bytes in, so pages starting with an XML declaration parse too).
     A parser per call: lxml parsers must not be shared between threads."""

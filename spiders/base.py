@@ -12,6 +12,8 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
+from crawler.capture import header_charset
+from crawler.extract import decode_html, extract_links
 from crawler.items import FetchedPage, FetchFailed
 from crawler.watchlist import Source, load_watchlist
 
@@ -88,13 +90,13 @@ class WatchlistSpider(scrapy.Spider):
             return
         source = self.sources[response.meta["source_id"]]
         max_bytes = self.settings.getint("DOCWATCH_MAX_DOCUMENT_BYTES")
-        for link in response.css("a[href]"):
-            url = response.urljoin(link.attrib["href"]).split("#")[0]
-            text = " ".join(" ".join(link.css("::text").getall()).split())
-            if url.startswith(("http://", "https://")) and is_document_link(url, text, response.url):
+        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        html, _ = decode_html(response.body, header_charset(content_type), source.encoding)
+        for link in extract_links(html, response.url):
+            if is_document_link(link.url, link.text, response.url):
                 # Scrapy's duplicate filter fetches a file linked twice only once per crawl.
-                yield self.request(source, url, "document", self.parse_document, parent_url=_page_url(response),
-                                   link_text=text[:300], download_maxsize=max_bytes, download_warnsize=max_bytes // 2)
+                yield self.request(source, link.url, "document", self.parse_document, parent_url=_page_url(response),
+                                   link_text=link.text[:300], download_maxsize=max_bytes, download_warnsize=max_bytes // 2)
 
     def parse_document(self, response: Response):
         yield self.fetched(response)

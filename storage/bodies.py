@@ -1,8 +1,8 @@
 """How raw bodies are kept: most versions of a page share most of their bytes.
 
-A page's first body (a keyframe) is stored zlib-compressed; each later body is compressed with
-zstd using the latest keyframe as a raw-content dictionary, so a new version costs roughly what
-changed. A body that shares too little with its keyframe becomes the next keyframe. Reading any
+A page's first body (a keyframe) is stored zstd-compressed (zlib in older databases); each
+later body is compressed with zstd using the latest keyframe as a raw-content dictionary, so a
+new version costs roughly what changed. A body that shares too little with its keyframe becomes the next keyframe. Reading any
 body needs at most its keyframe: no chains.
 """
 
@@ -13,12 +13,13 @@ import zlib
 import sqlite_utils
 import zstandard
 
-ZLIB, ZSTD_DELTA = "zlib", "zstd-delta"
+ZLIB, ZSTD, ZSTD_DELTA = "zlib", "zstd", "zstd-delta"
+KEYFRAME_CODECS = (ZLIB, ZSTD)  # zlib: keyframes written before zstd (six times faster) took over
 
 
 def keyframe(body: bytes) -> bytes:
-    """`body` stored whole, as a keyframe."""
-    return zlib.compress(body, 6)
+    """`body` stored whole, as a keyframe (codec ZSTD)."""
+    return zstandard.ZstdCompressor(level=3).compress(body)
 
 
 def pack(db: sqlite_utils.Database, page_id: int, body: bytes, keyframe_blob: bytes | None = None) -> dict:
@@ -26,22 +27,28 @@ def pack(db: sqlite_utils.Database, page_id: int, body: bytes, keyframe_blob: by
     `keyframe_blob` is `keyframe(body)` when the caller has it already."""
     keyframe_blob = keyframe_blob or keyframe(body)
     base = db.execute(
-        "SELECT id, body_zlib FROM snapshots WHERE page_id = ? AND body_codec = ? ORDER BY id DESC LIMIT 1",
-        [page_id, ZLIB],
+        "SELECT id, body_zlib, body_codec FROM snapshots WHERE page_id = ? AND body_codec IN (?, ?)"
+        " ORDER BY id DESC LIMIT 1",
+        [page_id, *KEYFRAME_CODECS],
     ).fetchone()
     if base is not None:
-        delta = _compressor(zlib.decompress(base[1])).compress(body)
+        delta = _compressor(_whole(base[1], base[2])).compress(body)
         if len(delta) < len(keyframe_blob) / 2:
             return {"body_zlib": delta, "body_codec": ZSTD_DELTA, "body_base_id": base[0]}
-    return {"body_zlib": keyframe_blob, "body_codec": ZLIB, "body_base_id": None}
+    return {"body_zlib": keyframe_blob, "body_codec": ZSTD, "body_base_id": None}
 
 
 def unpack(db: sqlite_utils.Database, blob: bytes, codec: str, base_id: int | None) -> bytes:
-    if codec == ZLIB:
-        return zlib.decompress(blob)
-    base = db.execute("SELECT body_zlib FROM snapshots WHERE id = ?", [base_id]).fetchone()
-    dictionary = zstandard.ZstdCompressionDict(zlib.decompress(base[0]), dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+    if codec in KEYFRAME_CODECS:
+        return _whole(blob, codec)
+    base = db.execute("SELECT body_zlib, body_codec FROM snapshots WHERE id = ?", [base_id]).fetchone()
+    dictionary = zstandard.ZstdCompressionDict(_whole(*base), dict_type=zstandard.DICT_TYPE_RAWCONTENT)
     return zstandard.ZstdDecompressor(dict_data=dictionary).decompress(blob)
+
+
+def _whole(blob: bytes, codec: str) -> bytes:
+    """A keyframe's body."""
+    return zlib.decompress(blob) if codec == ZLIB else zstandard.ZstdDecompressor().decompress(blob)
 
 
 def _compressor(keyframe: bytes) -> zstandard.ZstdCompressor:

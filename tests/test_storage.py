@@ -2,6 +2,7 @@
 
 import hashlib
 import sqlite3
+import zlib
 
 import pytest
 
@@ -85,6 +86,17 @@ def test_later_versions_of_a_real_page_cost_what_changed_and_read_back_exactly(d
     for n, body in enumerate(versions):
         store_capture(db, None, capture(text=f"转移就业{n}万人次。", body=body), MATCHER)
     rows = db.execute("SELECT id, length(body_zlib), body_codec FROM snapshots ORDER BY id").fetchall()
-    assert [codec for _, _, codec in rows] == ["zlib"] + ["zstd-delta"] * 9
+    assert [codec for _, _, codec in rows] == ["zstd"] + ["zstd-delta"] * 9
     assert sum(size for _, size, _ in rows) < 2 * rows[0][1]
     assert [queries.snapshot_body(db, snapshot_id) for snapshot_id, _, _ in rows] == versions
+
+
+def test_a_zlib_keyframe_of_an_older_database_still_reads_back_and_bases_deltas(db):
+    page = (FILES / "pages" / "wanzai.gov.cn_tjgb2022_article.html").read_bytes()
+    store_capture(db, None, capture(text="转移就业1万人次。", body=page), MATCHER)
+    db.execute("UPDATE snapshots SET body_zlib = ?, body_codec = 'zlib'", [zlib.compress(page)])
+    later = page.replace("2022年".encode(), "2023年".encode(), 1)
+    store_capture(db, None, capture(text="转移就业2万人次。", body=later), MATCHER)
+    rows = db.execute("SELECT id, body_codec, body_base_id FROM snapshots ORDER BY id").fetchall()
+    assert [(codec, base) for _, codec, base in rows] == [("zlib", None), ("zstd-delta", rows[0][0])]
+    assert [queries.snapshot_body(db, snapshot_id) for snapshot_id, _, _ in rows] == [page, later]

@@ -37,6 +37,10 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.BackoffRetryMiddleware": 550,
 }
 ITEM_PIPELINES = {"crawler.pipeline.StorePipeline": 300}
+# Outputs of one response processed at once. A page yields one item and a few attachment
+# requests, a listing page about twenty requests; Scrapy starts this many tasks per response,
+# and its default (100) made task bookkeeping a tenth of the crawling process's CPU.
+CONCURRENT_ITEMS = 8
 EXTENSIONS = {"scrapy.extensions.telnet.TelnetConsole": None}
 
 COOKIES_ENABLED = False
