@@ -150,7 +150,7 @@ class StorePipeline:
             # Reading a file may take up to a minute (in a child process): wait for it in a
             # thread, so that downloads go on meanwhile; the database is written here, as ever.
             reading = await maybe_deferred_to_future(deferToThread(read_document, item.body))
-            verdict, reason = self._store_document(item, source, reading)
+            verdict, reason = await self._store_document(item, source, reading)
         elif verdict is Verdict.OK:
             verdict, reason = await self._store_content(item, source)
         if verdict is Verdict.GONE:
@@ -176,19 +176,22 @@ class StorePipeline:
             return Verdict.ERROR, f"extraction failed: {error!r}"
         if is_error_page(capture.title, capture.text):
             return Verdict.GONE, f"error page: {capture.title[:80]}"
-        self._store(capture, exchange, source)
+        await self._store(capture, exchange, source)
         return Verdict.OK, ""
 
-    def _store_document(self, item: FetchedPage, source, reading: DocumentReading) -> tuple[Verdict, str]:
+    async def _store_document(self, item: FetchedPage, source, reading: DocumentReading) -> tuple[Verdict, str]:
         """Store an attachment like a page, or say why its file could not be read."""
         if reading.error is not None:
             return Verdict.ERROR, reading.error
         capture = capture_document(item, reading.text)
-        self._store(capture, warc_exchange(item), source, Attachment(item.parent_url or "", reading.file_type))
+        await self._store(capture, warc_exchange(item), source, Attachment(item.parent_url or "", reading.file_type))
         return Verdict.OK, ""
 
-    def _store(self, capture: PageCapture, exchange: WarcExchange, source: Source,
-               attachment: Attachment | None = None) -> None:
-        """Local evidence first: the WARC records are on disk before the snapshot that points to them."""
-        warc = self.warc.append(exchange) if queries.needs_snapshot(self.db, capture.url, capture.text_sha256) else None
+    async def _store(self, capture: PageCapture, exchange: WarcExchange, source: Source,
+                     attachment: Attachment | None = None) -> None:
+        """Local evidence first: the WARC records are on disk before the snapshot that points to them.
+        The append waits for fsync, in a thread: downloads and other pages go on meanwhile."""
+        warc = None
+        if queries.needs_snapshot(self.db, capture.url, capture.text_sha256):
+            warc = await maybe_deferred_to_future(deferToThread(self.warc.append, exchange))
         store_capture(self.db, self.run_id, capture, matcher_for(self.keyword_sets_of(source)), warc, attachment)

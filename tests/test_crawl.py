@@ -157,3 +157,15 @@ def test_changing_a_sources_extraction_settings_reads_unchanged_pages_again(tmp_
         "    type: page\n", "    type: page\n    ignore: ['re:马兴瑞、吴政隆参加调研。']\n"), "utf-8")
     reread = run_docwatch("crawl", "--source", "demo-xinhua-xinjiang", db=db, watchlist=demo_watchlist)
     assert "1 changed" in reread.stdout, reread.stdout + reread.stderr
+
+
+def test_a_page_that_moved_by_meta_refresh_is_followed_to_its_new_address(tmp_path, site, demo_watchlist):
+    article = "/xjrst/c112676/201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml"
+    (site.root / "moved.html").write_text(
+        f'<html><head><META HTTP-EQUIV="Refresh" CONTENT="0; URL={article}"></head><body>已迁移</body></html>', "utf-8")
+    db = tmp_path / "dw.db"
+    result = run_docwatch("crawl", "--url", f"{site.base_url}/moved.html", db=db, watchlist=demo_watchlist)
+    assert result.returncode == 0, result.stderr
+    con = sqlite3.connect(db)
+    [(final_url, title)] = con.execute("SELECT final_url, title FROM snapshots").fetchall()
+    assert (final_url, title) == (site.base_url + article, ARTICLES[article][0])

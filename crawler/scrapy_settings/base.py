@@ -35,6 +35,8 @@ RETRY_GIVE_UP_LOG_LEVEL = "WARNING"  # a page that keeps failing is recorded, no
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.middlewares.QuickMetaRefreshMiddleware": 580,
 }
 ITEM_PIPELINES = {"crawler.pipeline.StorePipeline": 300}
 # Outputs of one response processed at once. A page yields one item and a few attachment
