@@ -333,6 +333,7 @@ _BLOCK_TAGS = frozenset(
     "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tbody td th thead tr ul".split()
 )
 _SPACES = re.compile(r"[\s\u3000\xa0]+")
+_SPACES_BUT_NEWLINES = re.compile(r"[^\S\n]+")  # \s covers \u3000 and \xa0
 
 
 def _squash(text: str) -> str:
@@ -355,8 +356,8 @@ def _block_text(root: lxml.html.HtmlElement) -> str:
                 parts.append("\n")
             if element is not root:
                 parts.append(element.tail or "")
-    lines = (_squash(line) for line in "".join(parts).split("\n"))
-    return "\n".join(line for line in lines if line)
+    text = _SPACES_BUT_NEWLINES.sub(" ", "".join(parts))  # one pass, not one per (mostly empty) line
+    return "\n".join(filter(None, (line.strip() for line in text.split("\n"))))
 
 
 def _article_text(tree: lxml.html.HtmlElement, url: str) -> str:

@@ -23,6 +23,7 @@ from crawler.watchlist import Source, load_watchlist
 _DOCUMENT_FILE = re.compile(r"\.(pdf|docx?|xlsx?|wps|et)$", re.I)
 _DOCUMENT_IN_QUERY = re.compile(r"\.(pdf|docx?|xlsx?|wps|et)(&|$)", re.I)
 _DOCUMENT_WORDS = ("附件", "下载")
+_DOCUMENT_IN_URL = re.compile(r"\.(?:pdf|docx?|xlsx?|wps|et)\b", re.I)  # before parsing a link's URL
 # Cheap test on the raw bytes before parsing a page for attachment links: most pages have none.
 _MAYBE_DOCUMENT = re.compile(
     rb"\.(?:pdf|docx?|xlsx?|wps|et)\b|"
@@ -93,7 +94,8 @@ class WatchlistSpider(scrapy.Spider):
         content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
         html, _ = decode_html(response.body, header_charset(content_type), source.encoding)
         for link in extract_links(html, response.url):
-            if is_document_link(link.url, link.text, response.url):
+            maybe = _DOCUMENT_IN_URL.search(link.url) or any(word in link.text for word in _DOCUMENT_WORDS)
+            if maybe and is_document_link(link.url, link.text, response.url):
                 # Scrapy's duplicate filter fetches a file linked twice only once per crawl.
                 yield self.request(source, link.url, "document", self.parse_document, parent_url=_page_url(response),
                                    link_text=link.text[:300], download_maxsize=max_bytes, download_warnsize=max_bytes // 2)
