@@ -1,22 +1,31 @@
 """Extract stage: turn one raw HTTP answer into the comparable record that storage keeps.
 
-decode bytes → extract title/text/date/links → normalise → strip noise → hash. Pure: no Scrapy,
-no database, so it is tested directly on saved pages.
+decode bytes → extract title/text/date/links → normalise → strip noise → hash; then, for a
+page, its hits and figures, its compressed body and its WARC records (`prepare_page`, run in
+the extraction workers). Pure: no Scrapy, no database, so it is tested directly on saved pages.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
 import re
+from datetime import datetime
+from http import HTTPStatus
 from urllib.parse import unquote, urlsplit
 
 from crawler import __version__
+from crawler.compare.keywords import KeywordMatcher
 from crawler.compare.noise import strip_noise
 from crawler.compare.normalise import normalise_text
+from crawler.detect import Findings
+from crawler.evidence.warc import WarcExchange, build_exchange
 from crawler.extract import decode_html, extract
 from crawler.items import FetchedPage
-from crawler.watchlist import Source
+from crawler.watchlist import KeywordSet, Source
+from storage import bodies
 from storage.queries import PageCapture
 
 DOCUMENT_FINGERPRINT = f"document/{__version__}"  # a document's text depends on its bytes alone
@@ -90,4 +99,35 @@ def capture_page(fetched: FetchedPage, source: Source) -> PageCapture:
         links=[{"url": link.url, "text": link.text} for link in page.links],
         attachments=[{"url": link.url, "text": link.text} for link in page.attachments],
         extract_fingerprint=extraction_fingerprint(source),
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def matcher_for(keyword_sets: tuple[KeywordSet, ...]) -> KeywordMatcher:
+    """One compiled matcher per combination of keyword sets, in each process that matches."""
+    return KeywordMatcher({keyword_set.name: keyword_set for keyword_set in keyword_sets})
+
+
+def prepare_page(item: FetchedPage, source: Source, keyword_sets: tuple[KeywordSet, ...]) -> tuple[PageCapture, WarcExchange]:
+    """All the work on a page that needs no database, done in an extraction worker (which
+    imports this module, not Scrapy or the pipeline): extract
+    its text, find hits and figures, compress its body, build its WARC records. What is left
+    for the crawling process is comparing with the last snapshot and writing."""
+    capture = capture_page(item, source)
+    capture = dataclasses.replace(
+        capture, findings=Findings.of(capture.text, matcher_for(keyword_sets)), body_keyframe=bodies.keyframe(item.body)
+    )
+    return capture, warc_exchange(item)
+
+
+def warc_exchange(item: FetchedPage) -> WarcExchange:
+    """The exact HTTP exchange, as WARC records."""
+    try:
+        reason = HTTPStatus(item.status).phrase
+    except ValueError:
+        reason = ""
+    return build_exchange(
+        url=item.final_url, request_headers=list(item.request_headers.items()), method="GET",
+        response_status=item.status, response_reason=reason, response_headers=list(item.headers.items()),
+        body=item.body, fetched_at=datetime.fromisoformat(item.fetched_at),
     )

@@ -3,31 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import functools
 import hashlib
 import logging
 import multiprocessing
 import os
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime
-from http import HTTPStatus
 from pathlib import Path
 
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
-from crawler.capture import DOCUMENT_FINGERPRINT, capture_document, capture_page, extraction_fingerprint
-from crawler.compare.keywords import KeywordMatcher
+from crawler.capture import (
+    DOCUMENT_FINGERPRINT, capture_document, extraction_fingerprint, matcher_for, prepare_page, warc_exchange,
+)
 from crawler.config import watchlist_path
-from crawler.detect import Findings, Verdict, classify_response, is_error_page
+from crawler.detect import Verdict, classify_response, is_error_page
 from crawler.documents import DocumentReading, read_document
-from crawler.evidence.warc import WarcExchange, WarcWriter, build_exchange
+from crawler.evidence.warc import WarcExchange, WarcWriter
 from crawler.items import FetchedPage, FetchFailed, ListingFetched
 from crawler.store import Attachment, store_capture, store_failure, store_gone, store_listing, store_same_body
 from crawler.watchlist import KeywordSet, Source, load_watchlist
-from storage import bodies, open_database, queries
+from storage import open_database, queries
 from storage.queries import PageCapture
 
 log = logging.getLogger(__name__)
@@ -54,36 +51,6 @@ def shutdown_extraction_pool() -> None:
     if _extraction_pool is not None:
         _extraction_pool.shutdown(wait=True)
         _extraction_pool = None
-
-
-@functools.lru_cache(maxsize=None)
-def matcher_for(keyword_sets: tuple[KeywordSet, ...]) -> KeywordMatcher:
-    """One compiled matcher per combination of keyword sets, in each process that matches."""
-    return KeywordMatcher({keyword_set.name: keyword_set for keyword_set in keyword_sets})
-
-
-def prepare_page(item: FetchedPage, source: Source, keyword_sets: tuple[KeywordSet, ...]) -> tuple[PageCapture, WarcExchange]:
-    """All the work on a page that needs no database, done in an extraction worker: extract
-    its text, find hits and figures, compress its body, build its WARC records. What is left
-    for the crawling process is comparing with the last snapshot and writing."""
-    capture = capture_page(item, source)
-    capture = dataclasses.replace(
-        capture, findings=Findings.of(capture.text, matcher_for(keyword_sets)), body_keyframe=bodies.keyframe(item.body)
-    )
-    return capture, warc_exchange(item)
-
-
-def warc_exchange(item: FetchedPage) -> WarcExchange:
-    """The exact HTTP exchange, as WARC records."""
-    try:
-        reason = HTTPStatus(item.status).phrase
-    except ValueError:
-        reason = ""
-    return build_exchange(
-        url=item.final_url, request_headers=list(item.request_headers.items()), method="GET",
-        response_status=item.status, response_reason=reason, response_headers=list(item.headers.items()),
-        body=item.body, fetched_at=datetime.fromisoformat(item.fetched_at),
-    )
 
 
 class StorePipeline:
