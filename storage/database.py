@@ -56,6 +56,13 @@ def insert_row(db: sqlite_utils.Database, table: str, row: dict) -> int:
     return db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values())).lastrowid
 
 
+def update_row(db: sqlite_utils.Database, table: str, row_id: int, changes: dict) -> None:
+    """UPDATE the columns in `changes` of the row with this `id` (see insert_row: no schema lookups)."""
+    if changes:
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        db.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", [*changes.values(), row_id])
+
+
 def utcnow() -> str:
     """Timestamps are stored as ISO 8601 UTC strings: sortable, readable, unambiguous."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")

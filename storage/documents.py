@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from storage.database import update_row
 from storage.queries import page_for
 
 
@@ -17,8 +18,8 @@ def link_to_parent(db: sqlite_utils.Database, document: dict, parent_url: str, s
     watched = db.execute("SELECT 1 FROM sources WHERE id = ? AND url = ?", [document["source_id"], parent_url]).fetchone()
     parent = page_for(db, document["source_id"], parent_url, "page" if watched else "article", seen_at)
     if document["parent_page_id"] != parent["id"]:
-        db["pages"].update(document["id"], {"parent_page_id": parent["id"]})
+        update_row(db, "pages", document["id"], {"parent_page_id": parent["id"]})
 
 
 def mark_snapshot(db: sqlite_utils.Database, snapshot_id: int, file_type: str, no_text: bool) -> None:
-    db["snapshots"].update(snapshot_id, {"file_type": file_type, "no_text": int(no_text)})
+    update_row(db, "snapshots", snapshot_id, {"file_type": file_type, "no_text": int(no_text)})

@@ -10,7 +10,7 @@ from typing import Any, Iterable
 import sqlite_utils
 
 from storage import bodies
-from storage.database import insert_row, transaction, utcnow
+from storage.database import insert_row, transaction, update_row, utcnow
 
 # Outcomes of one fetch, as stored in fetches.outcome and counted in runs.
 NEW, CHANGED, UNCHANGED, FAILED, GONE = "new", "changed", "unchanged", "failed", "gone"
@@ -199,7 +199,7 @@ def insert_fetch(
 
 
 def update_page(db: sqlite_utils.Database, page: dict, **changes: Any) -> None:
-    db["pages"].update(page["id"], changes)
+    update_row(db, "pages", page["id"], changes)
 
 
 def page_snapshots(db: sqlite_utils.Database, url: str) -> list[dict]:
