@@ -8,8 +8,9 @@ decoding checks every declaration against the bytes, and extraction keeps the ar
 from __future__ import annotations
 
 import codecs
+import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
@@ -151,11 +152,14 @@ def extract(html: str, url: str, selector: str | None = None, ignore_css: Sequen
     if not selected:
         _remove_page_footers(tree)
     body = tree.find("body")
-    body_text = _block_text(body if body is not None else tree)
-    if selected:
+    root = body if body is not None else tree
+    if selected:  # the tree stays as it is: its text is read only if the date needs it
         text = "\n".join(filter(None, (_block_text(element) for element in selected)))
-    else:
-        text = _article_text(tree, url) or body_text
+        body_text = functools.cache(lambda: _block_text(root))
+    else:  # read before trafilatura, which may change the tree
+        whole_text = _block_text(root)
+        text = _article_text(tree, url) or whole_text
+        body_text = lambda: whole_text  # noqa: E731
     return Extracted(
         title=title,
         text=text,
@@ -392,7 +396,7 @@ _DATE_WITH_TIME = re.compile(_DAY + _TIME)
 _BYLINE_WINDOW = 600
 
 
-def _published(tree: lxml.html.HtmlElement, title: str, body_text: str, text: str) -> str | None:
+def _published(tree: lxml.html.HtmlElement, title: str, body_text: Callable[[], str], text: str) -> str | None:
     """The date the page states: TRS/news metas, else a dated byline right under the title
     (or at the start of the main text). htmldate is not used: on an index page it returns
     the page-generation time or a news-list date, inventing a publication date."""
@@ -400,9 +404,10 @@ def _published(tree: lxml.html.HtmlElement, title: str, body_text: str, text: st
     match = _DATE.search(stated)
     if match and (iso := _iso(match)):
         return iso
-    title_at = body_text.find(title) if title else -1
+    whole_text = body_text()
+    title_at = whole_text.find(title) if title else -1
     if title_at >= 0:
-        byline = body_text[title_at + len(title) : title_at + len(title) + _BYLINE_WINDOW]
+        byline = whole_text[title_at + len(title) : title_at + len(title) + _BYLINE_WINDOW]
     else:
         byline = text[:_BYLINE_WINDOW]
     for pattern in (_LABELLED_DATE, _DATE_WITH_TIME):
