@@ -33,6 +33,7 @@ from io import BytesIO
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from isal import isal_zlib
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordbuilder import RecordBuilder
@@ -203,11 +204,12 @@ def build_exchange(
 
 
 def _gzip_member(record) -> bytes:
-    """One record as its own gzip member, at level 6: warcio's writer always uses level 9,
-    twice as slow for files barely smaller."""
+    """One record as its own gzip member, compressed by ISA-L at its level 3: five times
+    faster than zlib at level 6 (and warcio's writer uses level 9) for files about a tenth
+    larger. Any gzip reader reads it."""
     plain = BytesIO()
     WARCWriter(plain, gzip=False, warc_version="1.1").write_record(record)
-    compressor = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    compressor = isal_zlib.compressobj(3, isal_zlib.DEFLATED, isal_zlib.MAX_WBITS | 16)
     return compressor.compress(plain.getvalue()) + compressor.flush()
 
 
