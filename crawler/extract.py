@@ -129,7 +129,7 @@ class Extracted:
     text: str
     published: str | None
     links: tuple[Link, ...]
-    attachments: tuple[Link, ...]
+    attachments: tuple[Link, ...]  # the links docwatch fetches as documents of the page
     selector_matched: bool | None = None
 
 
@@ -165,7 +165,7 @@ def extract(html: str, url: str, selector: str | None = None, ignore_css: Sequen
         text=text,
         published=_published(tree, title, body_text, text),
         links=links,
-        attachments=tuple(link for link in links if _is_attachment(link)),
+        attachments=tuple(link for link in links if _is_attachment(link, _site(urlsplit(url).hostname))),
         selector_matched=None if selector is None else bool(selected),
     )
 
@@ -189,12 +189,6 @@ def _known_article_body(tree: lxml.html.HtmlElement) -> list[lxml.html.HtmlEleme
         if len(found) == 1 and _block_text(found[0]):
             return found
     return []
-
-
-def extract_links(html: str, url: str) -> tuple[Link, ...]:
-    """Only the links of a decoded page (what a spider needs to find its attachments)."""
-    tree = _parse(html[:MAX_HTML_CHARS])
-    return _links(tree, url) if tree is not None else ()
 
 
 def _parse(html: str) -> lxml.html.HtmlElement | None:
@@ -287,9 +281,12 @@ def _strip_site_suffix(title: str) -> str:
 
 # ---- links ---------------------------------------------------------------------------------
 
-_ATTACHMENT_EXTENSIONS = (".pdf", ".doc", ".docx", ".xls", ".xlsx", ".wps", ".et", ".zip", ".rar", ".ofd", ".txt")
-_PAGE_EXTENSIONS = frozenset("htm html shtml xhtml php asp aspx jsp do action cgi".split())
-_ATTACHMENT_WORDS = ("附件", "下载")
+# Attachments: files whose text docwatch can read, named in the path or in the query
+# (downfile.jsp?filename=x.pdf), or links labelled 附件/下载 to a URL without a file name.
+_DOCUMENT_FILE = re.compile(r"\.(pdf|docx?|xlsx?|wps|et)$", re.I)
+_DOCUMENT_IN_QUERY = re.compile(r"\.(pdf|docx?|xlsx?|wps|et)(&|$)", re.I)
+_DOCUMENT_IN_URL = re.compile(r"\.(?:pdf|docx?|xlsx?|wps|et)\b", re.I)  # either of the two: before parsing the URL
+_DOCUMENT_WORDS = ("附件", "下载")
 
 
 def _links(tree: lxml.html.HtmlElement, url: str) -> tuple[Link, ...]:
@@ -320,14 +317,25 @@ def _absolute(base: str, href: str) -> str | None:
     return target if target[:8].lower().startswith(("http://", "https://")) else None
 
 
-def _is_attachment(link: Link) -> bool:
-    """A document link: known office/archive extension, or 附件/下载 on a non-page file."""
-    file_name = urlsplit(link.url).path.lower().rsplit("/", 1)[-1]
-    if file_name.endswith(_ATTACHMENT_EXTENSIONS):
+def _is_attachment(link: Link, page_site: str | None) -> bool:
+    """A document of the page: a readable file (or a 附件/下载 link to a URL without a file
+    name) on the page's own site (rst.xinjiang.gov.cn → file.xinjiang.gov.cn). Someone
+    else's server is not this source."""
+    if not (_DOCUMENT_IN_URL.search(link.url) or any(word in link.text for word in _DOCUMENT_WORDS)):
+        return False
+    parts = urlsplit(link.url)
+    if _site(parts.hostname) != page_site:
+        return False
+    if _DOCUMENT_FILE.search(parts.path) or _DOCUMENT_IN_QUERY.search(parts.query):
         return True
-    stem, dot, extension = file_name.rpartition(".")
-    names_a_file = bool(stem and dot and extension) and extension not in _PAGE_EXTENSIONS
-    return names_a_file and any(word in link.text for word in _ATTACHMENT_WORDS)
+    file_name = parts.path.rsplit("/", 1)[-1]
+    return "." not in file_name and any(word in link.text for word in _DOCUMENT_WORDS)
+
+
+def _site(host: str | None) -> str | None:
+    """The host without its first label when it has three or more: www.news.cn → news.cn."""
+    labels = (host or "").split(".")
+    return ".".join(labels[1:]) if len(labels) >= 3 and not labels[-1].isdigit() else host
 
 
 # ---- text ----------------------------------------------------------------------------------

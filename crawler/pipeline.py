@@ -112,6 +112,7 @@ class StorePipeline:
         source = self.sources[item.source_id]
         verdict, reason = classify_response(item.status, item.url, item.final_url, item.body)
         if verdict is Verdict.OK and self._same_body_as_last_time(item, source):
+            self._request_documents(item, source, queries.latest_attachments(self.db, item.url))
             return
         if verdict is Verdict.OK and item.kind == "document":
             # Reading a file may take up to a minute (in a child process): wait for it in a
@@ -144,7 +145,16 @@ class StorePipeline:
         if is_error_page(capture.title, capture.text):
             return Verdict.GONE, f"error page: {capture.title[:80]}"
         await self._store(capture, exchange, source)
+        self._request_documents(item, source, capture.attachments)
         return Verdict.OK, ""
+
+    def _request_documents(self, item: FetchedPage, source: Source, attachments: list[dict[str, str]]) -> None:
+        """Fetch the documents a page links, as its spider's requests (found in extraction)."""
+        if item.kind == "document":
+            return
+        for link in attachments:
+            request = self.crawler.spider.document_request(source, link["url"], link["text"], item.url)
+            self.crawler.engine.crawl(request)
 
     async def _store_document(self, item: FetchedPage, source, reading: DocumentReading) -> tuple[Verdict, str]:
         """Store an attachment like a page, or say why its file could not be read."""

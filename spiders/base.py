@@ -3,52 +3,15 @@
 from __future__ import annotations
 
 import os
-import re
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
-from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.http import Response, TextResponse
+from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from crawler.capture import header_charset
-from crawler.extract import decode_html, extract_links
 from crawler.items import FetchedPage, FetchFailed
 from crawler.watchlist import Source, load_watchlist
-
-
-# Attachments worth fetching: files whose text docwatch can read, named in the path or in the
-# query (downfile.jsp?filename=x.pdf), or links labelled 附件/下载 to a URL without a file name.
-_DOCUMENT_FILE = re.compile(r"\.(pdf|docx?|xlsx?|wps|et)$", re.I)
-_DOCUMENT_IN_QUERY = re.compile(r"\.(pdf|docx?|xlsx?|wps|et)(&|$)", re.I)
-_DOCUMENT_WORDS = ("附件", "下载")
-_DOCUMENT_IN_URL = re.compile(r"\.(?:pdf|docx?|xlsx?|wps|et)\b", re.I)  # before parsing a link's URL
-# Cheap test on the raw bytes before parsing a page for attachment links: most pages have none.
-_MAYBE_DOCUMENT = re.compile(
-    rb"\.(?:pdf|docx?|xlsx?|wps|et)\b|"
-    + b"|".join(re.escape(word.encode(codec)) for word in _DOCUMENT_WORDS for codec in ("utf-8", "gb18030")),
-    re.I,
-)
-
-
-def is_document_link(url: str, text: str, page_url: str) -> bool:
-    """Whether to fetch a link as a document of the page at `page_url`. Only files of the page's
-    own site (rst.xinjiang.gov.cn → file.xinjiang.gov.cn): a Wayback replay links everything
-    on web.archive.org, and someone else's server is not this source."""
-    parts = urlsplit(url)
-    if _site(parts.hostname) != _site(urlsplit(page_url).hostname):
-        return False
-    if _DOCUMENT_FILE.search(parts.path) or _DOCUMENT_IN_QUERY.search(parts.query):
-        return True
-    file_name = parts.path.rsplit("/", 1)[-1]
-    return "." not in file_name and any(word in text for word in _DOCUMENT_WORDS)
-
-
-def _site(host: str | None) -> str | None:
-    """The host without its first label when it has three or more: www.news.cn → news.cn."""
-    labels = (host or "").split(".")
-    return ".".join(labels[1:]) if len(labels) >= 3 and not labels[-1].isdigit() else host
 
 
 def _now() -> str:
@@ -84,21 +47,17 @@ class WatchlistSpider(scrapy.Spider):
             meta["proxy"] = source.proxy
         return scrapy.Request(url, callback=callback, errback=self.failed, meta=meta)
 
-    def page_answered(self, response: Response) -> Iterator[FetchedPage | scrapy.Request]:
-        """A page or article: the answer itself, then a request for each attachment it links."""
+    def page_answered(self, response: Response) -> Iterator[FetchedPage]:
+        """A page or article. Its attachments are found when the pipeline extracts it (one
+        parse, in a worker), and requested through `document_request`."""
         yield self.fetched(response)
-        if response.status >= 300 or not isinstance(response, TextResponse) or not _MAYBE_DOCUMENT.search(response.body):
-            return
-        source = self.sources[response.meta["source_id"]]
+
+    def document_request(self, source: Source, url: str, link_text: str, parent_url: str) -> scrapy.Request:
+        """A request for an attachment of the page at `parent_url`, with the documents' own size cap.
+        Scrapy's duplicate filter fetches a file linked twice only once per crawl."""
         max_bytes = self.settings.getint("DOCWATCH_MAX_DOCUMENT_BYTES")
-        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
-        html, _ = decode_html(response.body, header_charset(content_type), source.encoding)
-        for link in extract_links(html, response.url):
-            maybe = _DOCUMENT_IN_URL.search(link.url) or any(word in link.text for word in _DOCUMENT_WORDS)
-            if maybe and is_document_link(link.url, link.text, response.url):
-                # Scrapy's duplicate filter fetches a file linked twice only once per crawl.
-                yield self.request(source, link.url, "document", self.parse_document, parent_url=_page_url(response),
-                                   link_text=link.text[:300], download_maxsize=max_bytes, download_warnsize=max_bytes // 2)
+        return self.request(source, url, "document", self.parse_document, parent_url=parent_url,
+                            link_text=link_text[:300], download_maxsize=max_bytes, download_warnsize=max_bytes // 2)
 
     def parse_document(self, response: Response):
         yield self.fetched(response)

@@ -154,6 +154,14 @@ def needs_snapshot(db: sqlite_utils.Database, url: str, text_sha256: str) -> boo
     return row is None or row[0] != text_sha256
 
 
+def latest_attachments(db: sqlite_utils.Database, url: str) -> list[dict[str, str]]:
+    """The attachments (url, text) the latest snapshot of `url` links."""
+    row = db.execute(
+        "SELECT s.attachments FROM pages p JOIN snapshots s ON s.id = p.latest_snapshot_id WHERE p.url = ?", [url]
+    ).fetchone()
+    return json.loads(row[0]) if row else []
+
+
 def insert_snapshot(
     db: sqlite_utils.Database, page_id: int, run_id: int | None, capture: PageCapture, warc: Any = None
 ) -> int:
