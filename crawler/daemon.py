@@ -41,7 +41,7 @@ from crawler.runner import crawl_in_subprocess, docwatch_in_subprocess
 from crawler.watchlist import (
     DEFAULT_INTERVAL_SECONDS, Problem, Source, Watchlist, WatchlistError, parse_watchlist,
 )
-from storage import locks, open_database
+from storage import locks, open_database, queries
 
 log = logging.getLogger("docwatch.daemon")
 
@@ -106,7 +106,7 @@ def due_at(source: Source, last_started: datetime | None) -> datetime | None:
 
 def last_started(db_path: Path) -> dict[str, datetime]:
     with _database(db_path) as db:
-        runs = locks.last_runs(db)
+        runs = queries.last_runs(db)
     return {source_id: datetime.fromisoformat(run["started_at"]) for source_id, run in runs.items()}
 
 

@@ -1,5 +1,5 @@
-"""Coordination between docwatch processes that share one database: per-source crawl locks,
-the daemon registry, and the run history the scheduler and `docwatch status` read.
+"""Coordination between docwatch processes that share one database: per-source crawl locks
+and the daemon registry.
 
 A lock is a row in `source_locks`, checked and written inside one BEGIN IMMEDIATE transaction,
 so two processes can never both hold a source, and a crawl gets all its sources or none.
@@ -24,14 +24,12 @@ import psutil
 import sqlite_utils
 
 from storage.database import open_database, transaction, utcnow
-from storage.queries import CHANGED, FAILED, GONE, NEW, UNCHANGED
 
 log = logging.getLogger(__name__)
 
 HOST = socket.gethostname()
 HEARTBEAT_SECONDS = 30
 STALE_AFTER = timedelta(minutes=5)
-PAGE_OUTCOMES = (NEW, CHANGED, UNCHANGED, FAILED, GONE)
 # `docwatch crawl` and `docwatch daemon` exit with this when another process holds the work.
 BUSY_EXIT_CODE = 3
 
@@ -231,46 +229,3 @@ def unregister_daemon(db: sqlite_utils.Database, daemon_id: int) -> None:
 def last_stopped_daemon(db: sqlite_utils.Database) -> DaemonRecord | None:
     rows = list(db.query("SELECT * FROM daemons WHERE stopped_at IS NOT NULL ORDER BY stopped_at DESC LIMIT 1"))
     return DaemonRecord(**rows[0]) if rows else None
-
-
-# ---------------------------------------------------------------------------------------------
-# Run history, per source (a run may cover several sources: `runs.sources` is a JSON list)
-
-
-def last_runs(db: sqlite_utils.Database) -> dict[str, dict]:
-    """Each source's latest run, with that source's own page counts (from `fetches`) and the
-    keyword hits it flagged as new (from `hit_flags`)."""
-    latest = db.execute(
-        "SELECT j.value, max(r.id) FROM runs r, json_each(r.sources) j GROUP BY j.value"
-    ).fetchall()
-    result = {}
-    for source_id, run_id in latest:
-        run = db["runs"].get(run_id)
-        counts = dict(
-            db.execute(
-                "SELECT outcome, count(*) FROM fetches WHERE run_id = ? AND source_id = ? AND kind != 'listing'"
-                " GROUP BY outcome",
-                [run_id, source_id],
-            ).fetchall()
-        )
-        [(new_hits,)] = db.execute(
-            "SELECT count(*) FROM hit_flags h JOIN events e ON e.id = h.event_id WHERE e.run_id = ? AND e.source_id = ?",
-            [run_id, source_id],
-        ).fetchall()
-        result[source_id] = {
-            "run_id": run_id, "trigger": run["trigger"], "started_at": run["started_at"],
-            "finished_at": run["finished_at"], "status": run["status"], "error": run["error"],
-            "pages": sum(counts.values()), **{f"pages_{outcome}": counts.get(outcome, 0) for outcome in PAGE_OUTCOMES},
-            "new_hits": new_hits,
-        }
-    return result
-
-
-def last_fetch_errors(db: sqlite_utils.Database) -> dict[str, dict]:
-    """Each source's most recent failed fetch: when, which URL, what went wrong."""
-    rows = db.query(
-        "SELECT f.source_id, f.fetched_at, f.url, f.http_status, f.error FROM fetches f"
-        " JOIN (SELECT source_id, max(id) AS id FROM fetches WHERE outcome = 'failed' GROUP BY source_id) latest"
-        " ON latest.id = f.id"
-    )
-    return {row.pop("source_id"): row for row in rows}

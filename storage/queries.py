@@ -14,6 +14,7 @@ from storage.database import insert_row, transaction, update_row, utcnow
 
 # Outcomes of one fetch, as stored in fetches.outcome and counted in runs.
 NEW, CHANGED, UNCHANGED, FAILED, GONE = "new", "changed", "unchanged", "failed", "gone"
+PAGE_OUTCOMES = (NEW, CHANGED, UNCHANGED, FAILED, GONE)
 
 
 @dataclass(frozen=True)
@@ -264,3 +265,46 @@ def snapshot(db: sqlite_utils.Database, snapshot_id: int) -> dict:
     row = rows[0]
     del row["body_zlib"]
     return row
+
+
+# ---------------------------------------------------------------------------------------------
+# Run history, per source (a run may cover several sources: `runs.sources` is a JSON list)
+
+
+def last_runs(db: sqlite_utils.Database) -> dict[str, dict]:
+    """Each source's latest run, with that source's own page counts (from `fetches`) and the
+    keyword hits it flagged as new (from `hit_flags`)."""
+    latest = db.execute(
+        "SELECT j.value, max(r.id) FROM runs r, json_each(r.sources) j GROUP BY j.value"
+    ).fetchall()
+    result = {}
+    for source_id, run_id in latest:
+        run = db["runs"].get(run_id)
+        counts = dict(
+            db.execute(
+                "SELECT outcome, count(*) FROM fetches WHERE run_id = ? AND source_id = ? AND kind != 'listing'"
+                " GROUP BY outcome",
+                [run_id, source_id],
+            ).fetchall()
+        )
+        [(new_hits,)] = db.execute(
+            "SELECT count(*) FROM hit_flags h JOIN events e ON e.id = h.event_id WHERE e.run_id = ? AND e.source_id = ?",
+            [run_id, source_id],
+        ).fetchall()
+        result[source_id] = {
+            "run_id": run_id, "trigger": run["trigger"], "started_at": run["started_at"],
+            "finished_at": run["finished_at"], "status": run["status"], "error": run["error"],
+            "pages": sum(counts.values()), **{f"pages_{outcome}": counts.get(outcome, 0) for outcome in PAGE_OUTCOMES},
+            "new_hits": new_hits,
+        }
+    return result
+
+
+def last_fetch_errors(db: sqlite_utils.Database) -> dict[str, dict]:
+    """Each source's most recent failed fetch: when, which URL, what went wrong."""
+    rows = db.query(
+        "SELECT f.source_id, f.fetched_at, f.url, f.http_status, f.error FROM fetches f"
+        " JOIN (SELECT source_id, max(id) AS id FROM fetches WHERE outcome = 'failed' GROUP BY source_id) latest"
+        " ON latest.id = f.id"
+    )
+    return {row.pop("source_id"): row for row in rows}

@@ -210,7 +210,7 @@ def test_daemon_runs_every_source_on_schedule_holds_its_sources_and_stops_within
     gated.gate.set()
     assert daemon.process.wait(timeout=20) == 0
     took = time.monotonic() - signalled
-    assert 5 <= took <= 6 + 4, took
+    assert 5 <= took <= 6 + 6, took  # the grace period, then killing and recording (slack for a loaded CI machine)
 
     [(_, _, _, awaited_status, awaited_error)] = daemon.runs("awaited")
     assert (awaited_status, awaited_error) == ("done", None)

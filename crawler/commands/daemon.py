@@ -10,7 +10,7 @@ import click
 from crawler.app import App, BadInput, pass_app
 from crawler.commands.archive import _queue_line
 from crawler.watchlist import WatchlistError
-from storage import archive_queue, locks, open_database
+from storage import archive_queue, locks, open_database, queries
 
 
 @click.command()
@@ -57,7 +57,7 @@ def status(app: App, as_json: bool) -> None:
 
     db = open_database(app.config.db_path)
     now = datetime.now(timezone.utc)
-    runs, errors = locks.last_runs(db), locks.last_fetch_errors(db)
+    runs, errors = queries.last_runs(db), queries.last_fetch_errors(db)
     crawling = {lock.source_id: lock for lock in locks.current_locks(db) if not lock.is_stale(now)}
     running = locks.running_daemon(db)
     sources = []
@@ -104,7 +104,7 @@ def _print_status(report: dict) -> None:
         click.echo(f"\n{source['id']}  ({source['schedule']})")
         run = source["last_run"]
         if run:
-            counts = ", ".join(f"{run['pages_' + outcome]} {outcome}" for outcome in locks.PAGE_OUTCOMES)
+            counts = ", ".join(f"{run['pages_' + outcome]} {outcome}" for outcome in queries.PAGE_OUTCOMES)
             error = f": {run['error']}" if run["error"] else ""
             click.echo(f"  last run    {run['started_at']}  run {run['run_id']} ({run['trigger']}) {run['status']}{error}; "
                        f"{run['pages']} pages: {counts}; {run['new_hits']} new keyword hits")
