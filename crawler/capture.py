@@ -110,12 +110,16 @@ def matcher_for(keyword_sets: tuple[KeywordSet, ...]) -> KeywordMatcher:
 
 def prepare_page(item: FetchedPage, source: Source, keyword_sets: tuple[KeywordSet, ...]) -> tuple[PageCapture, WarcExchange]:
     """All the work on a page that needs no database, done in an extraction worker (which
-    imports this module, not Scrapy or the pipeline): extract
-    its text, find hits and figures, compress its body, build its WARC records. What is left
-    for the crawling process is comparing with the last snapshot and writing."""
+    imports this module, not Scrapy or the pipeline): extract its text, find hits and figures,
+    compress its body, build its WARC records. What is left for the crawling process is
+    comparing with the last snapshot and writing.
+
+    The capture comes back without its body (`body=b""`): the crawling process has the bytes
+    already, and sending them back would double what crosses the pipe."""
     capture = capture_page(item, source)
     capture = dataclasses.replace(
-        capture, findings=Findings.of(capture.text, matcher_for(keyword_sets)), body_keyframe=bodies.keyframe(item.body)
+        capture, findings=Findings.of(capture.text, matcher_for(keyword_sets)), body_keyframe=bodies.keyframe(item.body),
+        body=b"",
     )
     return capture, warc_exchange(item)
 

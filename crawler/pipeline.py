@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import multiprocessing
@@ -139,6 +140,7 @@ class StorePipeline:
             capture, exchange = await asyncio.wrap_future(
                 extraction_pool().submit(prepare_page, item, source, self.keyword_sets_of(source))
             )
+            capture = dataclasses.replace(capture, body=item.body)
         except Exception as error:  # a hostile or broken page: record it, keep crawling
             log.exception("could not extract %s", item.url)
             return Verdict.ERROR, f"extraction failed: {error!r}"
