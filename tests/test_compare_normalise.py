@@ -3,7 +3,9 @@
 import sys
 from pathlib import Path
 
-from crawler.compare.normalise import fold_for_matching, normalise_text
+from opencc import OpenCC
+
+from crawler.compare.normalise import fold_cjk_variants, fold_for_matching, normalise_text
 
 TEXT = Path(__file__).parent / "files" / "text"
 EXCERPTS = (TEXT / "xinjiang_tibet_labor_transfer_excerpts.md").read_text()
@@ -67,3 +69,13 @@ def test_fold_is_the_same_character_by_character_and_on_the_whole_text():
 
 def test_fold_passes_lone_surrogates_through():
     assert fold_for_matching("转\udc80移") == "转\udc80移"
+
+
+def test_traditional_characters_fold_as_opencc_converts_them_one_by_one() -> None:
+    """The fold reads OpenCC's character table directly; it must agree with OpenCC's own t2s
+    converter on every CJK character (first candidate, one character for one)."""
+    cjk = [chr(code) for start, stop in ((0x3400, 0xA000), (0xF900, 0xFB00), (0x20000, 0x2FA20)) for code in range(start, stop)]
+    converted = OpenCC("t2s").convert("\n".join(cjk)).split("\n")
+    expected = {char: candidates.split(" ")[0] for char, candidates in zip(cjk, converted, strict=True)}
+    expected = {char: simplified if len(simplified) == 1 else char for char, simplified in expected.items()}
+    assert fold_cjk_variants("".join(cjk)) == "".join(expected[char] for char in cjk)

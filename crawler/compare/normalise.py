@@ -4,8 +4,9 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
-from opencc import OpenCC
+import opencc
 
 _SPACES = re.compile(r"[ \t\u3000\u00a0\u200b\ufeff]+")
 
@@ -62,30 +63,29 @@ class _FoldTables:
 
 
 # OpenCC's own converter works phrase by phrase in pure Python (far too slow for 100 MB of
-# text) and can change the length ("乾" has two candidates), so its character table is read
-# once through the converter and applied with str.translate.
-_CJK_RANGES = ((0x3400, 0xA000), (0xF900, 0xFB00), (0x20000, 0x2FA20))
+# text) and can change the length ("乾" has two candidates). Character by character, its t2s
+# conversion is its TSCharacters table (TSPhrases has no one-character entries), so that
+# table is read from OpenCC's data and applied with str.translate; the first candidate wins.
+_OPENCC_CHARACTERS = Path(opencc.__file__).parent / "dictionary" / "TSCharacters.txt"
 # Runs of foldable characters with short gaps: one translate call per run keeps the number
 # of Python callbacks low on traditional-character text.
 _MAX_GAP = 12
 # Above the CJK extension planes nothing has an NFKC, simplified or lower-case form (Unicode
 # 15: planes 3 to 16 hold CJK extensions G and H, tags, variation selectors and private use).
-# Scanning only up to here builds the table five times faster: each process pays it once.
+# Scanning only up to here builds the table five times faster (each process builds it once).
 _LAST_FOLDABLE = 0x2FFFF
 _ASCII_LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
 
 
 @functools.cache
 def _fold_tables() -> _FoldTables:
-    """Build the per-character fold table (about a second: done once, on first use)."""
-    cjk = [chr(code) for start, stop in _CJK_RANGES for code in range(start, stop)]
-    # Line breaks are separators for OpenCC, so each character is converted on its own.
-    converted = OpenCC("t2s").convert("\n".join(cjk)).split("\n")
+    """Build the per-character fold table (a tenth of a second: done once, on first use)."""
     t2s = {}
-    for char, candidates in zip(cjk, converted, strict=True):
+    for line in _OPENCC_CHARACTERS.read_text("utf-8").splitlines():
+        traditional, _, candidates = line.partition("\t")
         simplified = candidates.split(" ")[0]
-        if simplified != char and len(simplified) == 1:
-            t2s[ord(char)] = simplified
+        if len(traditional) == 1 and len(simplified) == 1 and simplified != traditional:
+            t2s[ord(traditional)] = simplified
     table = {}
     for code in range(_LAST_FOLDABLE + 1):
         if 0xD800 <= code <= 0xDFFF:
