@@ -113,7 +113,7 @@ class StorePipeline:
         source = self.sources[item.source_id]
         verdict, reason = classify_response(item.status, item.url, item.final_url, item.body)
         if verdict is Verdict.OK and self._same_body_as_last_time(item, source):
-            self._request_documents(item, source, queries.latest_attachments(self.db, item.url))
+            self._request_documents(item, source, queries.page_attachments(self.db, item.url))
             return
         if verdict is Verdict.OK and item.kind == "document":
             # Reading a file may take up to a minute (in a child process): wait for it in a

@@ -7,6 +7,7 @@ event and its hit and figure flags are written together or not at all.
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import sqlite_utils
 
@@ -47,7 +48,10 @@ def store_capture(
             )
         live = dict(state="live", gone_count=0, error_count=0, last_fetched=capture.fetched_at,
                     last_status=capture.http_status, last_body_sha256=capture.body_sha256,
-                    extract_fingerprint=capture.extract_fingerprint)
+                    extract_fingerprint=capture.extract_fingerprint,
+                    attachments=json.dumps(capture.attachments, ensure_ascii=False))
+        if attachment is None:
+            _record_unlinked_documents(db, run_id, page, capture.attachments, capture.fetched_at)
         if previous is not None and previous["text_sha256"] == capture.text_sha256:
             _record_unchanged(db, run_id, page, capture.fetched_at, live, **fetch)
             return UNCHANGED
@@ -87,6 +91,19 @@ def store_capture(
         queries.update_page(db, page, last_outcome=outcome, latest_snapshot_id=snapshot_id, title=capture.title,
                             published=capture.published, **live)
         return outcome
+
+
+def _record_unlinked_documents(db: sqlite_utils.Database, run_id: int | None, page: dict,
+                               attachments: list[dict[str, str]], seen_at: str) -> None:
+    """A `delisted` event for each document this page linked last time and links no more
+    (while no other page took it over): it is not fetched again, and the researcher should know."""
+    linked_now = {link["url"] for link in attachments}
+    for url in {link["url"] for link in json.loads(page["attachments"])} - linked_now:
+        rows = list(db.query("SELECT * FROM pages WHERE url = ? AND kind = 'document' AND parent_page_id = ?",
+                             [url, page["id"]]))
+        if rows and rows[0]["latest_snapshot_id"] is not None:
+            changes.insert_event(db, "delisted", rows[0], run_id, seen_at, snapshot_id=rows[0]["latest_snapshot_id"],
+                                 detail={"parent_url": page["url"]})
 
 
 def store_same_body(

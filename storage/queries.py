@@ -155,11 +155,9 @@ def needs_snapshot(db: sqlite_utils.Database, url: str, text_sha256: str) -> boo
     return row is None or row[0] != text_sha256
 
 
-def latest_attachments(db: sqlite_utils.Database, url: str) -> list[dict[str, str]]:
-    """The attachments (url, text) the latest snapshot of `url` links."""
-    row = db.execute(
-        "SELECT s.attachments FROM pages p JOIN snapshots s ON s.id = p.latest_snapshot_id WHERE p.url = ?", [url]
-    ).fetchone()
+def page_attachments(db: sqlite_utils.Database, url: str) -> list[dict[str, str]]:
+    """The attachments (url, text) the page at `url` linked when it was last read."""
+    row = db.execute("SELECT attachments FROM pages WHERE url = ?", [url]).fetchone()
     return json.loads(row[0]) if row else []
 
 

@@ -181,3 +181,26 @@ def test_documents_have_their_own_size_cap(tmp_path, site):
     assert outcomes[urls["nanchang-customs_2023_gongshi.doc"]] == "new"
     assert outcomes[urls["shenzhen_stats_2021_xingbie.pdf"]] == "failed"
     assert "100000" in error, error
+
+
+def test_a_document_its_page_stops_linking_is_reported_and_no_longer_fetched(tmp_path, site):
+    urls = publish_attachments(site)
+    watchlist = watchlist_for(tmp_path, site)
+    db = tmp_path / "dw.db"
+    crawl(db, watchlist)
+    article = site.root / ARTICLE.lstrip("/")
+    link = '<p><a href="files/chinatax_2023_nilu_mingdan.xls">附件2：chinatax_2023_nilu_mingdan.xls</a></p>'
+    html = article.read_text("utf-8")
+    assert link in html
+    article.write_text(html.replace(link, ""), "utf-8")
+
+    second = crawl(db, watchlist)
+    article_url, xls_url = site.base_url + ARTICLE, urls["chinatax_2023_nilu_mingdan.xls"]
+    events = report(db, watchlist, "events", "--since", second)
+    assert [(e["type"], e["url"], e["detail"].get("parent_url")) for e in events] == [("delisted", xls_url, article_url)]
+    with sqlite3.connect(db) as conn:
+        fetched = {url for (url,) in conn.execute("SELECT url FROM fetches WHERE run_id = (SELECT max(id) FROM runs)")}
+    assert xls_url not in fetched and urls["nanchang-customs_2023_gongshi.doc"] in fetched
+
+    digest = run_docwatch("digest", "--since", second, "--format", "md", db=db, watchlist=watchlist)
+    assert f"no longer linked from {article_url}" in digest.stdout, digest.stdout

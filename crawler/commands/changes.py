@@ -181,6 +181,8 @@ def _event_summary(event: dict) -> str:
         return _printable(f"{detail.get('reason', '')} ({detail.get('checks', '?')} checks in a row)")
     if event["type"] == "fetch_error":
         return _printable(detail.get("error", ""))
+    if event["type"] == "delisted" and "parent_url" in detail:
+        return _printable(f"no longer linked from {detail['parent_url']}")
     if event["type"] == "delisted":
         return f"no longer linked from listing {detail.get('listing_source', event['source_id'])}"
     return ""

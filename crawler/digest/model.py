@@ -409,7 +409,8 @@ def _summary(row: dict, detail: dict) -> str:
     reasons = {
         "removed": f"removed: {detail.get('reason', '')}",
         "fetch_error": f"fetch failed: {detail.get('error', '')}",
-        "delisted": f"no longer linked from listing {detail.get('listing_source', row['source_id'])}",
+        "delisted": (f"no longer linked from {detail['parent_url']}" if "parent_url" in detail
+                     else f"no longer linked from listing {detail.get('listing_source', row['source_id'])}"),
         "restored": "answers with content again after it was removed",
         "new_page": "first seen",
         "new_document": "first seen",
