@@ -14,7 +14,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.demo import SITE_DIR
-from crawler.evidence.warc import WarcRecordRef, WarcWriter, read_record, replay_problem, verify
+from crawler.evidence.warc import WarcRecordRef, WarcWriter, build_exchange, read_record, replay_problem, verify
 
 # Raw GB2312 bytes of a Xinhua Hebei article, as the Wayback Machine replayed it.
 PAGE = (Path(__file__).parent / "files" / "pages" / "wayback_he.xinhuanet.com_article_gb2312.html"
@@ -32,8 +32,8 @@ SERVER_HEADERS = [
 
 def store(writer: WarcWriter, body: bytes = PAGE, url: str = URL, fetched_at: datetime = FETCHED,
           headers: list[tuple[str, str]] = SERVER_HEADERS, **options: object) -> WarcRecordRef:
-    return writer.write_exchange(url, REQUEST_HEADERS, "GET", 200, "OK", headers, body,
-                                 fetched_at, ip="203.0.113.7", **options)
+    return writer.append(build_exchange(url, REQUEST_HEADERS, "GET", 200, "OK", headers, body,
+                                        fetched_at, ip="203.0.113.7", **options))
 
 
 def records_in(path: Path) -> list[tuple[str, dict[str, str], bytes]]:
@@ -180,7 +180,7 @@ def test_bad_input_gets_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         store(writer, fetched_at=datetime(2026, 11, 22, 3, 4, 5))
     with pytest.raises(ValueError, match="HTTP status"):
-        writer.write_exchange(URL, [], "GET", 2000, "OK", [], b"", FETCHED)
+        build_exchange(URL, [], "GET", 2000, "OK", [], b"", FETCHED)
     with pytest.raises(ValueError, match="prefix"):
         WarcWriter(tmp_path, prefix="../evil")
     with pytest.raises(ValueError, match="max_bytes"):

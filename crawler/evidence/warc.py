@@ -87,23 +87,6 @@ class WarcWriter:
         self._file_pattern = re.compile(rf"{re.escape(prefix)}-(\d{{8}})-(\d{{6}})\.warc\.gz")
         self._thread_lock = threading.Lock()
 
-    def write_exchange(
-        self,
-        url: str,
-        request_headers: list[tuple[str, str]],
-        method: str,
-        response_status: int,
-        response_reason: str,
-        response_headers: list[tuple[str, str]],
-        body: bytes,
-        fetched_at: datetime,
-        ip: str | None = None,
-        body_decoded: bool = True,
-    ) -> WarcRecordRef:
-        """Store one fetch as a response record followed by its request record."""
-        return self.append(build_exchange(url, request_headers, method, response_status, response_reason,
-                                          response_headers, body, fetched_at, ip, body_decoded))
-
     def append(self, exchange: WarcExchange) -> WarcRecordRef:
         """Append an exchange built by `build_exchange` (possibly in another process) to the
         file of its day, and return where its response record is, once it is on disk."""
