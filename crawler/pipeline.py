@@ -112,8 +112,8 @@ class StorePipeline:
     async def _store_page(self, item: FetchedPage) -> None:
         source = self.sources[item.source_id]
         verdict, reason = classify_response(item.status, item.url, item.final_url, item.body)
-        if verdict is Verdict.OK and self._same_body_as_last_time(item, source):
-            self._request_documents(item, source, queries.page_attachments(self.db, item.url))
+        if verdict is Verdict.OK and (attachments := self._same_body_as_last_time(item, source)) is not None:
+            self._request_documents(item, source, attachments)
             return
         if verdict is Verdict.OK and item.kind == "document":
             # Reading a file may take up to a minute (in a child process): wait for it in a
@@ -129,7 +129,8 @@ class StorePipeline:
             store_failure(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, reason,
                           item.status, len(item.body))
 
-    def _same_body_as_last_time(self, item: FetchedPage, source) -> bool:
+    def _same_body_as_last_time(self, item: FetchedPage, source) -> list[dict[str, str]] | None:
+        """Recorded unchanged by the fast path: the page's attachments; else None."""
         fingerprint = DOCUMENT_FINGERPRINT if item.kind == "document" else extraction_fingerprint(source)
         return store_same_body(self.db, self.run_id, item.url, item.fetched_at, hashlib.sha256(item.body).hexdigest(),
                                fingerprint, item.status, item.elapsed_ms, len(item.body))

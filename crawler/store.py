@@ -109,20 +109,21 @@ def _record_unlinked_documents(db: sqlite_utils.Database, run_id: int | None, pa
 def store_same_body(
     db: sqlite_utils.Database, run_id: int | None, url: str, fetched_at: str, body_sha256: str, fingerprint: str,
     http_status: int, elapsed_ms: int | None, size: int,
-) -> bool:
+) -> list[dict[str, str]] | None:
     """The fast path of an unchanged re-crawl: the same bytes as last time, read with the same
     extraction settings, cannot have changed; nothing is decoded, extracted or hashed again.
-    Returns False (nothing written) when the full path is needed."""
+    Returns the attachments the page links (as last read), or None (nothing written) when the
+    full path is needed."""
     rows = list(db.query("SELECT * FROM pages WHERE url = ?", [url]))  # no write lock for a page that misses
     page = rows[0] if rows else None
     if (page is None or page["state"] == "removed" or page["latest_snapshot_id"] is None
             or page["last_body_sha256"] != body_sha256 or page["extract_fingerprint"] != fingerprint):
-        return False
+        return None
     # The source's lock keeps other crawls off this page, so the row read above is still current.
     with transaction(db):
         live = dict(state="live", gone_count=0, error_count=0, last_fetched=fetched_at, last_status=http_status)
         _record_unchanged(db, run_id, page, fetched_at, live, http_status=http_status, elapsed_ms=elapsed_ms, size=size)
-    return True
+    return json.loads(page["attachments"])
 
 
 def _record_unchanged(db: sqlite_utils.Database, run_id: int | None, page: dict, fetched_at: str, live: dict,

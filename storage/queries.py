@@ -155,12 +155,6 @@ def needs_snapshot(db: sqlite_utils.Database, url: str, text_sha256: str) -> boo
     return row is None or row[0] != text_sha256
 
 
-def page_attachments(db: sqlite_utils.Database, url: str) -> list[dict[str, str]]:
-    """The attachments (url, text) the page at `url` linked when it was last read."""
-    row = db.execute("SELECT attachments FROM pages WHERE url = ?", [url]).fetchone()
-    return json.loads(row[0]) if row else []
-
-
 def insert_snapshot(
     db: sqlite_utils.Database, page_id: int, run_id: int | None, capture: PageCapture, warc: Any = None
 ) -> int:
