@@ -153,13 +153,12 @@ def extract(html: str, url: str, selector: str | None = None, ignore_css: Sequen
         _remove_page_footers(tree)
     body = tree.find("body")
     root = body if body is not None else tree
-    if selected:  # the tree stays as it is: its text is read only if the date needs it
+    body_text = functools.cache(lambda: _block_text(root))  # read only if needed: the date may not
+    if selected:
         text = "\n".join(filter(None, (_block_text(element) for element in selected)))
-        body_text = functools.cache(lambda: _block_text(root))
-    else:  # read before trafilatura, which may change the tree
-        whole_text = _block_text(root)
-        text = _article_text(tree, url) or whole_text
-        body_text = lambda: whole_text  # noqa: E731
+    else:
+        body_text()  # read before trafilatura, which may change the tree
+        text = _article_text(tree, url) or body_text()
     return Extracted(
         title=title,
         text=text,
