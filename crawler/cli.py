@@ -144,7 +144,7 @@ def snapshots(app: App, url: str, as_json: bool) -> None:
     for row in rows:
         click.echo(
             f"#{row['id']:<5} {row['fetched_at']}  {row['encoding']:<8} published {row['published'] or '?':<19} "
-            f"sha256 {row['text_sha256'][:16]}…  {row['title']}"
+            f"text SHA-256 {row['text_sha256'][:16]}…  {row['title']}"
         )
 
 

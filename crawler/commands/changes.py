@@ -19,14 +19,14 @@ from crawler.compare import diff_texts, render_terminal
 from storage import open_database, reports
 
 EVENT_TYPES = ("new_page", "new_document", "changed", "removed", "restored", "fetch_error", "delisted")
-_DURATION = re.compile(r"(\d+)\s*([mhdw])")
-_DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DURATION = re.compile(r"(\d+)\s*([smhdw])")
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def parse_since(value: str, now: datetime | None = None) -> str:
     """`--since` as a stored-timestamp string (ISO UTC, seconds): a duration back from now
-    (30m, 24h, 7d, 2w) or an ISO date/time, read in local time unless it carries an offset."""
+    (40s, 30m, 24h, 7d, 2w) or an ISO date/time, read in local time unless it carries an offset."""
     text = value.strip().lower()
     duration = _DURATION.fullmatch(text)
     if duration:
@@ -37,7 +37,7 @@ def parse_since(value: str, now: datetime | None = None) -> str:
             moment = datetime.fromisoformat(value.strip())
         except ValueError:
             raise ValueError(
-                f"{value!r} is neither a duration (30m, 24h, 7d, 2w) nor an ISO date or time"
+                f"{value!r} is neither a duration (40s, 30m, 24h, 7d, 2w) nor an ISO date or time"
                 " (2026-11-20, 2026-11-20T08:00, 2026-11-20T08:00:00+08:00)"
             ) from None
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
@@ -54,7 +54,7 @@ class Since(click.ParamType):
 
 
 since_option = click.option(
-    "--since", type=Since(), help="Only since then: 30m, 24h, 7d, 2w, or an ISO date/time (local time unless it has an offset)."
+    "--since", type=Since(), help="Only since then: 40s, 30m, 24h, 7d, 2w, or an ISO date/time (local time unless it has an offset)."
 )
 sources_option = click.option("--source", "source_ids", multiple=True, metavar="ID", help="Only this source (repeatable).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from crawler.app import App, BadInput, pass_app
-from crawler.config import watchlist_path
 from crawler.commands.changes import Since, _database, since_option, sources_option
 from crawler.digest import (
     FORMATS, LAST, DigestSettingsError, EmailError, email_settings, render, send_digest,
@@ -56,7 +55,7 @@ def digest(app: App, since: str, digest_format: str | None, output: Path | None,
         _email(app, db, since, source_ids, tags, unreviewed)
         return
     if digest_format is None:
-        digest_format = _SUFFIX_FORMATS.get(output.suffix.lower(), "md") if output else "md"
+        digest_format = _format_from_suffix(output) if output else "md"
     destination = file_destination(output) if output else STDOUT
     made = make_digest(db, since, destination, source_ids, tags, unreviewed)
     text = render(made, digest_format)
@@ -71,9 +70,20 @@ def digest(app: App, since: str, digest_format: str | None, output: Path | None,
     record(db, made, digest_format, destination)
 
 
+def _format_from_suffix(output: Path) -> str:
+    """The format an --output file's suffix names; any other suffix is refused, since writing
+    Markdown into `x.docx` would make a file nothing can open."""
+    try:
+        return _SUFFIX_FORMATS[output.suffix.lower()]
+    except KeyError:
+        known = ", ".join(_SUFFIX_FORMATS)
+        raise BadInput(f"--output {output}: unknown suffix {output.suffix or '(none)'!r}; use one of {known},"
+                       " or say which format with --format md|html|json|atom") from None
+
+
 def _email(app: App, db, since: str, source_ids: tuple[str, ...], tags: tuple[str, ...], unreviewed: bool) -> None:
     try:
-        file_settings = app.watchlist.digest if watchlist_path(app.cli.get("watchlist")).exists() else None
+        file_settings = app.watchlist.digest if app.has_watchlist else None
         settings = email_settings(file_settings.email if file_settings else None)
     except DigestSettingsError as error:
         raise BadInput(str(error)) from None

@@ -173,7 +173,7 @@ class DigestEvent:
             if self.archive.wayback_url and self.archive.archived_on
             else "not yet archived"
         )
-        published = (self.published or "n.d.")[:10]  # the date; the time of day is noise in a citation
+        published = (self.published or "")[:10] or "n.d"  # the date (the time of day is noise); "n.d." with the stop
         return f"{self.title.rstrip('.')}. {self.site}, {published}. {self.url} ({archived})."
 
 
