@@ -42,6 +42,10 @@ python3 -m venv .venv
 
 bin_dir="$HOME/.local/bin"
 mkdir -p "$bin_dir"
+if [ -e "$bin_dir/docwatch" ] && [ ! -L "$bin_dir/docwatch" ]; then
+  echo "$bin_dir/docwatch exists and is not a link: left alone; run .venv/bin/docwatch" >&2
+  exit 0
+fi
 ln -sfn "$PWD/.venv/bin/docwatch" "$bin_dir/docwatch"
 case ":$PATH:" in
   *":$bin_dir:"*) echo "docwatch is on your PATH: $bin_dir/docwatch -> $PWD/.venv/bin/docwatch" ;;
