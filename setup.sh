@@ -1,20 +1,29 @@
 #!/usr/bin/env bash
-# Set up docwatch on a fresh machine: Debian packages where apt is available, then a virtualenv.
+# Set up docwatch on a fresh machine: Debian packages where apt is available, then a virtualenv,
+# and `docwatch` on the PATH (a link in ~/.local/bin).
 #   ./setup.sh          what docwatch needs to run (antiword: text of legacy .doc attachments)
-#   ./setup.sh --test   and what the tests need (Chromium for the HTML digest; pytest and friends)
+#   ./setup.sh --test   and what the tests need (Chromium and a CJK font for the HTML digest;
+#                       pytest and friends)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 packages="antiword"
 extras="."
 if [ "${1:-}" = "--test" ]; then
-  packages="$packages chromium"
+  packages="$packages chromium fonts-noto-cjk"
   extras=".[test]"
 fi
 
+installed() {  # a program by its name; the CJK font by what fontconfig knows
+  case "$1" in
+    fonts-noto-cjk) command -v fc-list >/dev/null && fc-list :lang=zh family | grep -q . ;;
+    *) command -v "$1" >/dev/null ;;
+  esac
+}
+
 missing=""
 for package in $packages; do
-  command -v "$package" >/dev/null || missing="$missing $package"
+  installed "$package" || missing="$missing $package"
 done
 if [ -n "$missing" ]; then
   sudo=""
@@ -23,10 +32,23 @@ if [ -n "$missing" ]; then
     echo "installed:$missing"
   else
     echo "could not install:$missing (without antiword .doc attachments are recorded as unreadable;" \
-         "without chromium the HTML digest browser test is skipped)" >&2
+         "without chromium the HTML digest browser test is skipped; without a CJK font it fails)" >&2
   fi
 fi
 
 python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e "$extras"
+
+bin_dir="$HOME/.local/bin"
+mkdir -p "$bin_dir"
+if [ -e "$bin_dir/docwatch" ] && [ ! -L "$bin_dir/docwatch" ]; then
+  echo "$bin_dir/docwatch exists and is not a link: left alone; run .venv/bin/docwatch" >&2
+  exit 0
+fi
+ln -sfn "$PWD/.venv/bin/docwatch" "$bin_dir/docwatch"
+case ":$PATH:" in
+  *":$bin_dir:"*) echo "docwatch is on your PATH: $bin_dir/docwatch -> $PWD/.venv/bin/docwatch" ;;
+  *) echo "linked $bin_dir/docwatch -> $PWD/.venv/bin/docwatch; $bin_dir is not on your PATH:" \
+          "add it (export PATH=\"$bin_dir:\$PATH\" in ~/.profile) or run .venv/bin/docwatch" ;;
+esac

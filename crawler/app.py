@@ -34,9 +34,19 @@ class App:
                 raise BadInput(f"{error}\nRun `docwatch validate` for the full report.") from None
         return self._watchlist
 
+    @property
+    def has_watchlist(self) -> bool:
+        """Whether the watchlist file exists: commands that only read the database need none."""
+        return watchlist_path(self.cli.get("watchlist")).exists()
+
+    @property
+    def file_settings(self):
+        """The watchlist's `settings:` when there is a watchlist, else None."""
+        return self.watchlist.settings if self.has_watchlist else None
+
     @functools.cached_property
     def config(self) -> Config:
-        return resolve(self.cli, self.watchlist.settings)
+        return resolve(self.cli, self.file_settings)
 
 
 pass_app = click.make_pass_decorator(App)

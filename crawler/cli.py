@@ -68,23 +68,30 @@ def select_sources(watchlist: Watchlist, ids: tuple[str, ...], tags: tuple[str, 
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only sources with this tag (repeatable).")
 @click.option("--url", "urls", multiple=True, metavar="URL", help="Crawl this URL as a one-off page (repeatable).")
 @click.option("--trigger", default="cli", hidden=True, help="Who started the run, as recorded in `runs`.")
+@click.option("-v", "--verbose", "verbosity", count=True,
+              help="Show Scrapy's log on the terminal too: -v INFO, -vv DEBUG. [always in DATA_DIR/logs/crawl.log]")
 @pass_app
-def crawl(app: App, source_ids: tuple[str, ...], tags: tuple[str, ...], urls: tuple[str, ...], trigger: str) -> None:
-    """Crawl the watchlist (or some sources) once, now, and print a summary."""
+def crawl(app: App, source_ids: tuple[str, ...], tags: tuple[str, ...], urls: tuple[str, ...], trigger: str,
+          verbosity: int) -> None:
+    """Crawl the watchlist (or some sources) once, now, and print a summary. Scrapy's log
+    goes to DATA_DIR/logs/crawl.log."""
     from crawler.runner import run_crawl
 
     sources = select_sources(app.watchlist, source_ids, tags, urls)
     if not sources:
         raise BadInput(f"no source has tag(s) {', '.join(tags)}")
     started = time.monotonic()
-    summary = run_crawl(app.config, sources, trigger)
+    summary = run_crawl(app.config, sources, trigger, verbosity=verbosity)
     print_summary(summary.run, summary.failures, time.monotonic() - started)
     if summary.errors_logged:
-        click.echo(f"{summary.errors_logged} error(s) were logged during the run: see the log above.", err=True)
+        click.echo(f"{summary.errors_logged} error(s) logged during the run, worth a look: {summary.log_path}")
     if ArchiveSettings.resolve(app.watchlist.settings).work_after_crawl:
         from crawler.commands.archive import run as work_archive_queue
 
         click.get_current_context().invoke(work_archive_queue, limit=None, max_seconds=AFTER_CRAWL_ARCHIVE_SECONDS)
+
+
+MAX_FAILURES_SHOWN = 5  # the summary stays a few lines however many pages failed
 
 
 def print_summary(run: dict, failures: list[dict], seconds: float) -> None:
@@ -95,8 +102,10 @@ def print_summary(run: dict, failures: list[dict], seconds: float) -> None:
     )
     if failures:
         click.echo("Failed or gone (a page is reported removed after repeated 404/410 answers):")
-        for failure in failures:
+        for failure in failures[:MAX_FAILURES_SHOWN]:
             click.echo(f"  {failure['url']}  {failure['error']}")
+        if len(failures) > MAX_FAILURES_SHOWN:
+            click.echo(f"  … and {len(failures) - MAX_FAILURES_SHOWN} more: `docwatch pages` shows each page's last outcome")
 
 
 @main.command()
@@ -135,7 +144,7 @@ def snapshots(app: App, url: str, as_json: bool) -> None:
     for row in rows:
         click.echo(
             f"#{row['id']:<5} {row['fetched_at']}  {row['encoding']:<8} published {row['published'] or '?':<19} "
-            f"sha256 {row['text_sha256'][:16]}…  {row['title']}"
+            f"text SHA-256 {row['text_sha256'][:16]}…  {row['title']}"
         )
 
 

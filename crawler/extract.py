@@ -19,6 +19,7 @@ import charset_normalizer
 import lxml.etree
 import lxml.html
 import trafilatura
+from htmldate import find_date
 from cssselect import SelectorError
 from lxml.cssselect import CSSSelector
 from w3lib.encoding import read_bom, resolve_encoding
@@ -162,7 +163,7 @@ def extract(html: str, url: str, selector: str | None = None, ignore_css: Sequen
     return Extracted(
         title=title,
         text=text,
-        published=_published(tree, title, body_text, text),
+        published=_published(tree, title, body_text, text, html, url),
         links=links,
         attachments=tuple(link for link in links if _is_attachment(link, _site(urlsplit(url).hostname))),
         selector_matched=None if selector is None else bool(selected),
@@ -255,17 +256,42 @@ def _meta_content(tree: lxml.html.HtmlElement, *names: str) -> str:
 
 
 def _title(tree: lxml.html.HtmlElement) -> str:
-    """TRS ArticleTitle, og:title, <title> without its site suffix, or the longest <h1>
-    (others are logos) when <title> is empty or only the site name."""
-    stated = _meta_content(tree, "ArticleTitle", "og:title")
+    """TRS ArticleTitle, og:title (without a site name the page confirms), <title> without its
+    site suffix, or the longest <h1> (others are logos) when <title> is empty or only the site
+    name."""
+    stated = _meta_content(tree, "ArticleTitle")
     if stated:
         return stated
     title_element = tree.find(".//title")
-    title = _strip_site_suffix(_squash(title_element.text_content())) if title_element is not None else ""
+    whole_title = _squash(title_element.text_content()) if title_element is not None else ""
     site_name = _meta_content(tree, "SiteName", "og:site_name", "application-name")
+    og_title = _meta_content(tree, "og:title")
+    if og_title:
+        return _without_site_name(og_title, tree, site_name, whole_title)
+    title = _without_site_name(_strip_site_suffix(whole_title), tree, site_name, "")
     if not title or title == site_name:
         headings = (_squash(h1.text_content()) for h1 in tree.iter("h1"))
         return max(headings, key=len, default="") or title
+    return title
+
+
+# Between a title and the site's name: " | ", " - ", " – ", " — ", "_", "｜".
+_OG_SEPARATOR = re.compile(r"\s+[|\-–—]\s+|\s*[_｜]\s*")
+
+
+def _without_site_name(title: str, tree: lxml.html.HtmlElement, site_name: str, page_title: str) -> str:
+    """og:title (and <title>) often end with the site's name ("A Letter on Justice | Harper's
+    Magazine", "Interactive maps – Wikimedia Blog"). The title is cut at the last separator
+    where the page confirms the cut: what is left is an <h1> or <h2>, or what is cut is the
+    site's name or the end of ``page_title`` (<title>). Otherwise it is kept whole: an English
+    title may itself hold " – "."""
+    headings = {_squash(heading.text_content()).casefold() for heading in tree.iter("h1", "h2")}
+    for separator in reversed(list(_OG_SEPARATOR.finditer(title))):
+        kept, cut = title[: separator.start()], title[separator.end() :]
+        confirmed = (kept.casefold() in headings or cut.casefold() == site_name.casefold()
+                     or (page_title not in ("", title) and page_title.endswith(cut)))
+        if kept and cut and confirmed:
+            return kept
     return title
 
 
@@ -403,9 +429,13 @@ _DATE_WITH_TIME = re.compile(_DAY + _TIME)
 _BYLINE_WINDOW = 600
 
 
-def _published(tree: lxml.html.HtmlElement, title: str, body_text: Callable[[], str], text: str) -> str | None:
+def _published(
+    tree: lxml.html.HtmlElement, title: str, body_text: Callable[[], str], text: str, html: str, url: str
+) -> str | None:
     """The date the page states: TRS/news metas, else a dated byline right under the title
-    (or at the start of the main text). htmldate is not used: on an index page it returns
+    (or at the start of the main text); on a page not written in Chinese, else what htmldate
+    reads from its markup (JSON-LD, other metas, <time> elements, a dated URL). Not on Chinese
+    pages, and never htmldate's search of the free text: on a Chinese CMS index page it finds
     the page-generation time or a news-list date, inventing a publication date."""
     stated = _meta_content(tree, "PubDate", "publishdate", "article:published_time", "datePublished")
     match = _DATE.search(stated)
@@ -421,7 +451,20 @@ def _published(tree: lxml.html.HtmlElement, title: str, body_text: Callable[[], 
         for match in pattern.finditer(byline):
             if iso := _iso(match):
                 return iso
-    return None
+    if _is_chinese(text):
+        return None
+    return find_date(html, url=url, original_date=True, extensive_search=False)
+
+
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LETTER = re.compile(r"[^\W\d_]")
+_CHINESE_SHARE = 0.3  # of the letters; English pages quote a few Chinese words
+
+
+def _is_chinese(text: str) -> bool:
+    sample = text[:5000]
+    letters = len(_LETTER.findall(sample))
+    return letters > 0 and len(_HAN.findall(sample)) / letters >= _CHINESE_SHARE
 
 
 def _iso(match: re.Match[str]) -> str | None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import click
 from scrapy.crawler import CrawlerProcess
@@ -27,9 +29,36 @@ class RunSummary:
     run: dict
     failures: list[dict]
     errors_logged: int  # Scrapy's ERROR log lines: a bug or a broken page worth a look
+    log_path: Path  # where Scrapy's log of the run went
 
 
-def scrapy_settings_for(config: Config, run_id: int | None = None, progress: bool = False) -> Settings:
+CRAWL_LOG = "crawl.log"
+CRAWL_LOG_ROTATE_BYTES = 10 * 1024 * 1024  # then renamed to crawl.log.1 (one old file kept)
+TERMINAL_LOG_LEVELS = {1: logging.INFO, 2: logging.DEBUG}  # by the number of -v
+
+
+def crawl_log(config: Config) -> Path:
+    """Scrapy's log file in the data directory, started afresh when it grew too large."""
+    config.log_dir.mkdir(parents=True, exist_ok=True)
+    path = config.log_dir / CRAWL_LOG
+    if path.exists() and path.stat().st_size > CRAWL_LOG_ROTATE_BYTES:
+        os.replace(path, path.with_name(CRAWL_LOG + ".1"))
+    return path
+
+
+def show_log_on_terminal(verbosity: int) -> None:
+    """With -v (INFO) or -vv (DEBUG), Scrapy's log goes to stderr as well as to the file."""
+    if verbosity <= 0:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(TERMINAL_LOG_LEVELS[min(verbosity, 2)])
+    handler.setFormatter(logging.Formatter("%(asctime)s [%(name)s] %(levelname)s: %(message)s"))
+    logging.root.addHandler(handler)
+
+
+def scrapy_settings_for(
+    config: Config, run_id: int | None = None, progress: bool = False, log_file: Path | None = None, verbosity: int = 0
+) -> Settings:
     settings = Settings()
     settings.setmodule(production_profile, priority="project")
     if config.profile == "local":
@@ -47,15 +76,23 @@ def scrapy_settings_for(config: Config, run_id: int | None = None, progress: boo
         overrides["USER_AGENT"] = config.user_agent
     if run_id is not None:
         overrides["DOCWATCH_RUN_ID"] = run_id
+    if log_file is not None:
+        overrides["LOG_FILE"] = str(log_file)
+    if verbosity >= 2:
+        overrides["LOG_LEVEL"] = "DEBUG"
     if progress:
         overrides["EXTENSIONS"] = {**settings.getdict("EXTENSIONS"), Progress: 500}
     settings.setdict(overrides, priority="cmdline")
     return settings
 
 
-def run_crawl(config: Config, sources: list[Source], trigger: str = "cli", progress: bool | None = None) -> RunSummary:
+def run_crawl(
+    config: Config, sources: list[Source], trigger: str = "cli", progress: bool | None = None, verbosity: int = 0
+) -> RunSummary:
     """Crawl `sources` in this process. Scrapy's reactor runs once per process, so anything
-    that crawls more than once (the daemon, the demo) uses `crawl_in_subprocess`.
+    that crawls more than once (the daemon, the demo) uses `crawl_in_subprocess`. Scrapy's
+    log goes to DATA_DIR/logs/crawl.log, and with ``verbosity`` (-v, -vv) to stderr as well:
+    the terminal shows the progress bar and the summary.
 
     The sources are locked for the whole run; if another live process holds any of them, the
     command exits BUSY_EXIT_CODE (3) naming the holder, and crawls nothing."""
@@ -77,8 +114,10 @@ def run_crawl(config: Config, sources: list[Source], trigger: str = "cli", progr
     if progress is None:
         progress = sys.stderr.isatty()
     status, error, errors_logged = "done", None, 0
+    log_path = crawl_log(config)
+    show_log_on_terminal(verbosity)
     try:
-        process = CrawlerProcess(scrapy_settings_for(config, run_id, progress))
+        process = CrawlerProcess(scrapy_settings_for(config, run_id, progress, log_path, verbosity))
         pages = [s for s in sources if s.type == "page"]
         listings = [s for s in sources if s.type == "listing"]
         crawlers = []
@@ -100,7 +139,7 @@ def run_crawl(config: Config, sources: list[Source], trigger: str = "cli", progr
         failures = queries.run_failures(db, run_id)
         lock.release(db)
         db.close()
-    return RunSummary(run=run, failures=failures, errors_logged=errors_logged)
+    return RunSummary(run=run, failures=failures, errors_logged=errors_logged, log_path=log_path)
 
 
 def crawl_in_subprocess(

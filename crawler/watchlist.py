@@ -43,8 +43,9 @@ _REGEX_PREFIX = "re:"
 class KeywordSet:
     name: str
     terms: tuple[str, ...]
-    patterns: tuple[str, ...]
+    patterns: tuple[str, ...]  # regular expressions
     description: str | None = None
+    pattern_names: tuple[tuple[str, str], ...] = ()  # (regex, name) of the named patterns
 
 
 @dataclass(frozen=True)
@@ -413,6 +414,17 @@ def _regex(value: Any) -> str:
     return value
 
 
+def _pattern(value: Any) -> tuple[str, str]:
+    """(regex, name) of a keyword set's pattern: a regex alone is its own name, or
+    `{name: …, pattern: '…'}` gives it one, which `docwatch hits` shows."""
+    if not isinstance(value, dict):
+        return _regex(value), value
+    if set(value) != {"name", "pattern"}:
+        raise _Invalid(f"a named pattern needs exactly 'name' and 'pattern', got {', '.join(map(str, value)) or 'nothing'}",
+                       "write {name: quota, pattern: '转移就业\\d+人'}, or the regex alone")
+    return _regex(value["pattern"]), _text(value["name"]).strip()
+
+
 def _ignore_rule(value: Any) -> tuple[str, str]:
     """('regex', pattern) for 're:…' rules, ('css', selector) otherwise."""
     if _text(value).startswith(_REGEX_PREFIX):
@@ -499,7 +511,7 @@ def _source_fields(keyword_set_names: Collection[str]) -> dict[str, _Field]:
 
 _KEYWORD_SET_FIELDS = {
     "terms": _Field(_list_of(_text), default=()),
-    "patterns": _Field(_list_of(_regex), default=()),
+    "patterns": _Field(_list_of(_pattern), default=()),
     "description": _Field(_text),
 }
 
@@ -609,11 +621,13 @@ class _Validator:
             checked = self.fields(body, _KEYWORD_SET_FIELDS, scope, {})
             if len(self.problems) > problems_before:
                 continue
+            patterns = _value(checked, "patterns", _KEYWORD_SET_FIELDS)
             keyword_set = KeywordSet(
                 name=name,
                 terms=_value(checked, "terms", _KEYWORD_SET_FIELDS),
-                patterns=_value(checked, "patterns", _KEYWORD_SET_FIELDS),
+                patterns=tuple(regex for regex, _ in patterns),
                 description=_value(checked, "description", _KEYWORD_SET_FIELDS),
+                pattern_names=tuple((regex, given) for regex, given in patterns if given != regex),
             )
             if not keyword_set.terms and not keyword_set.patterns:
                 self.report(scope, name_line, "terms", "has neither terms nor patterns",

@@ -31,7 +31,7 @@ def demo_watchlist(tmp_path, site) -> Path:
 
 
 def run_docwatch(*args: str, db: Path | None = None, watchlist: Path | None = None, timeout: float = 120,
-                 env: dict | None = None) -> subprocess.CompletedProcess:
+                 env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the real command line in a child process (Scrapy's reactor needs a process of its own)."""
     command = [sys.executable, "-m", "crawler"]
     if db:
@@ -39,4 +39,4 @@ def run_docwatch(*args: str, db: Path | None = None, watchlist: Path | None = No
     if watchlist:
         command += ["--watchlist", str(watchlist)]
     full_env = {**os.environ, "DOCWATCH_ENV": "local", **(env or {})}
-    return subprocess.run(command + list(args), capture_output=True, text=True, timeout=timeout, env=full_env)
+    return subprocess.run(command + list(args), capture_output=True, text=True, timeout=timeout, env=full_env, cwd=cwd)

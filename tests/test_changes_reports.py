@@ -189,13 +189,15 @@ def test_hits_on_a_pipe_are_plain_text_with_the_context(filled_db):
     result = docwatch(filled_db, "hits", "--since", "2026-11-22T00:00:00+00:00", "--source", "rst-news")
     assert result.returncode == 0, result.stderr
     assert "\x1b[" not in result.stdout
-    assert "NEW" in result.stdout and "coercion: 激发内生动力" in result.stdout and "…要激发内生动力。…" in result.stdout
-    assert "SCRUBBED" in result.stdout and "2 flagged hit(s)." in result.stdout
+    assert "NEW" in result.stdout and "激发内生动力 (coercion)" in result.stdout and "…要激发内生动力。…" in result.stdout
+    assert "SCRUBBED" in result.stdout and "2 hit(s) by page and term, 2 flagged occurrence(s)" in result.stdout
+    every = docwatch(filled_db, "hits", "--occurrences", "--since", "2026-11-22T00:00:00+00:00", "--source", "rst-news")
+    assert "coercion: 激发内生动力" in every.stdout and "2 flagged occurrence(s)." in every.stdout
 
 
 def test_commands_reject_bad_input_with_exit_2(filled_db, tmp_path):
     cases = {
-        ("hits", "--since", "last week"): "'last week' is neither a duration (30m, 24h, 7d, 2w) nor an ISO date",
+        ("hits", "--since", "last week"): "'last week' is neither a duration (40s, 30m, 24h, 7d, 2w) nor an ISO date",
         ("figures", "--source", "nope"): "unknown source nope; sources in",
         ("events", "--type", "deleted"): "'deleted' is not one of",
         ("diff", OTHER_URL): "has 1 snapshot(s), nothing to compare",

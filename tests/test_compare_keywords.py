@@ -105,6 +105,15 @@ def test_regex_patterns_run_on_folded_text_case_insensitively():
     ]
 
 
+def test_a_named_pattern_reports_its_name_as_the_term():
+    quota = r"转移就业[^。]{0,20}?\d+万人次"
+    matcher = KeywordMatcher({"figures": KeywordSetSpec(patterns=[quota, r"\d+人"], pattern_names=[(quota, "quota")])})
+
+    found = [(hit.term, hit.matched) for hit in matcher.find("累计转移就业275万人次，其中20859人。")]
+
+    assert found == [("quota", "转移就业275万人次"), (r"\d+人", "20859人")]
+
+
 def test_text_without_hits_gives_no_hits(matcher):
     assert matcher.find("就业是最大的民生工程、民心工程、根基工程。") == []
     assert KeywordMatcher({}).find(EXCERPTS) == []

@@ -1,6 +1,8 @@
 """The README's first command: `docwatch demo` works offline and says what to do next."""
 
+import os
 import sqlite3
+import subprocess
 
 from tests.conftest import run_docwatch
 
@@ -20,3 +22,36 @@ def test_demo_crawls_the_bundled_site_twice_with_an_edit_in_between(tmp_path):
     new_terms = {row[0] for row in con.execute(
         "SELECT f.term FROM hit_flags f JOIN events e ON e.id = f.event_id WHERE e.type = 'changed' AND f.kind = 'new'")}
     assert "内生动力" in new_terms
+
+
+def test_every_command_the_demo_prints_runs_as_printed(tmp_path):
+    result = run_docwatch("--data-dir", str(tmp_path), "demo")
+    assert result.returncode == 0, result.stderr
+    suggested = result.stdout.partition("What to look at next")[2].splitlines()[1:]
+    commands = [line.strip() for line in suggested if line.startswith("  ")]
+    assert commands[0] == f"export DOCWATCH_DATA_DIR={tmp_path / 'demo'} DOCWATCH_WATCHLIST={tmp_path / 'demo' / 'watchlist.yaml'}"
+    assert len(commands) >= 9 and not any("--db" in command or "URL" in command or "SNAPSHOT_ID" in command
+                                          for command in commands)
+    fresh_shell = {k: v for k, v in os.environ.items() if not k.startswith("DOCWATCH_")}
+    outputs = {}
+    for command in commands[1:]:
+        ran = subprocess.run(["bash", "-c", f"{commands[0]} && {command}"], capture_output=True, text=True,
+                             env=fresh_shell, timeout=120)
+        assert ran.returncode == 0, (command, ran.stderr)
+        assert ran.stdout.strip(), command
+        outputs[command.split("#")[0].split()[1]] = ran.stdout
+
+    # `hits --new-only`: a two-line header per page, then one line per term on that page
+    lines = outputs["hits"].splitlines()
+    pages = [line for line in lines if line.startswith("[demo-")]
+    hit_lines = [line for line in lines if line.startswith("  NEW ")]
+    assert len(lines) == 2 * len(pages) + len(hit_lines) + 1, outputs["hits"]
+    assert len(pages) == len(set(pages)) == 3
+    assert 10 <= len(hit_lines) <= 25
+    assert lines[-1].startswith(f"{len(hit_lines)} hit(s) by page and term, 87 flagged occurrence(s)")
+    # overlapping terms: one hit under the longest, naming the other
+    inner = [line for line in hit_lines if "内生动力" in line.split("…")[0]]
+    assert len(inner) == 1 and "激发内生动力 (coercion) [also 内生动力]" in inner[0]
+    # a pattern hit: the text it matched and the pattern's name, not the regex
+    assert any("«转移就业275万人次» (pattern transfer figure, labor_transfer)" in line for line in hit_lines)
+    assert not any("\\d" in line for line in hit_lines)

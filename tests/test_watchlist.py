@@ -106,6 +106,10 @@ BAD_CASES = [
      "keyword_sets:\n  labor_transfer:\n    patterns:\n      - '转移就业\\d+'\n      - '[万人次'  # <-\n"
      "sources:\n  - {id: a, url: 'https://a.example/', type: page}\n",
      None, "keyword_sets.labor_transfer.patterns", "unterminated character set"),
+    ("named pattern with a misspelt key",
+     "keyword_sets:\n  labor_transfer:\n    patterns:\n      - {name: quota, patern: '转移就业\\d+'}  # <-\n"
+     "sources:\n  - {id: a, url: 'https://a.example/', type: page}\n",
+     None, "keyword_sets.labor_transfer.patterns", "a named pattern needs exactly 'name' and 'pattern'"),
     ("keyword set as a plain list",
      "keyword_sets:\n  labor_transfer: [转移就业]  # <-\nsources:\n  - {id: a, url: 'https://a.example/', type: page}\n",
      None, "keyword_sets.labor_transfer.", "put the words under 'terms:'"),

@@ -13,7 +13,7 @@ from dataclasses import asdict
 import click
 
 from crawler.cli import App, BadInput, pass_app
-from crawler.config import Config, resolve, watchlist_path
+from crawler.config import Config, resolve
 from crawler.evidence.queue import ArchiveSettings, WorkSummary, wayback_client, work_queue
 from crawler.evidence.wayback import WaybackClient
 from storage import archive_queue, open_database
@@ -24,7 +24,7 @@ ONE_OFF = "url"
 
 def config_for(app: App) -> tuple[Config, ArchiveSettings]:
     """Settings for commands that work without a watchlist, using its `settings:` when there is one."""
-    file_settings = app.watchlist.settings if watchlist_path(app.cli.get("watchlist")).exists() else None
+    file_settings = app.file_settings
     try:
         return resolve(app.cli, file_settings), ArchiveSettings.resolve(file_settings)
     except ValueError as error:

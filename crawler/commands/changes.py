@@ -16,17 +16,19 @@ import sqlite_utils
 
 from crawler.app import App, BadInput, pass_app
 from crawler.compare import diff_texts, render_terminal
+from crawler.compare.hit_groups import HitGroup, group_hit_flags
 from storage import open_database, reports
 
 EVENT_TYPES = ("new_page", "new_document", "changed", "removed", "restored", "fetch_error", "delisted")
-_DURATION = re.compile(r"(\d+)\s*([mhdw])")
-_DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DURATION = re.compile(r"(\d+)\s*([smhdw])")
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+GROUPED_CONTEXT_CHARS = 16  # either side of the match: the line of `hits` fits a terminal
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def parse_since(value: str, now: datetime | None = None) -> str:
     """`--since` as a stored-timestamp string (ISO UTC, seconds): a duration back from now
-    (30m, 24h, 7d, 2w) or an ISO date/time, read in local time unless it carries an offset."""
+    (40s, 30m, 24h, 7d, 2w) or an ISO date/time, read in local time unless it carries an offset."""
     text = value.strip().lower()
     duration = _DURATION.fullmatch(text)
     if duration:
@@ -37,7 +39,7 @@ def parse_since(value: str, now: datetime | None = None) -> str:
             moment = datetime.fromisoformat(value.strip())
         except ValueError:
             raise ValueError(
-                f"{value!r} is neither a duration (30m, 24h, 7d, 2w) nor an ISO date or time"
+                f"{value!r} is neither a duration (40s, 30m, 24h, 7d, 2w) nor an ISO date or time"
                 " (2026-11-20, 2026-11-20T08:00, 2026-11-20T08:00:00+08:00)"
             ) from None
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
@@ -54,7 +56,7 @@ class Since(click.ParamType):
 
 
 since_option = click.option(
-    "--since", type=Since(), help="Only since then: 30m, 24h, 7d, 2w, or an ISO date/time (local time unless it has an offset)."
+    "--since", type=Since(), help="Only since then: 40s, 30m, 24h, 7d, 2w, or an ISO date/time (local time unless it has an offset)."
 )
 sources_option = click.option("--source", "source_ids", multiple=True, metavar="ID", help="Only this source (repeatable).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -94,26 +96,65 @@ def _when(timestamp: str) -> str:
 @sources_option
 @click.option("--term", metavar="TERM", help="Only this watchlist term (or pattern), as shown in the output.")
 @click.option("--new-only", is_flag=True, help="Only hits that are new, not scrubbed ones.")
+@click.option("--occurrences", is_flag=True, help="Every flagged occurrence with its context, not one line per page and term.")
 @json_option
 @pass_app
-def hits(app: App, since: str | None, source_ids: tuple[str, ...], term: str | None, new_only: bool, as_json: bool) -> None:
+def hits(app: App, since: str | None, source_ids: tuple[str, ...], term: str | None, new_only: bool, occurrences: bool,
+         as_json: bool) -> None:
     """Keyword hits flagged after crawls: NEW (a term in a sentence the page did not have
-    before) and SCRUBBED (a term the page no longer has). Hits already seen stay quiet."""
+    before) and SCRUBBED (a term the page no longer has). Hits already seen stay quiet. One line
+    per page and term, with how often it was flagged and the first context; a shorter term on
+    the same words (内生动力 in 激发内生动力) counts under the longer one, which names it."""
     rows = reports.hit_flags(_database(app, source_ids), since, source_ids, term, new_only)
     if as_json:
         _echo_json(rows)
         return
     colour = sys.stdout.isatty()
-    for row in rows:
-        context = _printable(row["context"].replace("\n", " "))
-        matched = _printable(row["matched"])
-        if colour and matched:
-            context = context.replace(matched, click.style(matched, fg="red" if row["kind"] == "scrubbed" else "yellow", bold=True))
-        click.echo(
-            f"{row['kind'].upper():<8} {_when(row['detected_at'])}  {row['set_name']}: {_printable(row['term'])}"
-            f"  [{row['source_id']}] {_printable(row['title'] or '')}\n  {_printable(row['url'])}\n  …{context}…"
-        )
-    click.echo(f"{len(rows)} flagged hit(s).")
+    if occurrences:
+        for row in rows:
+            click.echo(
+                f"{row['kind'].upper():<8} {_when(row['detected_at'])}  {row['set_name']}: {_printable(row['term'])}"
+                f"  [{row['source_id']}] {_printable(row['title'] or '')}\n  {_printable(row['url'])}\n"
+                f"  …{_highlighted(row, colour)}…"
+            )
+        click.echo(f"{len(rows)} flagged occurrence(s).")
+        return
+    groups = group_hit_flags(rows)
+    page = None
+    for group in groups:
+        first = group.first
+        if first["url"] != page:
+            page = first["url"]
+            click.echo(f"[{first['source_id']}] {_printable(first['title'] or '')}\n  {_printable(page)}")
+        click.echo(f"  {first['kind'].upper():<8} {_when(first['detected_at'])}  {_hit_name(group)}"
+                   f"  …{_highlighted(first, colour, GROUPED_CONTEXT_CHARS)}…")
+    click.echo(f"{len(groups)} hit(s) by page and term, {len(rows)} flagged occurrence(s); --occurrences lists each.")
+
+
+def _hit_name(group: HitGroup) -> str:
+    """`内生动力 ×2` for a term; for a pattern, the text it matched and the pattern's name;
+    with the shorter terms on the same words."""
+    first = group.first
+    if group.is_pattern:
+        name = f"«{_printable(first['matched'], 60)}» (pattern {_printable(first['term'], 60)}, {first['set_name']})"
+    else:
+        name = f"{_printable(first['term'])} ({first['set_name']})"
+    count = f" ×{group.count}" if group.count > 1 else ""
+    also = f" [also {', '.join(_printable(term, 60) for term in group.also)}]" if group.also else ""
+    return name + count + also
+
+
+def _highlighted(row: dict, colour: bool, around: int | None = None) -> str:
+    """A flag's context on one line, its match in colour on a terminal; with ``around``, only
+    that many characters either side of the match."""
+    context = _printable(row["context"].replace("\n", " "))
+    matched = _printable(row["matched"])
+    if around is not None and matched in context:
+        before, _, after = context.partition(matched)
+        context = before[-around:] + matched + after[:around]
+    if colour and matched:
+        context = context.replace(matched, click.style(matched, fg="red" if row["kind"] == "scrubbed" else "yellow", bold=True))
+    return context
 
 
 @click.command()

@@ -10,7 +10,7 @@ import click
 from crawler.app import App, BadInput, pass_app
 from crawler.commands.archive import _queue_line
 from crawler.watchlist import WatchlistError
-from storage import archive_queue, locks, open_database, queries
+from storage import archive_queue, locks, open_database, queries, reports
 
 
 @click.command()
@@ -52,7 +52,8 @@ def daemon(app: App, workers: int, time_limit: float, grace: float, archive_ever
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 def status(app: App, as_json: bool) -> None:
-    """Each source's last run, next run and last error; the archive queue; the daemon."""
+    """Each source's last run, next run and last error; the archive queue; the daemon. Without
+    a watchlist, the sources the database knows, without their schedules."""
     from crawler.daemon import due_at
 
     db = open_database(app.config.db_path)
@@ -60,19 +61,21 @@ def status(app: App, as_json: bool) -> None:
     runs, errors = queries.last_runs(db), queries.last_fetch_errors(db)
     crawling = {lock.source_id: lock for lock in locks.current_locks(db) if not lock.is_stale(now)}
     running = locks.running_daemon(db)
+    watched = {source.id: source for source in app.watchlist.sources} if app.has_watchlist else None
     sources = []
-    for source in app.watchlist.sources:
-        run = runs.get(source.id)
-        due = due_at(source, datetime.fromisoformat(run["started_at"]) if run else None)
-        lock = crawling.get(source.id)
+    for source_id in watched or reports.known_source_ids(db):
+        source = watched[source_id] if watched else None
+        run = runs.get(source_id)
+        due = due_at(source, datetime.fromisoformat(run["started_at"]) if run else None) if source else None
+        lock = crawling.get(source_id)
         sources.append({
-            "id": source.id,
-            "schedule": source.schedule_description,
+            "id": source_id,
+            "schedule": source.schedule_description if source else "schedule unknown: no watchlist",
             "last_run": run,
             "next_run": due.astimezone(timezone.utc).isoformat(timespec="seconds") if due else None,
-            "overdue": due is None or due <= now,
+            "overdue": source is not None and (due is None or due <= now),
             "crawling": {"pid": lock.pid, "holder": lock.holder, "since": lock.acquired_at} if lock else None,
-            "last_error": errors.get(source.id),
+            "last_error": errors.get(source_id),
         })
     report = {
         "daemon": _daemon_record(running) if running else None,
@@ -117,7 +120,7 @@ def _print_status(report: dict) -> None:
         if source["overdue"]:
             click.echo("  next run    due now" + (f" (was due {next_run})" if next_run else "") +
                        ("" if daemon_info else "; no daemon is running"))
-        else:
+        elif next_run:
             click.echo(f"  next run    {next_run}" + ("" if daemon_info else " (when a daemon runs)"))
         if source["last_error"]:
             error = source["last_error"]

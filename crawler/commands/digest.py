@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from crawler.app import App, BadInput, pass_app
-from crawler.config import watchlist_path
 from crawler.commands.changes import Since, _database, since_option, sources_option
 from crawler.digest import (
     FORMATS, LAST, DigestSettingsError, EmailError, email_settings, render, send_digest,
@@ -36,13 +35,15 @@ class SinceOrLast(Since):
 @click.option("--format", "digest_format", type=click.Choice(FORMATS),
               help="Output format. [default: from the --output suffix, else md]")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the digest to this file.")
+@click.option("--feed-url", metavar="URL", help="Atom: the address the feed is served at, for its rel=\"self\" link."
+              " [default: the --output file's file:// URI]")
 @sources_option
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only sources with this tag (repeatable).")
 @click.option("--unreviewed", is_flag=True, help="Only events nobody has marked with `docwatch review`.")
 @click.option("--email", is_flag=True, help="Send the digest (text + HTML) by SMTP instead of printing it.")
 @pass_app
-def digest(app: App, since: str, digest_format: str | None, output: Path | None, source_ids: tuple[str, ...],
-           tags: tuple[str, ...], unreviewed: bool, email: bool) -> None:
+def digest(app: App, since: str, digest_format: str | None, output: Path | None, feed_url: str | None,
+           source_ids: tuple[str, ...], tags: tuple[str, ...], unreviewed: bool, email: bool) -> None:
     """What changed, most important first: removed pages, new figures and keyword hits, new
     pages, other changes; grouped by source, each with its citation and archive links."""
     db = _database(app, source_ids)
@@ -56,10 +57,12 @@ def digest(app: App, since: str, digest_format: str | None, output: Path | None,
         _email(app, db, since, source_ids, tags, unreviewed)
         return
     if digest_format is None:
-        digest_format = _SUFFIX_FORMATS.get(output.suffix.lower(), "md") if output else "md"
+        digest_format = _format_from_suffix(output) if output else "md"
+    if feed_url and not feed_url.startswith(("http://", "https://")):
+        raise BadInput(f"--feed-url {feed_url!r}: give the http:// or https:// address the feed is served at")
     destination = file_destination(output) if output else STDOUT
     made = make_digest(db, since, destination, source_ids, tags, unreviewed)
-    text = render(made, digest_format)
+    text = render(made, digest_format, feed_url or (output.resolve().as_uri() if output else None))
     if output is None:
         click.echo(text, nl=False)
     else:
@@ -71,9 +74,20 @@ def digest(app: App, since: str, digest_format: str | None, output: Path | None,
     record(db, made, digest_format, destination)
 
 
+def _format_from_suffix(output: Path) -> str:
+    """The format an --output file's suffix names; any other suffix is refused, since writing
+    Markdown into `x.docx` would make a file nothing can open."""
+    try:
+        return _SUFFIX_FORMATS[output.suffix.lower()]
+    except KeyError:
+        known = ", ".join(_SUFFIX_FORMATS)
+        raise BadInput(f"--output {output}: unknown suffix {output.suffix or '(none)'!r}; use one of {known},"
+                       " or say which format with --format md|html|json|atom") from None
+
+
 def _email(app: App, db, since: str, source_ids: tuple[str, ...], tags: tuple[str, ...], unreviewed: bool) -> None:
     try:
-        file_settings = app.watchlist.digest if watchlist_path(app.cli.get("watchlist")).exists() else None
+        file_settings = app.watchlist.digest if app.has_watchlist else None
         settings = email_settings(file_settings.email if file_settings else None)
     except DigestSettingsError as error:
         raise BadInput(str(error)) from None

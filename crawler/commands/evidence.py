@@ -54,6 +54,6 @@ def _describe(copy: dict) -> str:
         warc += f"  replay: {copy['replay']}"
     wayback = (f"{copy['wayback_url']}" if copy["wayback_url"] else "not archived (see `docwatch archive status`)")
     return (f"#{copy['id']:<5} {copy['fetched_at']}  HTTP {copy['http_status']}  {copy['body_size']} bytes\n"
-            f"       sha256  {copy['body_sha256']}\n"
-            f"       WARC    {warc}\n"
-            f"       Wayback {wayback}")
+            f"       body SHA-256 {copy['body_sha256']}\n"
+            f"       WARC         {warc}\n"
+            f"       Wayback      {wayback}")

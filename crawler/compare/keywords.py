@@ -28,10 +28,12 @@ _HIT_ORDER = attrgetter("start", "end", "set", "term")
 
 @dataclass(frozen=True)
 class KeywordSetSpec:
-    """One named keyword set: literal ``terms`` and regular expressions ``patterns``."""
+    """One named keyword set: literal ``terms`` and regular expressions ``patterns``, some
+    with a name (``pattern_names``: (regex, name) pairs) that their hits carry as their term."""
 
     terms: Sequence[str] = ()
     patterns: Sequence[str] = ()
+    pattern_names: Sequence[tuple[str, str]] = ()
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class KeywordMatcher:
                 entries = owners.setdefault(folded, [])
                 if all(owner != set_name for owner, _ in entries):
                     entries.append((set_name, term))
+            names = dict(spec.pattern_names)
             for pattern in _strings(set_name, "patterns", spec.patterns):
                 try:
                     compiled = re.compile(fold_cjk_variants(pattern), re.IGNORECASE)
@@ -84,7 +87,7 @@ class KeywordMatcher:
                     raise ValueError(
                         f"keyword set {set_name!r}: invalid pattern {pattern!r}: {error}"
                     ) from None
-                self._patterns.append((set_name, pattern, compiled))
+                self._patterns.append((set_name, names.get(pattern, pattern), compiled))
         encoded_terms = [folded.encode("utf-8", "surrogatepass") for folded in owners]
         self._owners = list(owners.values())
         self._term_lengths = [len(folded) for folded in owners]
@@ -133,7 +136,7 @@ class KeywordMatcher:
                 yield set_name, term, chars - self._term_lengths[index], chars
 
     def _pattern_spans(self, folded: bytes) -> Iterator[tuple[str, str, int, int]]:
-        """(set, pattern, start, end) of every non-empty regular-expression match."""
+        """(set, pattern's name, start, end) of every non-empty regular-expression match."""
         folded_text = folded.decode("utf-8", "surrogatepass")
         for set_name, pattern, compiled in self._patterns:
             for match in compiled.finditer(folded_text):

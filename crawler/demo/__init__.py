@@ -7,18 +7,21 @@ crawls without touching the installed package, and every run of the demo starts 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
+import sys
 import time
 from pathlib import Path
 
 import click
 
-from crawler.config import resolve
+from crawler.config import Config, resolve
 from crawler.digest import write_demo_digest
 from crawler.evidence.fake_wayback import FakeWayback
 from crawler.localsite import LocalSite
 from crawler.runner import crawl_in_subprocess
 from crawler.watchlist import load_watchlist
+from storage import open_database, queries
 
 DEMO_DIR = Path(__file__).parent
 DEMO_KEYS = ("demo-access-key", "demo-secret-key")  # only valid for the demo's local fake
@@ -56,6 +59,40 @@ def edit_site(site_copy: Path) -> Path:
     return page
 
 
+def docwatch_command() -> str:
+    """How to run this docwatch from the user's shell: `docwatch` when that name on the PATH
+    is this installation (setup.sh links it into ~/.local/bin), else the installed script's path."""
+    installed = Path(sys.executable).parent / "docwatch"
+    if not installed.exists():
+        return f"{shlex.quote(sys.executable)} -m crawler"
+    on_path = shutil.which("docwatch")
+    if on_path and Path(on_path).resolve() == installed.resolve():
+        return "docwatch"
+    relative = os.path.relpath(installed)
+    return shlex.quote(relative if not relative.startswith("..") else str(installed))
+
+
+def next_steps(config: Config, watchlist_file: Path, edited_url: str, edited_snapshot: int) -> list[str]:
+    """The commands the demo suggests, runnable as printed: one export line points docwatch at
+    the demo's data and watchlist, so each command after it is short."""
+    docwatch = docwatch_command()
+    lines = [
+        f"export DOCWATCH_DATA_DIR={shlex.quote(str(config.data_dir))}"
+        f" DOCWATCH_WATCHLIST={shlex.quote(str(watchlist_file))}",
+        f"{docwatch} events                # what happened: new pages, the change",
+        f"{docwatch} hits --new-only       # new keyword hits, in context",
+        f"{docwatch} figures               # labor-transfer figures, normalised",
+        f"{docwatch} diff {edited_url}",
+        f"{docwatch} evidence {edited_url} --verify",
+        f"{docwatch} pages                 # every page found, with its snapshots",
+        f"{docwatch} snapshots {edited_url}",
+        f"{docwatch} show {edited_snapshot}                # a snapshot's extracted text",
+    ]
+    if shutil.which("sqlite3"):
+        lines.append(f"sqlite3 {shlex.quote(str(config.db_path))} .schema")
+    return lines
+
+
 def run_demo(data_dir: Path, port: int = 0, keep_serving: bool = False) -> None:
     site_copy = prepare(data_dir)
     # A local fake of the Wayback Machine, driven by the real client: captures are confirmed
@@ -87,24 +124,19 @@ def run_demo(data_dir: Path, port: int = 0, keep_serving: bool = False) -> None:
                 click.echo(result.stderr, err=True)
                 raise SystemExit(result.returncode)
         click.echo(f"\nHTML digest of what the demo found: {write_demo_digest(config.db_path, data_dir)}")
-        base = f"docwatch --db {config.db_path} --watchlist {watchlist_file}"
-        click.echo(
-            "\nWhat to look at next:\n"
-            f"  {base} events                # what happened: new pages, the change\n"
-            f"  {base} hits --new-only       # new keyword hits, in context\n"
-            f"  {base} figures               # labor-transfer figures, normalised\n"
-            f"  {base} diff {site.base_url}/{EDITED_ARTICLE}\n"
-            f"  {base} evidence {site.base_url}/{EDITED_ARTICLE} --verify\n"
-            f"  {base} pages                 # every page found, with its snapshots\n"
-            f"  {base} snapshots URL         # the snapshots of one page\n"
-            f"  {base} show SNAPSHOT_ID      # a snapshot's extracted text\n"
-            f"  sqlite3 {config.db_path} .schema"
-        )
+        edited_url = f"{site.base_url}/{EDITED_ARTICLE}"
+        db = open_database(config.db_path)
+        edited_snapshot = queries.page_snapshots(db, edited_url)[-1]["id"]
+        db.close()
+        steps = next_steps(config, watchlist_file, edited_url, edited_snapshot)
+        click.echo("\nWhat to look at next (in this shell; the first line points docwatch at the demo's data):")
+        click.echo("\n".join(f"  {line}" for line in steps))
         if not keep_serving:
-            click.echo("Run `docwatch demo --keep-serving` to keep the site up, edit its pages and crawl again.")
+            click.echo(f"Run `{docwatch_command()} demo --keep-serving` to keep the site up, edit its pages and crawl again.")
         else:
             click.echo(
-                f"\nServing {site.base_url}/ until Ctrl-C. Edit the pages under {site_copy}, then:\n  {base} crawl"
+                f"\nServing {site.base_url}/ until Ctrl-C. Edit the pages under {site_copy}, then, after the"
+                f" export line above:\n  {docwatch_command()} crawl"
             )
             try:
                 while True:

@@ -80,7 +80,7 @@ def send_scheduled_digest(config: Config, settings: DigestSettings) -> str:
             digest = make_digest(db, LAST, destination, unreviewed=settings.unreviewed)
             stamp = datetime.fromisoformat(digest.generated_at).astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
             path = settings.output_dir / f"docwatch-digest-{stamp}.{settings.format}"
-            write_file(path, render(digest, settings.format))
+            write_file(path, render(digest, settings.format, path.resolve().as_uri()))
             record(db, digest, settings.format, destination)
             done.append(f"wrote {path} ({digest.headline})")
         if settings.email is not None:

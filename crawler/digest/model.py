@@ -2,7 +2,9 @@
 
 Every event lands in the first section that fits it: removed (or unlinked) pages; events that
 carry new figures, gone figures, or new or scrubbed keyword hits; new pages; everything else.
-Inside a section events are grouped by source. Page text is hostile: every string taken from a
+Inside a section events are grouped by source, the source with the most important event
+first, and ordered by their `score` (most important first), then by time.
+Page text is hostile: every string taken from a
 page is cut to a bounded length and stripped of control characters and bidi overrides here, so
 no renderer has to remember to.
 """
@@ -37,6 +39,10 @@ MAX_SENTENCE_CHARS = 600  # a "sentence" can be a whole table
 MAX_SENTENCES = 20  # per kind (added, removed, edited) and event; the rest is counted
 MAX_FIGURES = 50  # per event
 MAX_HITS = 50  # per kind (new, scrubbed) and event
+# The score's tiers: what a page took back (scrubbed terms, figures no longer stated, a silent
+# edit) outranks any number of new figures, which outrank any number of new terms.
+SCORE_TAKEN_BACK, SCORE_NEW_FIGURE, SCORE_NEW_HIT = 10_000, 100, 1
+SCORE_TIER_CAP = 99  # per tier, so that a lower tier never reaches the next
 # Control characters, bidi overrides, and what XML cannot carry (surrogates, U+FFFE, U+FFFF).
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
 _ONE_LINE = re.compile(r"\s+")
@@ -161,6 +167,15 @@ class DigestEvent:
     document: Document | None = None  # set for the events of an attachment
 
     @property
+    def score(self) -> int:
+        """How much this event needs reading, for the order within a section: scrubbed terms,
+        figures no longer stated and a silent edit first, then new figures, then new terms,
+        each weighted by how many."""
+        taken_back = len(self.scrubbed_hits) + len(self.removed_figures) + int(self.silent_edit)
+        tiers = ((taken_back, SCORE_TAKEN_BACK), (len(self.figures), SCORE_NEW_FIGURE), (len(self.new_hits), SCORE_NEW_HIT))
+        return sum(min(count, SCORE_TIER_CAP) * weight for count, weight in tiers)
+
+    @property
     def linkable(self) -> bool:
         """Only http(s) URLs become links; anything else is shown as text."""
         return urlsplit(self.url).scheme in ("http", "https")
@@ -173,7 +188,7 @@ class DigestEvent:
             if self.archive.wayback_url and self.archive.archived_on
             else "not yet archived"
         )
-        published = (self.published or "n.d.")[:10]  # the date; the time of day is noise in a citation
+        published = (self.published or "")[:10] or "n.d"  # the date (the time of day is noise); "n.d." with the stop
         return f"{self.title.rstrip('.')}. {self.site}, {published}. {self.url} ({archived})."
 
 
@@ -200,7 +215,7 @@ class Section:
 class Digest:
     generated_at: str
     since: str | None
-    events: tuple[DigestEvent, ...]  # in reading order: section, then source, then time
+    events: tuple[DigestEvent, ...]  # in reading order: section, then source, then score and time
     through_event_id: int = 0  # the newest event in the database when the digest was made
 
     @property
@@ -276,9 +291,19 @@ def build_digest(
         _event(db, row, sites.get(row["source_id"], row["source_id"]), flags.get(row["id"], []), figures.get(row["id"], []))
         for row in rows
     ]
+    return Digest(generated_at=generated_at, since=since, events=reading_order(events), through_event_id=through_event_id)
+
+
+def reading_order(events: Sequence[DigestEvent]) -> tuple[DigestEvent, ...]:
+    """Section by section; inside one, sources by their highest score, then each source's
+    events by score, then time."""
+    best = {}
+    for event in events:
+        key = (event.section, event.source_id)
+        best[key] = max(best.get(key, 0), event.score)
     order = list(SECTIONS)
-    events.sort(key=lambda e: (order.index(e.section), e.source_id, e.detected_at, e.event_id))
-    return Digest(generated_at=generated_at, since=since, events=tuple(events), through_event_id=through_event_id)
+    return tuple(sorted(events, key=lambda e: (
+        order.index(e.section), -best[e.section, e.source_id], e.source_id, -e.score, e.detected_at, e.event_id)))
 
 
 def _sites(db: sqlite_utils.Database, source_ids: Sequence[str], tags: Sequence[str]) -> dict[str, str]:

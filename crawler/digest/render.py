@@ -78,6 +78,7 @@ def event_json(event: DigestEvent) -> dict:
         "published": event.published,
         "summary": event.summary,
         "silent_edit": event.silent_edit,
+        "score": event.score,
         "new_hits": [_hit_json(hit) for hit in event.new_hits],
         "scrubbed_hits": [_hit_json(hit) for hit in event.scrubbed_hits],
         "figures": [
@@ -120,11 +121,16 @@ def render_json(digest: Digest) -> str:
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
 
-def render_atom(digest: Digest) -> str:
-    """One Atom entry per event, in reading order; the entry content is the event's HTML card."""
+def render_atom(digest: Digest, feed_url: str | None = None) -> str:
+    """One Atom entry per event, in reading order; the entry content is the event's HTML card.
+    ``feed_url`` is where the feed itself is found (its `rel="self"` link). Each entry's
+    `updated` is when the event was detected, with the event id as microseconds: events of one
+    crawl share a second, and feed readers tell entries apart by it."""
     card = _HTML.get_template("_event.html.j2").module.event_card
     feed = FeedGenerator()
     feed.id(FEED_ID)
+    if feed_url:
+        feed.link(href=feed_url, rel="self")
     feed.title("docwatch digest")
     feed.subtitle(digest.headline)
     feed.author({"name": "docwatch"})
@@ -135,7 +141,7 @@ def render_atom(digest: Digest) -> str:
         entry.title(f"[{event.type}] {event.title}")
         if event.linkable:
             entry.link(href=event.url)
-        entry.updated(datetime.fromisoformat(event.detected_at))
+        entry.updated(datetime.fromisoformat(event.detected_at).replace(microsecond=event.event_id % 1_000_000))
         entry.category(term=event.section)
         entry.summary(event.citation)
         entry.content(str(card(event)), type="html")
@@ -145,5 +151,8 @@ def render_atom(digest: Digest) -> str:
 RENDERERS = {"md": render_markdown, "html": render_html, "json": render_json, "atom": render_atom}
 
 
-def render(digest: Digest, digest_format: str) -> str:
+def render(digest: Digest, digest_format: str, feed_url: str | None = None) -> str:
+    """The digest as text; ``feed_url`` is the Atom feed's own address (other formats ignore it)."""
+    if digest_format == "atom":
+        return render_atom(digest, feed_url)
     return RENDERERS[digest_format](digest)
