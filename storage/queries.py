@@ -253,17 +253,17 @@ def list_pages(db: sqlite_utils.Database, source_id: str | None = None) -> list[
 
 
 def snapshot(db: sqlite_utils.Database, snapshot_id: int) -> dict:
+    """What `docwatch show` prints of a snapshot: its page, dates, title and text to read."""
     rows = list(
         db.query(
-            f"SELECT s.*, {ORIGINAL_TEXT}, p.url FROM snapshots s JOIN pages p ON p.id = s.page_id WHERE s.id = ?",
+            f"SELECT s.id, p.url, s.fetched_at, s.published, s.title, {ORIGINAL_TEXT}"
+            " FROM snapshots s JOIN pages p ON p.id = s.page_id WHERE s.id = ?",
             [snapshot_id],
         )
     )
     if not rows:
         raise KeyError(f"no snapshot with id {snapshot_id}")
-    row = rows[0]
-    del row["body_zlib"]
-    return row
+    return rows[0]
 
 
 # ---------------------------------------------------------------------------------------------

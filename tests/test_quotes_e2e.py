@@ -10,7 +10,8 @@ from tests.conftest import run_docwatch
 from tests.test_changes_e2e import crawl, edit, report
 
 # 天山网's report on 2017 (real text). The demo copy has half-width punctuation in its body; the
-# page as published writes ，（）： and the test restores that, plus full-width digits in one figure.
+# page as published writes ，（）： and the test restores that, plus full-width digits in its
+# title and first figure.
 ARTICLE = "/xjrst/c112676/201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml"
 BODY_SENTENCE = "农村富余劳动力累计转移就业２７５万人次，完成年度目标的106%。"
 QUOTA_SENTENCE = "2017年全区整建制转移内地企业就业20859人，完成年度目标任务的104%。"
@@ -23,7 +24,7 @@ def publish_in_full_width(site) -> None:
     html = file.read_text("utf-8")
     full_width = str.maketrans({",": "，", "(": "（", ")": "）", ":": "："})
     html = PARAGRAPH.sub(lambda p: "<p>" + p.group(1).translate(full_width) + "</p>", html)
-    file.write_text(html.replace("累计转移就业275万人次", "累计转移就业２７５万人次"), "utf-8")
+    file.write_text(html.replace("转移就业275万人次", "转移就业２７５万人次"), "utf-8")
 
 
 def test_quotes_are_the_pages_own_characters_and_a_figure_is_listed_once(tmp_path, site, demo_watchlist):
@@ -50,6 +51,7 @@ def test_quotes_are_the_pages_own_characters_and_a_figure_is_listed_once(tmp_pat
     assert "(转移就业, 劳动力转移就业: ２７５万人次)" in listing.stdout
 
     show = run_docwatch("show", str(hits[0]["snapshot_id"]), db=db, watchlist=demo_watchlist)
+    assert show.stdout.startswith("【2017·亮点】农村富余劳动力转移就业２７５万人次\n")
     assert BODY_SENTENCE in show.stdout and QUOTA_SENTENCE in show.stdout
 
     edit(site, ARTICLE, "整建制转移内地企业就业20859人", "整建制转移内地企业就业21859人")
@@ -63,6 +65,8 @@ def test_quotes_are_the_pages_own_characters_and_a_figure_is_listed_once(tmp_pat
     digest = run_docwatch("digest", "--since", second, "--format", "json", db=db, watchlist=demo_watchlist)
     assert digest.returncode == 0, digest.stderr
     [event] = [e for e in json.loads(digest.stdout)["events"] if e["url"] == url]
+    assert event["title"] == "【2017·亮点】农村富余劳动力转移就业２７５万人次"
+    assert event["citation"].startswith("【2017·亮点】农村富余劳动力转移就业２７５万人次. ")
     assert [f["context"] for f in event["figures"]] == [QUOTA_SENTENCE.replace("20859", "21859")]
     [change] = event["diff"]["changed"]
     assert (change["old"], change["new"]) == (QUOTA_SENTENCE, QUOTA_SENTENCE.replace("20859", "21859"))
