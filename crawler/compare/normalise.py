@@ -37,6 +37,8 @@ def fold_width(text: str) -> str:
     """Each character in its NFKC form where that is one character (８ → 8, ： → :), nothing
     else: regular expressions written for normalised text then match the page's own
     characters at the same offsets."""
+    if unicodedata.is_normalized("NFKC", text):  # normalised text, hashed: nothing to fold, quickly
+        return text
     return text.translate(_fold_tables().nfkc)
 
 
