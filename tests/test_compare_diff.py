@@ -146,3 +146,12 @@ def test_an_edit_is_quoted_in_each_versions_own_characters():
     assert render_terminal(diff, colour=False).endswith(
         "~ 2017年全区整建制转移内地企业就业[-２０８５９-]{+２１８５９+}人，完成年度目标任务的104%。"
     )
+
+
+def test_unchanged_stretches_of_an_edited_sentence_read_as_the_page_writes_them_now():
+    # The previous snapshot was stored normalised (by an older version): only the figure changed.
+    old = "2017年全区整建制转移内地企业就业20859人,完成年度目标任务的104%。"
+
+    diff = diff_texts(old, "2017年全区整建制转移内地企业就业21859人，完成年度目标任务的104%。")
+
+    assert render_terminal(diff, colour=False).endswith("就业[-20859-]{+21859+}人，完成年度目标任务的104%。")
