@@ -20,8 +20,10 @@ _COUNTER = re.compile(
     r"((?:浏览|访问|点击|阅读)(?:次数|量|数)?\s*[:：])"
     r"\s*(?:\d{1,3}(?:,\d{3})+|\d+)(?![\d.年月日万/-])(?:\s*次)?"
 )
+# Starts at the literal 生成, so the regex engine jumps from one 生成 to the next (a 页面 before
+# it stays in the text either way: only what follows the label is removed).
 _GENERATED_AT = re.compile(
-    r"((?:页面)?生成(?:时间|日期|于)\s*[:：]?)\s*"
+    r"(生成(?:时间|日期|于)\s*[:：]?)\s*"
     r"\d{4}[-/年.]\d{1,2}[-/月.]\d{1,2}日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?"
 )
 _BUILT_IN = (_COUNTER, _GENERATED_AT)
