@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from crawler.compare.diff import TextDiff, diff_texts
 from crawler.compare.figures import Figure, extract_figures, one_per_figure
 from crawler.compare.keywords import Hit, KeywordMatcher
-from crawler.compare.normalise import normalise_text
+from crawler.compare.normalise import fold_width, normalise_text
 from crawler.compare.sentences import split_sentences
 
 GONE_STATUSES = frozenset({404, 410})
@@ -63,8 +63,11 @@ def redirected_home(url: str, final_url: str) -> bool:
 
 
 def is_error_page(title: str, text: str) -> bool:
-    """A 200 answer that is really a "page not found" page (soft 404)."""
-    return len(text) <= ERROR_PAGE_MAX_CHARS and bool(_ERROR_PAGE.search(title) or _ERROR_PAGE.search(text[:200]))
+    """A 200 answer that is really a "page not found" page (soft 404). The title is as the page
+    writes it (４０４ reads as 404), the text normalised."""
+    return len(text) <= ERROR_PAGE_MAX_CHARS and bool(
+        _ERROR_PAGE.search(fold_width(title)) or _ERROR_PAGE.search(text[:200])
+    )
 
 
 @dataclass(frozen=True)
