@@ -52,14 +52,14 @@ def previous_version_db(tmp_path):
     db["events"].insert({"id": 1, "type": "new_page", "source_id": "rst", "page_id": 1, "url": URL,
                          "detected_at": DAY1, "snapshot_id": 1})
     headline, first = HEADLINE, normalise_text(FIRST)
-    for key, text_, term, sentence, rate, first_seen, present in (
+    for key, figure_text, term, sentence, rate, first_seen, present in (
         ("劳动力转移就业|人次|2750000", "275万人次", "劳动力转移就业", headline, None, DAY1, 1),
         ("转移就业|人次|2750000", "275万人次", "转移就业", first, 106, DAY2, 0),
         ("转移内地|人|20859", "20859人", "转移内地", normalise_text(QUOTA), 104, DAY1, 1),
     ):
         value = int(key.rsplit("|", 1)[1])
         db["figures"].insert({"page_id": 1, "figure_key": key, "value": value, "unit": key.split("|")[1],
-                              "text": text_, "term": term, "sentence": sentence, "rate": rate,
+                              "text": figure_text, "term": term, "sentence": sentence, "rate": rate,
                               "first_seen": first_seen, "last_seen": DAY2, "first_event_id": 1, "present": present})
     db.close()
     return path
