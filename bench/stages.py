@@ -72,7 +72,7 @@ def main() -> None:
             timed("extract (parse, article text, links, date)", extraction.extract, html, item.url)
             general += not _known_template(html)
             capture = timed("capture (all of the above + normalise, noise, hash)", capture_page, item, source)
-            findings = timed("keywords and figures", Findings.of, capture.text, matcher)
+            findings = timed("keywords and figures", Findings.of, capture.original_text, matcher)
             keyframe = timed("body compression (zstd)", bodies.keyframe, item.body)
             exchange = timed("WARC records (ISA-L gzip)", warc_exchange, item)
             payload = (capture, findings, exchange)

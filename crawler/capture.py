@@ -1,7 +1,8 @@
 """Extract stage: turn one raw HTTP answer into the comparable record that storage keeps.
 
-decode bytes → extract title/text/date/links → normalise → strip noise → hash; then, for a
-page, its hits and figures, its compressed body and its WARC records (`prepare_page`, run in
+decode bytes → extract title/text/date/links → tidy (the page's own characters, for reading)
+and normalise (for hashing) → strip noise → hash; then, for a page, its hits and figures (found
+in the page's own characters), its compressed body and its WARC records (`prepare_page`, run in
 the extraction workers). Pure: no Scrapy, no database, so it is tested directly on saved pages.
 """
 
@@ -19,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 from crawler import __version__
 from crawler.compare.keywords import KeywordMatcher
 from crawler.compare.noise import strip_noise
-from crawler.compare.normalise import normalise_text
+from crawler.compare.normalise import normalise_text, tidy_text
 from crawler.detect import Findings
 from crawler.evidence.warc import WarcExchange, build_exchange
 from crawler.extract import decode_html, extract
@@ -37,10 +38,12 @@ def header_charset(content_type: str | None) -> str | None:
     return match.group(1) if match else None
 
 
-def comparable_text(title: str, text: str, noise: list[re.Pattern]) -> str:
-    """The text whose SHA-256 decides whether a page changed: title and body, normalised,
-    with visitor counters, generation times and the source's own noise removed."""
-    return strip_noise(normalise_text(f"{title}\n{text}"), noise)
+def page_texts(title: str, text: str, noise: list[re.Pattern]) -> tuple[str, str]:
+    """Title and body without visitor counters, generation times and the source's own noise, as
+    (original, comparable): the page's own characters, which every quote is cut from, and the
+    normalised text whose SHA-256 decides whether the page changed."""
+    joined = f"{title}\n{text}"
+    return strip_noise(tidy_text(joined), noise), strip_noise(normalise_text(joined), noise)
 
 
 def extraction_fingerprint(source: Source) -> str:
@@ -75,9 +78,10 @@ def capture_document(fetched: FetchedPage, text: str) -> PageCapture:
     return PageCapture(
         **answer,
         encoding="binary",
-        title=normalise_text(fetched.link_text or file_name)[:300],
+        title=tidy_text(fetched.link_text or file_name)[:300],
         published=None,
         text=normalise_text(text),
+        original_text=tidy_text(text),
         text_sha256=answer["body_sha256"],
         extract_fingerprint=DOCUMENT_FINGERPRINT,
     )
@@ -88,13 +92,14 @@ def capture_page(fetched: FetchedPage, source: Source) -> PageCapture:
     html, encoding = decode_html(fetched.body, header_charset(answer["content_type"]), source.encoding)
     page = extract(html, fetched.final_url, selector=source.selector, ignore_css=source.ignore_css)
     noise = [re.compile(pattern) for pattern in source.ignore_regex]
-    text = comparable_text(page.title, page.text, noise)
+    original, text = page_texts(page.title, page.text, noise)
     return PageCapture(
         **answer,
         encoding=encoding,
-        title=normalise_text(page.title),
+        title=tidy_text(page.title),
         published=page.published,
         text=text,
+        original_text=original,
         text_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         links=[{"url": link.url, "text": link.text} for link in page.links],
         attachments=[{"url": link.url, "text": link.text} for link in page.attachments],
@@ -118,7 +123,7 @@ def prepare_page(item: FetchedPage, source: Source, keyword_sets: tuple[KeywordS
     already, and sending them back would double what crosses the pipe."""
     capture = capture_page(item, source)
     capture = dataclasses.replace(
-        capture, findings=Findings.of(capture.text, matcher_for(keyword_sets)), body_keyframe=bodies.keyframe(item.body),
+        capture, findings=Findings.of(capture.original_text, matcher_for(keyword_sets)), body_keyframe=bodies.keyframe(item.body),
         body=b"",
     )
     return capture, warc_exchange(item)

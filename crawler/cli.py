@@ -165,7 +165,7 @@ def show(app: App, snapshot_id: int, raw: bool) -> None:
     except KeyError as error:
         raise BadInput(str(error.args[0])) from None
     click.echo(f"{snapshot['title']}\n{snapshot['url']}\nfetched {snapshot['fetched_at']}, published {snapshot['published'] or '?'}\n")
-    click.echo(snapshot["text"])
+    click.echo(snapshot["original_text"])
 
 
 @main.command()

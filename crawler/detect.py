@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from crawler.compare.diff import TextDiff, diff_texts
-from crawler.compare.figures import Figure, extract_figures
+from crawler.compare.figures import Figure, extract_figures, one_per_figure
 from crawler.compare.keywords import Hit, KeywordMatcher
+from crawler.compare.normalise import fold_width, normalise_text
 from crawler.compare.sentences import split_sentences
 
 GONE_STATUSES = frozenset({404, 410})
@@ -62,13 +63,17 @@ def redirected_home(url: str, final_url: str) -> bool:
 
 
 def is_error_page(title: str, text: str) -> bool:
-    """A 200 answer that is really a "page not found" page (soft 404)."""
-    return len(text) <= ERROR_PAGE_MAX_CHARS and bool(_ERROR_PAGE.search(title) or _ERROR_PAGE.search(text[:200]))
+    """A 200 answer that is really a "page not found" page (soft 404). The title is as the page
+    writes it (４０４ reads as 404), the text normalised."""
+    return len(text) <= ERROR_PAGE_MAX_CHARS and bool(
+        _ERROR_PAGE.search(fold_width(title)) or _ERROR_PAGE.search(text[:200])
+    )
 
 
 @dataclass(frozen=True)
 class Version:
-    """What the comparison needs of a stored or fetched version of a page."""
+    """What the comparison needs of a stored or fetched version of a page: its text in the
+    page's own characters (a snapshot stored before docwatch kept them: its normalised text)."""
 
     text: str
     published: str | None
@@ -76,15 +81,15 @@ class Version:
 
 @dataclass(frozen=True)
 class Findings:
-    """The keyword hits and figures in one text: worked out where the text is extracted (a
-    worker process, for pages), so that storing a page only compares."""
+    """The keyword hits and figures (one per figure stated) in one text: worked out where the
+    text is extracted (a worker process, for pages), so that storing a page only compares."""
 
     hits: list[Hit]
     figures: list[Figure]
 
     @classmethod
     def of(cls, text: str, matcher: KeywordMatcher) -> Findings:
-        return cls(matcher.find(text), extract_figures(text))
+        return cls(matcher.find(text), one_per_figure(extract_figures(text)))
 
 
 @dataclass(frozen=True)
@@ -109,10 +114,10 @@ def compare_versions(
     if previous is None:
         return ChangeReport(None, hits, hits, [], figures, figures)
     diff = diff_texts(previous.text, current.text)
-    new_hits = _new_hits(hits, set(split_sentences(previous.text)), diff, matcher)
+    new_hits = _new_hits(hits, {normalise_text(s) for s in split_sentences(previous.text)}, diff, matcher)
     current_terms = {(hit.set, hit.term) for hit in hits}
     scrubbed = _first_per_term(h for h in matcher.find(previous.text) if (h.set, h.term) not in current_terms)
-    old_figures = extract_figures(previous.text)
+    old_figures = one_per_figure(extract_figures(previous.text))
     old_keys = {figure.key for figure in old_figures}
     new_keys = {figure.key for figure in figures}
     return ChangeReport(
@@ -128,15 +133,19 @@ def compare_versions(
 
 
 def _new_hits(hits: list[Hit], old_sentences: set[str], diff: TextDiff, matcher: KeywordMatcher) -> list[Hit]:
-    """Hits in sentences the old version did not have. In a sentence that was only edited (a
+    """Hits in sentences the old version did not have (`old_sentences`, normalised: a sentence
+    that only changed width, ， for ",", is not new). In a sentence that was only edited (a
     figure revised), a term is new only if it now occurs more often than before."""
     edited = {change.new.strip(): change.old for change in diff.changed}
     in_sentence = Counter((hit.sentence.strip(), hit.set, hit.term) for hit in hits)
     old_counts: dict[str, Counter] = {}
+    had_sentence: dict[str, bool] = {}
     new = []
     for hit in hits:
         sentence = hit.sentence.strip()
-        if sentence in old_sentences:
+        if sentence not in had_sentence:
+            had_sentence[sentence] = normalise_text(sentence) in old_sentences
+        if had_sentence[sentence]:
             continue
         if sentence in edited:
             if sentence not in old_counts:

@@ -57,8 +57,8 @@ def store_capture(
             return UNCHANGED
 
         report = compare_versions(
-            Version(previous["text"], previous["published"]) if previous else None,
-            Version(capture.text, capture.published),
+            Version(previous["original_text"], previous["published"]) if previous else None,
+            Version(capture.original_text, capture.published),
             matcher,
             capture.findings,
         )

@@ -60,21 +60,24 @@ def update_hit_ledger(
 def update_figures(
     db: sqlite_utils.Database, page: dict, event_id: int, seen_at: str, figures: Iterable, removed: Iterable,
 ) -> None:
+    """One row per figure the page states (`figure_key`: unit and value), whatever terms are near it."""
     db.conn.executemany(
-        "INSERT INTO figures (page_id, figure_key, value, unit, text, term, sentence, rate, first_seen, last_seen,"
-        " first_event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO figures (page_id, figure_key, value, unit, text, term, terms, sentence, rate, first_seen,"
+        " last_seen, first_event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (page_id, figure_key) DO UPDATE SET last_seen = excluded.last_seen, present = 1,"
-        " text = excluded.text, sentence = excluded.sentence, rate = excluded.rate",
-        [(page["id"], figure_key(figure), figure.value, figure.unit, figure.text, figure.term, figure.sentence,
-          figure.rate, seen_at, seen_at, event_id) for figure in figures],
+        " text = excluded.text, term = excluded.term, terms = excluded.terms, sentence = excluded.sentence,"
+        " rate = excluded.rate",
+        [(page["id"], figure_key(figure), figure.value, figure.unit, figure.text, figure.term,
+          json.dumps(figure.terms, ensure_ascii=False), figure.sentence, figure.rate, seen_at, seen_at, event_id)
+         for figure in figures],
     )
     for figure in removed:
         db.execute("UPDATE figures SET present = 0 WHERE page_id = ? AND figure_key = ?", [page["id"], figure_key(figure)])
 
 
 def figure_key(figure) -> str:
-    term, unit, value = figure.key
-    return f"{term}|{unit}|{value}"
+    unit, value = figure.key
+    return f"{unit}|{value}"
 
 
 def update_listing(db: sqlite_utils.Database, source_id: str, urls: list[str], seen_at: str) -> list[str]:

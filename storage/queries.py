@@ -15,6 +15,9 @@ from storage.database import insert_row, transaction, update_row, utcnow
 # Outcomes of one fetch, as stored in fetches.outcome and counted in runs.
 NEW, CHANGED, UNCHANGED, FAILED, GONE = "new", "changed", "unchanged", "failed", "gone"
 PAGE_OUTCOMES = (NEW, CHANGED, UNCHANGED, FAILED, GONE)
+# What a person reads of a snapshot (`s`): the page's own characters; a snapshot stored before
+# docwatch kept them (migration 10) has only its normalised text, which stands in.
+ORIGINAL_TEXT = "coalesce(s.original_text, s.text) AS original_text"
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,8 @@ class PageCapture:
     encoding: str
     title: str
     published: str | None
-    text: str
+    text: str  # normalised (NFKC): hashed into text_sha256, which decides "changed"
+    original_text: str  # the page's own characters: what hits, figures and diffs quote
     text_sha256: str
     body: bytes
     body_sha256: str
@@ -40,7 +44,7 @@ class PageCapture:
     attachments: list[dict[str, str]] = field(default_factory=list)
     extract_fingerprint: str | None = None  # the extraction settings the text was read with
     # Worked out where the page was extracted (a worker process), else while storing it:
-    findings: Any = None  # crawler.detect.Findings of `text`
+    findings: Any = None  # crawler.detect.Findings of `original_text`
     body_keyframe: bytes | None = None  # bodies.keyframe(body)
 
 
@@ -141,7 +145,8 @@ def latest_snapshot(db: sqlite_utils.Database, page: dict) -> dict | None:
         return None
     return next(
         db.query(
-            "SELECT id, fetched_at, text, text_sha256, published, title FROM snapshots WHERE id = ?",
+            f"SELECT s.id, s.fetched_at, {ORIGINAL_TEXT}, s.text_sha256, s.published, s.title FROM snapshots s"
+            " WHERE s.id = ?",
             [page["latest_snapshot_id"]],
         )
     )
@@ -171,6 +176,7 @@ def insert_snapshot(
             "title": capture.title,
             "published": capture.published,
             "text": capture.text,
+            "original_text": capture.original_text,
             "text_sha256": capture.text_sha256,
             "body_sha256": capture.body_sha256,
             "body_size": len(capture.body),
@@ -247,16 +253,17 @@ def list_pages(db: sqlite_utils.Database, source_id: str | None = None) -> list[
 
 
 def snapshot(db: sqlite_utils.Database, snapshot_id: int) -> dict:
+    """What `docwatch show` prints of a snapshot: its page, dates, title and text to read."""
     rows = list(
         db.query(
-            "SELECT s.*, p.url FROM snapshots s JOIN pages p ON p.id = s.page_id WHERE s.id = ?", [snapshot_id]
+            f"SELECT s.id, p.url, s.fetched_at, s.published, s.title, {ORIGINAL_TEXT}"
+            " FROM snapshots s JOIN pages p ON p.id = s.page_id WHERE s.id = ?",
+            [snapshot_id],
         )
     )
     if not rows:
         raise KeyError(f"no snapshot with id {snapshot_id}")
-    row = rows[0]
-    del row["body_zlib"]
-    return row
+    return rows[0]
 
 
 # ---------------------------------------------------------------------------------------------

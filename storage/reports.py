@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import sqlite_utils
 
+from storage.queries import ORIGINAL_TEXT
+
 
 class NotFound(LookupError):
     """What the user asked for is not in the database; the message says what to try instead."""
@@ -79,19 +81,21 @@ def hit_flags(
 
 
 def figures(db: sqlite_utils.Database, since: str | None = None, source_ids: Sequence[str] = ()) -> list[dict]:
-    """Figures first seen since ``since``. ``new`` is true for a figure that appeared in a later
-    version of a page (a changed quota), false for one the page stated when first captured.
-    ``present`` is false once the page no longer states it."""
+    """Figures first seen since ``since``, one per figure a page states, with every term near it
+    (``terms``, nearest first). ``new`` is true for a figure that appeared in a later version of
+    a page (a changed quota), false for one the page stated when first captured. ``present`` is
+    false once the page no longer states it."""
     clauses, params = _filters("g.first_seen", since, "p.source_id", source_ids)
     rows = db.query(
-        "SELECT g.id, g.value, g.unit, g.term, g.rate, g.text, g.sentence, g.first_seen, g.last_seen,"
+        "SELECT g.id, g.value, g.unit, g.terms, g.rate, g.text, g.sentence, g.first_seen, g.last_seen,"
         " (e.type IS NOT NULL AND e.type NOT IN ('new_page', 'new_document')) AS new, g.present, p.source_id, p.url, p.title,"
         " g.first_event_id"
         " FROM figures g JOIN pages p ON p.id = g.page_id LEFT JOIN events e ON e.id = g.first_event_id"
         f" {_where(clauses)} ORDER BY g.first_seen, g.id",
         params,
     )
-    return [{**row, "new": bool(row["new"]), "present": bool(row["present"])} for row in rows]
+    return [{**row, "terms": json.loads(row["terms"]), "new": bool(row["new"]), "present": bool(row["present"])}
+            for row in rows]
 
 
 def snapshots_to_compare(
@@ -103,7 +107,11 @@ def snapshots_to_compare(
     if page is None:
         raise NotFound(f"no page with URL {url} in the database. `docwatch pages` lists the known URLs.")
     snapshots = list(
-        db.query("SELECT id, page_id, fetched_at, title, published, text FROM snapshots WHERE page_id = ? ORDER BY id", [page[0]])
+        db.query(
+            f"SELECT s.id, s.page_id, s.fetched_at, s.title, s.published, {ORIGINAL_TEXT} FROM snapshots s"
+            " WHERE s.page_id = ? ORDER BY s.id",
+            [page[0]],
+        )
     )
     by_id = {snapshot["id"]: snapshot for snapshot in snapshots}
     for option, snapshot_id in (("--from", from_id), ("--to", to_id)):

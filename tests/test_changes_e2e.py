@@ -82,8 +82,8 @@ def test_edits_between_crawls_are_reported_exactly(tmp_path, site, demo_watchlis
     assert report(db, demo_watchlist, "hits", "--since", second, "--new-only") == hits
 
     figures = report(db, demo_watchlist, "figures", "--since", second)
-    assert [(f["value"], f["unit"], f["term"], f["new"], f["url"].removeprefix(site.base_url)) for f in figures] == [
-        (502, "人次", "培训", True, FIGURE_PAGE)
+    assert [(f["value"], f["unit"], f["terms"], f["new"], f["url"].removeprefix(site.base_url)) for f in figures] == [
+        (502, "人次", ["培训"], True, FIGURE_PAGE)
     ]
 
     diff = run_docwatch("diff", site.base_url + FIGURE_PAGE, db=db, watchlist=demo_watchlist)
@@ -117,6 +117,6 @@ def test_revising_a_quota_flags_the_figure_not_the_terms_around_it(tmp_path, sit
     second = crawl(db, demo_watchlist)
 
     figures = report(db, demo_watchlist, "figures", "--since", second)
-    assert [(f["value"], f["unit"], f["term"], f["new"]) for f in figures] == [(21859, "人", "转移内地", True)]
+    assert [(f["value"], f["unit"], f["terms"], f["new"]) for f in figures] == [(21859, "人", ["转移内地", "整建制转移"], True)]
     # 整建制转移 and 转移内地 were in that sentence before the edit: nothing new to flag
     assert report(db, demo_watchlist, "hits", "--since", second, "--new-only") == []

@@ -77,7 +77,7 @@ def filled_db(tmp_path) -> Path:
     flag(addition, DAY3, "scrubbed", "labor_transfer", "卫星工厂", "卫星工厂", paragraphs[1])
     for key, value, day, event_id, present in (("20859", 20859, DAY1, first, 0), ("21859", 21859, DAY2, revision, 1)):
         db["figures"].insert(
-            {"page_id": article, "figure_key": key, "value": value, "unit": "人", "text": f"{value}人", "term": "转移内地",
+            {"page_id": article, "figure_key": key, "value": value, "unit": "人", "text": f"{value}人", "term": "转移内地", "terms": "[\"转移内地\"]",
              "sentence": QUOTA_SENTENCE, "rate": 104, "first_seen": day, "last_seen": DAY3, "first_event_id": event_id, "present": present}
         )
     db.close()
@@ -130,7 +130,7 @@ def test_diff_snapshots_default_to_the_last_two(filled_db):
         old, new = reports.snapshots_to_compare(db, ARTICLE_URL, from_id, to_id)
         assert (old["id"], new["id"]) == expected
     old, new = reports.snapshots_to_compare(db, ARTICLE_URL, None, revised)
-    assert "20859人" in old["text"] and "21859人" in new["text"]
+    assert "20859人" in old["original_text"] and "21859人" in new["original_text"]
 
 
 def test_diff_snapshot_errors_say_what_is_wrong(filled_db):

@@ -127,3 +127,31 @@ def test_page_edited_in_every_sentence_is_reported_as_removed_and_added_without_
 
     assert diff.changed == []
     assert len(diff.removed) == len(diff.added) == 250
+
+
+def test_a_switch_between_full_width_and_half_width_is_no_change():
+    half_width = "农村富余劳动力累计转移就业275万人次,完成年度目标的106%。"
+
+    assert diff_texts(half_width, "农村富余劳动力累计转移就业２７５万人次，完成年度目标的１０６％。").is_empty
+
+
+def test_an_edit_is_quoted_in_each_versions_own_characters():
+    old = "2017年全区整建制转移内地企业就业２０８５９人，完成年度目标任务的104%。"
+    new = "2017年全区整建制转移内地企业就业２１８５９人，完成年度目标任务的104%。"
+
+    diff = diff_texts(old, new)
+
+    [change] = diff.changed
+    assert (change.old, change.new) == (old, new)
+    assert render_terminal(diff, colour=False).endswith(
+        "~ 2017年全区整建制转移内地企业就业[-２０８５９-]{+２１８５９+}人，完成年度目标任务的104%。"
+    )
+
+
+def test_unchanged_stretches_of_an_edited_sentence_read_as_the_page_writes_them_now():
+    # The previous snapshot was stored normalised (by an older version): only the figure changed.
+    old = "2017年全区整建制转移内地企业就业20859人,完成年度目标任务的104%。"
+
+    diff = diff_texts(old, "2017年全区整建制转移内地企业就业21859人，完成年度目标任务的104%。")
+
+    assert render_terminal(diff, colour=False).endswith("就业[-20859-]{+21859+}人，完成年度目标任务的104%。")

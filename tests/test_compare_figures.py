@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.compare.figures import extract_figures
+from crawler.compare.figures import extract_figures, one_per_figure
 from crawler.compare.normalise import normalise_text
 
 TEXT = Path(__file__).parent / "files" / "text"
@@ -96,3 +96,41 @@ def test_custom_anchor_terms_replace_the_default_list():
         extract_figures(text, anchor_terms=[])
     with pytest.raises(TypeError, match="not a single string"):
         extract_figures(text, anchor_terms="新增就业")
+
+
+# 天山网 2018-01-09, headline and first sentence, with the page's own punctuation.
+HEADLINE_AND_BODY = (
+    "【2017·亮点】农村富余劳动力转移就业275万人次\n"
+    "2017年，我区就业惠民工作成效显著，农村富余劳动力累计转移就业２７５万人次，完成年度目标的106%。"
+)
+
+
+def test_text_and_sentence_of_a_figure_are_the_pages_own_characters():
+    [_, body] = extract_figures(HEADLINE_AND_BODY)
+
+    assert (body.text, body.value) == ("２７５万人次", 2750000)
+    assert body.sentence == HEADLINE_AND_BODY.splitlines()[1]
+
+
+def test_terms_are_every_term_near_the_figure_nearest_first_without_terms_inside_longer_ones():
+    [headline, body] = extract_figures(HEADLINE_AND_BODY)
+    [quota] = extract_figures("2017年全区整建制转移内地企业就业20859人，完成年度目标任务的104%。")
+
+    assert headline.terms == ("劳动力转移就业",)  # not 转移就业, 劳动力转移 or 转移 again
+    assert body.terms == ("转移就业",)
+    assert quota.terms == ("转移内地", "整建制转移")  # overlapping, neither inside the other
+
+
+def test_a_figure_stated_in_the_headline_and_the_body_is_one_figure_with_both_terms():
+    [figure] = one_per_figure(extract_figures(HEADLINE_AND_BODY))
+
+    assert figure.terms == ("转移就业", "劳动力转移就业")
+    # Quoted from the statement that gives the completion rate.
+    assert (figure.text, figure.rate, figure.sentence) == ("２７５万人次", 106.0, HEADLINE_AND_BODY.splitlines()[1])
+    assert figure.key == ("人次", 2750000)
+
+
+def test_different_figures_of_one_sentence_stay_apart(figures):
+    planned_and_actual = [f for f in figures if f.sentence.startswith("2017年,我区多部门联动")]
+
+    assert [f.text for f in one_per_figure(planned_and_actual)] == ["4万人", "4.7万人"]

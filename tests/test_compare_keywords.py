@@ -132,3 +132,15 @@ def test_a_single_string_instead_of_a_list_is_refused():
 def test_an_empty_term_is_refused():
     with pytest.raises(ValueError, match="keyword set 'blank': empty term"):
         KeywordMatcher({"blank": KeywordSetSpec(terms=["转移就业", "  "])})
+
+
+def test_hits_are_found_in_the_pages_own_characters_and_quoted_from_them():
+    # ㎡ and ﬁ have several-character plain forms (m2, fi): they must not shift what is quoted.
+    text = "面积１２㎡（ﬁ）：農牧民轉移就業６９．３３萬人，完成年度目标。\n下一段"
+    matcher = KeywordMatcher({"labor_transfer": KeywordSetSpec(terms=["农牧民转移就业"])})
+
+    [hit] = matcher.find(text)
+
+    assert hit.matched == "農牧民轉移就業"
+    assert hit.context == "面积１２㎡（ﬁ）：農牧民轉移就業６９．３３萬人，完成年度目标。\n下一段"
+    assert hit.sentence == "面积１２㎡（ﬁ）：農牧民轉移就業６９．３３萬人，完成年度目标。"

@@ -74,3 +74,10 @@ def test_the_sources_own_patterns_are_removed_whole():
 def test_uncompiled_pattern_is_refused_with_a_clear_message():
     with pytest.raises(TypeError, match="re.compile"):
         strip_noise(WANZAI, ["关联稿件"])
+
+
+def test_full_width_counters_and_times_are_removed_from_the_pages_own_characters():
+    page = "发布时间：2018-01-09 来源：新疆日报 浏览次数：１６３２ 次\n页面生成时间 ２０１８-01-09 11：33：00"
+
+    assert strip_noise(page) == "发布时间：2018-01-09 来源：新疆日报 浏览次数：\n页面生成时间 "
+    assert strip_noise(page, [re.compile(r"来源:\S+ ")]) == "发布时间：2018-01-09 浏览次数：\n页面生成时间 "

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from opencc import OpenCC
 
-from crawler.compare.normalise import fold_cjk_variants, fold_for_matching, normalise_text
+from crawler.compare.normalise import fold_cjk_variants, fold_for_matching, fold_width, normalise_text, tidy_text
 
 TEXT = Path(__file__).parent / "files" / "text"
 EXCERPTS = (TEXT / "xinjiang_tibet_labor_transfer_excerpts.md").read_text()
@@ -79,3 +79,25 @@ def test_traditional_characters_fold_as_opencc_converts_them_one_by_one() -> Non
     expected = {char: candidates.split(" ")[0] for char, candidates in zip(cjk, converted, strict=True)}
     expected = {char: simplified if len(simplified) == 1 else char for char, simplified in expected.items()}
     assert fold_cjk_variants("".join(cjk)) == "".join(expected[char] for char in cjk)
+
+
+PAGE_LINE = "2017年，我区（新疆）农村富余劳动力转移就业８２，０００人次：\u3000\u3000農牧民轉移就業"
+
+
+def test_tidy_text_keeps_the_pages_own_characters_and_only_tidies_whitespace():
+    assert tidy_text(f"  {PAGE_LINE}\n\n\t第二段 ") == (
+        "2017年，我区（新疆）农村富余劳动力转移就业８２，０００人次： 農牧民轉移就業\n第二段"
+    )
+
+
+def test_normalised_text_is_the_same_whether_the_page_writes_full_width_or_half_width():
+    half_width = "2017年,我区(新疆)农村富余劳动力转移就业82,000人次: 農牧民轉移就業"
+
+    assert normalise_text(PAGE_LINE) == normalise_text(half_width) == half_width
+    assert tidy_text(PAGE_LINE) != tidy_text(half_width)
+
+
+def test_fold_width_changes_only_width_and_keeps_every_offset():
+    folded = fold_width("浏览次数：１６３２，ＵＦＬＰＡ㎡ﬁ農")
+
+    assert folded == "浏览次数:1632,UFLPA㎡ﬁ農"  # no case or script folding; ㎡ and ﬁ would grow

@@ -35,6 +35,7 @@ def test_classify_response(status, url, final_url, body, verdict):
 
 def test_error_pages_are_recognised_but_articles_mentioning_404_are_not():
     assert is_error_page("404 - 页面不存在", "对不起，您访问的页面不存在或已被删除。")
+    assert is_error_page("４０４", "对不起,出错了。")  # titles are kept as the page writes them
     assert not is_error_page("【2017·亮点】农村富余劳动力转移就业275万人次", REPORT)
 
 

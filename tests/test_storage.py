@@ -18,7 +18,7 @@ def capture(url="http://gov.example/a.shtml", text="农村富余劳动力转移�
     return queries.PageCapture(
         source_id="s1", url=url, kind="page", fetched_at="2026-11-22T10:00:00+00:00", http_status=200,
         final_url=url, content_type="text/html", encoding="utf-8", title="标题", published="2018-01-09",
-        text=text, text_sha256=hashlib.sha256(text.encode()).hexdigest(), body=body,
+        text=text, original_text=text, text_sha256=hashlib.sha256(text.encode()).hexdigest(), body=body,
         body_sha256=hashlib.sha256(body).hexdigest(),
     )
 

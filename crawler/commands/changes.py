@@ -163,8 +163,9 @@ def _highlighted(row: dict, colour: bool, around: int | None = None) -> str:
 @json_option
 @pass_app
 def figures(app: App, since: str | None, source_ids: tuple[str, ...], as_json: bool) -> None:
-    """Labour-transfer figures (275万人次 → 2750000 人次) by when they were first seen. NEW marks
-    a figure that appeared when a page already watched changed; GONE one the page no longer states."""
+    """Labour-transfer figures (275万人次 → 2750000 人次) by when they were first seen, each once
+    per page with every term near it. NEW marks a figure that appeared when a page already
+    watched changed; GONE one the page no longer states."""
     rows = reports.figures(_database(app, source_ids), since, source_ids)
     if as_json:
         _echo_json(rows)
@@ -173,7 +174,7 @@ def figures(app: App, since: str | None, source_ids: tuple[str, ...], as_json: b
         marks = " ".join(mark for mark, on in (("NEW", row["new"]), ("GONE", not row["present"])) if on)
         rate = f", {row['rate']:g}% of target" if row["rate"] is not None else ""
         click.echo(
-            f"{marks:<8} {_when(row['first_seen'])}  {row['value']:,.10g} {row['unit']}{rate}  ({_printable(row['term'])}:"
+            f"{marks:<8} {_when(row['first_seen'])}  {row['value']:,.10g} {row['unit']}{rate}  ({_printable(', '.join(row['terms']))}:"
             f" {_printable(row['text'])})  [{row['source_id']}] {_printable(row['title'] or '')}\n"
             f"  {_printable(row['url'])}\n  {_printable(row['sentence'])}"
         )
@@ -241,7 +242,7 @@ def diff(app: App, url: str, from_id: int | None, to_id: int | None, as_json: bo
         old, new = reports.snapshots_to_compare(_database(app), url, from_id, to_id)
     except reports.NotFound as error:
         raise BadInput(str(error)) from None
-    text_diff = diff_texts(old["text"], new["text"])
+    text_diff = diff_texts(old["original_text"], new["original_text"])
     if as_json:
         versions = {side: {k: snapshot[k] for k in ("id", "fetched_at", "title", "published")} for side, snapshot in (("from", old), ("to", new))}
         _echo_json(

@@ -9,6 +9,9 @@ sentences first and shows character edits only inside a sentence that was edited
 appears once, in ``changed``, with its old and new forms and the character operations
 between them. A sentence that moved is reported as removed at its old place and added at its
 new one.
+
+Sentences and characters are shown as each version writes them (，（：), but compared in their
+normalised form: a sentence that only switched between full-width and half-width is unchanged.
 """
 
 import re
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Literal, NamedTuple
 
+from crawler.compare.normalise import normalise_text
 from crawler.compare.sentences import split_sentences
 
 # Two sentences are the same sentence, edited, when at least half their characters match.
@@ -32,7 +36,8 @@ _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 class CharOp(NamedTuple):
-    """One step turning an old sentence into the new one (difflib's tags)."""
+    """One step turning an old sentence into the new one (difflib's tags); in an ``equal`` step
+    ``old`` and ``new`` read the same once normalised."""
 
     tag: Literal["equal", "insert", "delete", "replace"]
     old: str
@@ -72,9 +77,10 @@ class TextDiff:
 
 
 def diff_texts(old: str, new: str) -> TextDiff:
-    """Compare two texts (normalised, noise stripped) sentence by sentence."""
+    """Compare two texts (noise stripped) sentence by sentence."""
     old_sentences, new_sentences = split_sentences(old), split_sentences(new)
-    matcher = SequenceMatcher(None, old_sentences, new_sentences, autojunk=False)
+    old_keys, new_keys = list(map(normalise_text, old_sentences)), list(map(normalise_text, new_sentences))
+    matcher = SequenceMatcher(None, old_keys, new_keys, autojunk=False)
     added: list[str] = []
     removed: list[str] = []
     changed: list[SentenceChange] = []
@@ -84,7 +90,7 @@ def diff_texts(old: str, new: str) -> TextDiff:
         if tag == "equal":
             unchanged_chars += 2 * sum(map(len, old_block))
             continue
-        pairs = _pair_similar(old_block, new_block) if tag == "replace" else []
+        pairs = _pair_similar(old_keys[old_lo:old_hi], new_keys[new_lo:new_hi]) if tag == "replace" else []
         paired_old = {old_index for old_index, _ in pairs}
         paired_new = {new_index for _, new_index in pairs}
         removed += [s for i, s in enumerate(old_block) if i not in paired_old]
@@ -123,7 +129,9 @@ def _char_change(old: str, new: str) -> SentenceChange:
     """Character operations, with numbers and Latin words kept whole: 8[-1-]{+2+}000 would
     hide that 81000 became 82000."""
     old_tokens, new_tokens = _TOKEN.findall(old), _TOKEN.findall(new)
-    matcher = SequenceMatcher(None, old_tokens, new_tokens, autojunk=False)
+    matcher = SequenceMatcher(
+        None, list(map(normalise_text, old_tokens)), list(map(normalise_text, new_tokens)), autojunk=False
+    )
     ops = [
         CharOp(tag, "".join(old_tokens[old_lo:old_hi]), "".join(new_tokens[new_lo:new_hi]))
         for tag, old_lo, old_hi, new_lo, new_hi in matcher.get_opcodes()
@@ -152,7 +160,7 @@ def render_terminal(diff: TextDiff, colour: bool) -> str:
         pieces = []
         for op in change.ops:
             if op.tag == "equal":
-                pieces.append(_printable(op.old))
+                pieces.append(_printable(op.new))
                 continue
             if op.old:
                 pieces.append(paint(op.old, _RED, "[-", "-]"))

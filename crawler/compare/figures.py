@@ -12,13 +12,17 @@ Chinese numerals (六万) are not figures. The cost of the clause rule: a series
 term once ("2005年转移就业67万多人次,2006年达到120多万人次") yields only its first figure.
 
 Values are exact: 175.62万 is computed with Decimal, so it is 1756200, never 1756199.9999.
+
+A figure is what the page states, a value and a unit, not the term that found it: the headline
+"农村富余劳动力转移就业275万人次" and the body's "累计转移就业275万人次,完成年度目标的106%" are
+one figure of the page, with both terms (:func:`one_per_figure`).
 """
 
+import dataclasses
 import functools
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 
 from crawler.compare.keywords import Hit, KeywordMatcher, KeywordSetSpec
@@ -61,31 +65,42 @@ _COMPLETION_RATE = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Figure:
-    """One quantity reported next to a labour-transfer or training term."""
+    """A quantity stated next to labour-transfer or training terms, in the page's characters.
+
+    ``terms`` are the anchor terms in its clause, nearest first (a term inside a longer one
+    found at the same place, 转移就业 in 劳动力转移就业, is not listed again).
+    """
 
     value: int | float
     unit: str
     text: str
-    term: str
+    terms: tuple[str, ...]
     sentence: str
     rate: float | None
 
     @property
-    def key(self) -> tuple[str, str, int | float]:
-        """Identity in the ledger: the same figure on a re-crawl is not news again."""
-        return (self.term, self.unit, self.value)
+    def term(self) -> str:
+        """The term nearest the quantity."""
+        return self.terms[0]
+
+    @property
+    def key(self) -> tuple[str, int | float]:
+        """Identity in the ledger: what the page states. The same figure on a re-crawl, or a
+        sentence reworded around it, is not news again."""
+        return (self.unit, self.value)
 
 
 def extract_figures(
     text: str, anchor_terms: Sequence[str] = DEFAULT_FIGURE_TERMS
 ) -> list[Figure]:
-    """Every figure in ``text``, in order, with its term and completion rate if stated.
+    """Every statement of a figure in ``text``, in order, with its terms and completion rate.
 
-    ``term`` is the anchor term nearest before the quantity in its clause (nearest after it
-    if none comes before). ``rate`` is the first "完成…目标…N%" after the quantity and before
-    the sentence's next quantity; an approximate rate ("完成年度目标逾6成") gives None.
+    The nearest term is the anchor ending closest before the quantity in its clause (starting
+    closest after it if none comes before). ``rate`` is the first "完成…目标…N%" after the
+    quantity and before the sentence's next quantity; an approximate rate ("完成年度目标逾6成")
+    gives None. ``text`` and ``sentence`` are cut from ``text`` as given.
     """
     if isinstance(anchor_terms, str):
         raise TypeError("anchor_terms must be a list of terms, not a single string")
@@ -100,8 +115,8 @@ def extract_figures(
         clauses = _Clauses(folded, sentence_start, sentence_end)
         rate_ends = [quantity.start() for quantity in quantities[1:]] + [sentence_end]
         for quantity, rate_end in zip(quantities, rate_ends):
-            term = _nearest_anchor(anchors, anchor_starts, clauses.around(quantity), quantity)
-            if term is None:
+            terms = _terms_near(anchors, anchor_starts, clauses.around(quantity), quantity)
+            if not terms:
                 continue
             rate = _COMPLETION_RATE.search(folded, quantity.end(), rate_end)
             figures.append(
@@ -109,7 +124,7 @@ def extract_figures(
                     value=_value(quantity),
                     unit=_UNITS[quantity["unit"]],
                     text=text[quantity.start() : quantity.end()],
-                    term=term,
+                    terms=terms,
                     sentence=text[sentence_start:sentence_end],
                     rate=float(rate["rate"]) if rate else None,
                 )
@@ -137,20 +152,41 @@ class _Clauses:
         return self._starts[index], self._ends[index]
 
 
-def _nearest_anchor(
+def _terms_near(
     anchors: list[Hit], anchor_starts: list[int], clause: tuple[int, int], quantity: re.Match[str]
-) -> str | None:
-    """The anchor ending closest before the quantity (longest on a tie), else closest after."""
+) -> tuple[str, ...]:
+    """The anchor terms of the quantity's clause: those ending before it, the one ending
+    closest first (longest on a tie), then those after it, the closest first. An anchor inside
+    a longer anchor hit is part of that term, not another one."""
     clause_start, clause_end = clause
     first, last = bisect_left(anchor_starts, clause_start), bisect_left(anchor_starts, clause_end)
     in_clause = [hit for hit in anchors[first:last] if hit.end <= clause_end]
-    before = [hit for hit in in_clause if hit.end <= quantity.start()]
-    if before:
-        return max(before, key=lambda hit: (hit.end, hit.end - hit.start)).term
-    after = [hit for hit in in_clause if hit.start >= quantity.end()]
-    if after:
-        return min(after, key=lambda hit: (hit.start, hit.start - hit.end)).term
-    return None
+    outermost = [
+        hit for hit in in_clause
+        if not any(other.start <= hit.start and hit.end <= other.end and other.end - other.start > hit.end - hit.start
+                   for other in in_clause)
+    ]
+    before = sorted((hit for hit in outermost if hit.end <= quantity.start()),
+                    key=lambda hit: (-hit.end, hit.start - hit.end))
+    after = sorted((hit for hit in outermost if hit.start >= quantity.end()), key=lambda hit: (hit.start, hit.start - hit.end))
+    return tuple(dict.fromkeys(hit.term for hit in before + after))
+
+
+def one_per_figure(figures: Sequence[Figure]) -> list[Figure]:
+    """One entry per figure the page states (its key), in order of first statement, with every
+    term near any statement of it. The sentence, text and rate are those of the first statement
+    that gives a completion rate, else of the first: the quote then shows the rate it reports."""
+    statements: dict[tuple[str, int | float], list[Figure]] = {}
+    for figure in figures:
+        statements.setdefault(figure.key, []).append(figure)
+    merged = []
+    for same in statements.values():
+        quoted = next((figure for figure in same if figure.rate is not None), same[0])
+        terms = dict.fromkeys(quoted.terms)
+        for figure in same:
+            terms.update(dict.fromkeys(figure.terms))
+        merged.append(dataclasses.replace(quoted, terms=tuple(terms)))
+    return merged
 
 
 def _value(quantity: re.Match[str]) -> int | float:

@@ -1,4 +1,11 @@
-"""Canonical text forms: one for storing and diffing, one for matching keywords."""
+"""Text forms: the page's own characters for reading, a canonical form for hashing, one for matching.
+
+A quote must be the page's own characters (``，（：``, ８２０００, 轉移), so everything a person
+reads is cut from :func:`tidy_text`. Whether a page changed is decided on :func:`normalise_text`
+(NFKC), so a page that only switched between full-width and half-width forms is unchanged.
+Keywords and figures are found in :func:`fold_for_matching`, which keeps every offset, so a
+position found there points at the same character of the text as the page writes it.
+"""
 
 import functools
 import re
@@ -11,14 +18,28 @@ import opencc
 _SPACES = re.compile(r"[ \t\u3000\u00a0\u200b\ufeff]+")
 
 
-def normalise_text(text: str) -> str:
-    """NFKC (full-width digits and Latin become half-width), collapse spaces, drop blank lines.
+def tidy_text(text: str) -> str:
+    """The text in the page's own characters, with runs of spaces collapsed and blank lines dropped.
 
     Line breaks are kept: they separate paragraphs, which the sentence splitter relies on.
     """
-    text = unicodedata.normalize("NFKC", text)
     lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
     return "\n".join(line for line in lines if line)
+
+
+def normalise_text(text: str) -> str:
+    """:func:`tidy_text` of the NFKC form (full-width digits, Latin and punctuation become
+    half-width): the form whose hash decides whether a page changed."""
+    return tidy_text(unicodedata.normalize("NFKC", text))
+
+
+def fold_width(text: str) -> str:
+    """Each character in its NFKC form where that is one character (８ → 8, ： → :), nothing
+    else: regular expressions written for normalised text then match the page's own
+    characters at the same offsets."""
+    if unicodedata.is_normalized("NFKC", text):  # normalised text, hashed: nothing to fold, quickly
+        return text
+    return text.translate(_fold_tables().nfkc)
 
 
 def fold_for_matching(text: str) -> str:
@@ -59,6 +80,7 @@ def fold_cjk_variants(text: str) -> str:
 class _FoldTables:
     table: dict[int, str]
     t2s: dict[int, str]
+    nfkc: dict[int, str]
     spans: re.Pattern[str]
 
 
@@ -86,7 +108,7 @@ def _fold_tables() -> _FoldTables:
         simplified = candidates.split(" ")[0]
         if len(traditional) == 1 and len(simplified) == 1 and simplified != traditional:
             t2s[ord(traditional)] = simplified
-    table = {}
+    table, nfkc = {}, {}
     for code in range(_LAST_FOLDABLE + 1):
         if 0xD800 <= code <= 0xDFFF:
             continue
@@ -94,6 +116,8 @@ def _fold_tables() -> _FoldTables:
         folded = unicodedata.normalize("NFKC", char)
         if len(folded) != 1:
             folded = char
+        elif folded != char:
+            nfkc[code] = folded
         folded = t2s.get(ord(folded), folded)
         lower = folded.lower()
         if len(lower) == 1:
@@ -106,4 +130,4 @@ def _fold_tables() -> _FoldTables:
     foldable = "".join(re.escape(chr(code)) for code in sorted(table) if 0x80 <= code <= 0xFFFF)
     foldable += "\U00010000-\U0010ffff"
     spans = re.compile(f"[{foldable}](?:[^{foldable}\\n]{{0,{_MAX_GAP}}}[{foldable}])*")
-    return _FoldTables(table=table, t2s=t2s, spans=spans)
+    return _FoldTables(table=table, t2s=t2s, nfkc=nfkc, spans=spans)
