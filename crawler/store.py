@@ -182,12 +182,56 @@ def store_failure(
         return FAILED
 
 
-def store_listing(db: sqlite_utils.Database, run_id: int | None, source_id: str, urls: list[str], seen_at: str) -> list[str]:
-    """After every page of a listing was read: record its articles, flag the ones it dropped."""
+@dataclasses.dataclass
+class ListingRead:
+    """What one crawl read of a listing source, gathered page by page until it is complete."""
+
+    article_urls: list[str] = dataclasses.field(default_factory=list)  # in order, within max_items
+    shown: set[str] = dataclasses.field(default_factory=set)  # every article link of its list pages
+    snapshots: dict[str, int] = dataclasses.field(default_factory=dict)  # list page URL → its snapshot now
+    failed: bool = False  # a list page could not be read: nothing can be said about what it dropped
+
+
+def store_listing_page(db: sqlite_utils.Database, run_id: int | None, listing: PageCapture,
+                       warc: WarcRecordRef | None = None) -> int:
+    """One list page: a new snapshot (with its WARC record, `warc`, written just before, and
+    an archive request) when its links changed or on its first crawl, else only a fetch row.
+    No event: what a listing's change means is said by the `delisted` events of its articles.
+    Returns the id of the page's snapshot as it is now."""
     with transaction(db):
-        delisted = changes.update_listing(db, source_id, urls, seen_at)
+        page = queries.page_for(db, listing.source_id, listing.url, "listing", listing.fetched_at)
+        previous = queries.latest_snapshot(db, page)
+        fetch = dict(http_status=listing.http_status, elapsed_ms=listing.elapsed_ms, size=len(listing.body))
+        live = dict(state="live", gone_count=0, error_count=0, last_fetched=listing.fetched_at,
+                    last_status=listing.http_status)
+        if previous is not None and previous["text_sha256"] == listing.text_sha256:
+            _record_unchanged(db, run_id, page, listing.fetched_at, live, **fetch)
+            return previous["id"]
+        snapshot_id = queries.insert_snapshot(db, page["id"], run_id, listing, warc)
+        archive_queue.enqueue(db, listing.url, "listing_changed", snapshot_id)
+        outcome = NEW if previous is None else CHANGED
+        queries.insert_fetch(db, run_id, page, listing.source_id, listing.url, "listing", listing.fetched_at,
+                             outcome, snapshot_id=snapshot_id, **fetch)
+        queries.update_page(db, page, last_outcome=outcome, latest_snapshot_id=snapshot_id, title=listing.title,
+                            **live)
+        return snapshot_id
+
+
+def store_listing(db: sqlite_utils.Database, run_id: int | None, source_id: str, read: ListingRead,
+                  seen_at: str) -> list[str]:
+    """After every page of a listing was read: record its articles, flag the ones it dropped,
+    each naming the listing snapshot that last showed it and the same list page's snapshot now."""
+    with transaction(db):
+        delisted = changes.update_listing(db, source_id, read.article_urls, seen_at, read.shown)
         for url in delisted:
             page = queries.page_for(db, source_id, url, "article", seen_at)
+            last_shown = queries.last_listing_snapshot_linking(db, source_id, url)
+            detail = {"listing_source": source_id, "listing_url": None, "listing_snapshot_before": None,
+                      "listing_snapshot_after": None}
+            if last_shown is not None:
+                snapshot_id, listing_url = last_shown
+                detail.update(listing_url=listing_url, listing_snapshot_before=snapshot_id,
+                              listing_snapshot_after=read.snapshots.get(listing_url))
             changes.insert_event(db, "delisted", page, run_id, seen_at, snapshot_id=page["latest_snapshot_id"],
-                                 detail={"listing_source": source_id})
+                                 detail=detail)
         return delisted

@@ -79,11 +79,15 @@ class WatchlistSpider(scrapy.Spider):
         )
 
     def http_error(self, response: Response) -> FetchFailed:
+        return self.unusable(response, f"HTTP {response.status}")
+
+    def unusable(self, response: Response, error: str) -> FetchFailed:
+        """An answer that came but cannot be used, and why."""
         return FetchFailed(
             source_id=response.meta["source_id"],
             kind=response.meta["kind"],
             url=_page_url(response),
-            error=f"HTTP {response.status}",
+            error=error,
             fetched_at=_now(),
             status=response.status,
             size=len(response.body),
