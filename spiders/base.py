@@ -78,9 +78,6 @@ class WatchlistSpider(scrapy.Spider):
             link_text=response.meta.get("link_text", ""),
         )
 
-    def http_error(self, response: Response) -> FetchFailed:
-        return self.unusable(response, f"HTTP {response.status}")
-
     def unusable(self, response: Response, error: str) -> FetchFailed:
         """An answer that came but cannot be used, and why."""
         return FetchFailed(

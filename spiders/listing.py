@@ -16,6 +16,7 @@ import re
 from scrapy.http import Response
 
 from crawler.capture import capture_listing
+from crawler.detect import Verdict, classify_response
 from crawler.items import ListingFetched
 from spiders.base import WatchlistSpider
 
@@ -46,10 +47,11 @@ class ListingSpider(WatchlistSpider):
 
     def parse(self, response: Response):
         source = self.sources[response.meta["source_id"]]
-        if response.status >= 400:
-            yield self.http_error(response)
-            return
         answer = self.fetched(response)
+        verdict, reason = classify_response(answer.status, answer.url, answer.final_url, answer.body)
+        if verdict is not Verdict.OK:  # an error or a challenge lists nothing: no article was dropped
+            yield self.unusable(response, reason)
+            return
         try:
             listing = capture_listing(answer, source)
         except Exception as error:  # a hostile or broken page: record it, keep crawling

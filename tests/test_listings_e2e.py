@@ -17,6 +17,7 @@ from tests.test_changes_e2e import DELETED_PAGE, LISTING, crawl, edit, report
 SECOND_LISTING_PAGE = "/xjrst/c112676/index_1.shtml"
 DELETED_ITEM = f'<li><a href="{DELETED_PAGE}" target="_blank">新疆上半年转移就业农村富余劳动力175.62万人次</a><span>2019-07-19</span></li>'
 ACCESS, SECRET = "listing-access", "listing-secret"
+CHALLENGE = b"<html><script>document.cookie='__jsl_clearance=1';location.reload()</script></html>"
 
 
 def listing_rows(db) -> dict[str, list[tuple]]:
@@ -139,6 +140,21 @@ def test_a_delisted_article_names_the_listing_before_and_after_and_both_are_arch
     assert f"Listing before: snapshot #{before[0]}" in markdown and f"Listing after: snapshot #{after[0]}" in markdown
     html = run_docwatch("digest", "--since", second, "--format", "html", db=db, watchlist=demo_watchlist).stdout
     assert f"<dt>Before</dt><dd>snapshot #{before[0]}," in html and f"<dt>After</dt><dd>snapshot #{after[0]}," in html
+
+
+def test_a_challenge_page_in_place_of_a_list_page_is_a_failed_fetch_not_a_delisting(tmp_path, site, demo_watchlist):
+    db = tmp_path / "dw.db"
+    crawl(db, demo_watchlist)
+    stored = listing_rows(db)
+    (site.root / LISTING.lstrip("/")).write_bytes(CHALLENGE)  # answered with HTTP 200
+    second = crawl(db, demo_watchlist)
+
+    assert report(db, demo_watchlist, "events", "--since", second) == []  # its articles were not dropped
+    assert listing_rows(db) == stored
+    with sqlite3.connect(db) as conn:
+        fetched = conn.execute("SELECT outcome, error FROM fetches WHERE url = ? AND fetched_at >= ?",
+                               [site.base_url + LISTING, second]).fetchall()
+    assert fetched == [("failed", "anti-bot JavaScript challenge page")]
 
 
 def test_a_database_of_the_previous_version_migrates(tmp_path, demo_watchlist):
