@@ -21,7 +21,7 @@ CHALLENGE = b"<html><script>document.cookie='__jsl_clearance=1';location.reload(
 
 
 def listing_rows(db) -> dict[str, list[tuple]]:
-    """Per list page (path): its snapshots as (id, links, warc_file, warc_length, body_sha256), oldest first."""
+    """Per list page (URL): its snapshots as (id, links, warc_file, warc_length, body_sha256), oldest first."""
     with sqlite3.connect(db) as conn:
         rows = conn.execute(
             "SELECT p.url, s.id, s.links, s.warc_file, s.warc_length, s.body_sha256 FROM pages p"
@@ -103,7 +103,7 @@ def test_a_delisted_article_names_the_listing_before_and_after_and_both_are_arch
     assert len(stored[base + SECOND_LISTING_PAGE]) == 1  # its links did not change
     (before, after) = stored[base + LISTING]
     assert before[0] == before_id and after[2] and after[3]
-    assert base + DELETED_PAGE in json.loads(before[1])[1]["url"]
+    assert json.loads(before[1])[1]["url"] == base + DELETED_PAGE
     assert DELETED_PAGE not in linked_paths(after[1], base)
 
     (event,) = report(db, demo_watchlist, "events", "--since", second, "--type", "delisted")
