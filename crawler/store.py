@@ -114,8 +114,7 @@ def store_same_body(
     extraction settings, cannot have changed; nothing is decoded, extracted or hashed again.
     Returns the attachments the page links (as last read), or None (nothing written) when the
     full path is needed."""
-    rows = list(db.query("SELECT * FROM pages WHERE url = ?", [url]))  # no write lock for a page that misses
-    page = rows[0] if rows else None
+    page = queries.page_at(db, url)  # read before the transaction: no write lock for a page that misses
     if (page is None or page["state"] == "removed" or page["latest_snapshot_id"] is None
             or page["last_body_sha256"] != body_sha256 or page["extract_fingerprint"] != fingerprint):
         return None
@@ -167,14 +166,13 @@ def store_failure(
     """No usable answer. Never a change: the last snapshot stands, a removal count is not
     advanced, and a `fetch_error` event is written when a page starts failing."""
     with transaction(db):
-        if kind == "listing":
-            queries.insert_fetch(db, run_id, None, source_id, url, kind, fetched_at, FAILED,
-                                 http_status=http_status, size=size, error=error)
-            return FAILED
-        page = queries.page_for(db, source_id, url, kind, fetched_at)
+        # A list page is a page once it was read (a failure does not make one): it has no events.
+        page = queries.page_at(db, url) if kind == "listing" else queries.page_for(db, source_id, url, kind, fetched_at)
         queries.insert_fetch(db, run_id, page, source_id, url, kind, fetched_at, FAILED,
                              http_status=http_status, size=size, error=error)
-        if page["error_count"] == 0:
+        if page is None:
+            return FAILED
+        if page["error_count"] == 0 and kind != "listing":
             changes.insert_event(db, "fetch_error", page, run_id, fetched_at, http_status=http_status,
                                  detail={"error": error})
         queries.update_page(db, page, error_count=page["error_count"] + 1, last_fetched=fetched_at,

@@ -127,11 +127,17 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def page_at(db: sqlite_utils.Database, url: str) -> dict | None:
+    """The page row for `url`, if docwatch has seen it."""
+    rows = list(db.query("SELECT * FROM pages WHERE url = ?", [url]))
+    return rows[0] if rows else None
+
+
 def page_for(db: sqlite_utils.Database, source_id: str, url: str, kind: str, seen_at: str) -> dict:
     """The page row for `url`, created on first sight."""
-    rows = list(db.query("SELECT * FROM pages WHERE url = ?", [url]))
-    if rows:
-        return rows[0]
+    page = page_at(db, url)
+    if page is not None:
+        return page
     page_id = insert_row(db, "pages", {"source_id": source_id, "url": url, "kind": kind, "first_seen": seen_at})
     return next(db.query("SELECT * FROM pages WHERE id = ?", [page_id]))
 

@@ -155,6 +155,8 @@ def test_a_challenge_page_in_place_of_a_list_page_is_a_failed_fetch_not_a_delist
         fetched = conn.execute("SELECT outcome, error FROM fetches WHERE url = ? AND fetched_at >= ?",
                                [site.base_url + LISTING, second]).fetchall()
     assert fetched == [("failed", "anti-bot JavaScript challenge page")]
+    pages = {row["url"]: row for row in report(db, demo_watchlist, "pages")}
+    assert (pages[site.base_url + LISTING]["last_outcome"], pages[site.base_url + LISTING]["snapshots"]) == ("failed", 1)
 
 
 def test_a_database_of_the_previous_version_migrates(tmp_path, demo_watchlist):
