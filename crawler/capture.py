@@ -23,7 +23,7 @@ from crawler.compare.noise import strip_noise
 from crawler.compare.normalise import normalise_text, tidy_text
 from crawler.detect import Findings
 from crawler.evidence.warc import WarcExchange, build_exchange
-from crawler.extract import decode_html, extract
+from crawler.extract import decode_html, extract, title_and_links
 from crawler.items import FetchedPage
 from crawler.watchlist import KeywordSet, Source
 from storage import bodies
@@ -104,6 +104,28 @@ def capture_page(fetched: FetchedPage, source: Source) -> PageCapture:
         links=[{"url": link.url, "text": link.text} for link in page.links],
         attachments=[{"url": link.url, "text": link.text} for link in page.attachments],
         extract_fingerprint=extraction_fingerprint(source),
+    )
+
+
+def capture_listing(fetched: FetchedPage, source: Source) -> PageCapture:
+    """A list page as a snapshot: its article links (those `follow` accepts), in order. They
+    are its text too, one line each (link text, then URL), so a listing changes only when its
+    links do, never with its footer's generation time or visitor counter."""
+    answer = _as_fetched(fetched)
+    html, encoding = decode_html(fetched.body, header_charset(answer["content_type"]), source.encoding)
+    title, links = title_and_links(html, fetched.final_url)
+    follow = re.compile(source.follow) if source.follow else None
+    listed = [{"url": link.url, "text": normalise_text(link.text)} for link in links
+              if link.url not in (fetched.url, fetched.final_url) and (follow is None or follow.search(link.url))]
+    text = "\n".join(f"{link['text']} {link['url']}".strip() for link in listed)
+    return PageCapture(
+        **answer,
+        encoding=encoding,
+        title=normalise_text(title),
+        published=None,
+        text=text,
+        text_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        links=listed,
     )
 
 

@@ -170,6 +170,14 @@ def extract(html: str, url: str, selector: str | None = None, ignore_css: Sequen
     )
 
 
+def title_and_links(html: str, url: str) -> tuple[str, tuple[Link, ...]]:
+    """A page's title and links, without reading its text: all a listing is compared by."""
+    tree = _parse(html[:MAX_HTML_CHARS])
+    if tree is None:
+        return "", ()
+    return _title(tree), _links(tree, url)
+
+
 # The article body in the templates of the site families on the watchlist: government CMSs
 # (TRS WCM, Hanweb, UCAP: xinjiang.gov.cn and its departments, the Jiangxi, Shanxi and Zhejiang
 # portals of the corpus) and state media (Xinhua, People's Daily, China News, Guangming). On

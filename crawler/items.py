@@ -1,8 +1,11 @@
-"""What the spiders hand to the pipeline: raw fetch results, nothing interpreted yet."""
+"""What the spiders hand to the pipeline: raw fetch results, nothing interpreted yet (but the
+links of a list page, which the listing spider reads to know what to follow)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from storage.queries import PageCapture
 
 
 @dataclass
@@ -11,7 +14,7 @@ class FetchedPage:
     (attachment) linked from either: then `parent_url` is that page and `link_text` its label."""
 
     source_id: str
-    kind: str  # "page", "article" or "document"
+    kind: str  # "page", "article", "document" or "listing"
     url: str  # as requested (before redirects): the page's identity
     final_url: str
     status: int
@@ -26,14 +29,12 @@ class FetchedPage:
 
 @dataclass
 class ListingFetched:
-    """A listing page was read; `article_urls` are the links that matched the source's `follow`."""
+    """A list page was read: its HTTP answer (for the WARC record), the snapshot it makes when
+    its links changed (`listing`: its article links, in order) and the article URLs to follow
+    (new to this crawl, within `max_items`)."""
 
-    source_id: str
-    url: str
-    status: int
-    size: int
-    fetched_at: str
-    elapsed_ms: int | None
+    answer: FetchedPage
+    listing: PageCapture
     article_urls: list[str]
 
 

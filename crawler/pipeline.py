@@ -21,9 +21,11 @@ from crawler.capture import (
 from crawler.config import watchlist_path
 from crawler.detect import Verdict, classify_response, is_error_page
 from crawler.documents import DocumentReading, read_document
-from crawler.evidence.warc import WarcExchange, WarcWriter
+from crawler.evidence.warc import WarcExchange, WarcRecordRef, WarcWriter
 from crawler.items import FetchedPage, FetchFailed, ListingFetched
-from crawler.store import Attachment, store_capture, store_failure, store_gone, store_listing, store_same_body
+from crawler.store import (
+    Attachment, ListingRead, store_capture, store_failure, store_gone, store_listing, store_listing_page, store_same_body,
+)
 from crawler.watchlist import KeywordSet, Source, load_watchlist
 from storage import open_database, queries
 from storage.queries import PageCapture
@@ -68,8 +70,7 @@ class StorePipeline:
         run_id = settings.get("DOCWATCH_RUN_ID")
         self.run_id = int(run_id) if run_id else None
         self.owns_run = self.run_id is None
-        self.listed: dict[str, list[str]] = defaultdict(list)  # listing source → article URLs, in order
-        self.listing_failed: set[str] = set()
+        self.listings: dict[str, ListingRead] = defaultdict(ListingRead)  # listing source → what was read
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -85,9 +86,9 @@ class StorePipeline:
             self.run_id = queries.start_run(self.db, "scrapy", sorted(self.sources))
 
     def close_spider(self, spider=None):
-        for source_id, urls in self.listed.items():
-            if source_id not in self.listing_failed:  # a partial listing says nothing about what was dropped
-                store_listing(self.db, self.run_id, source_id, urls, queries.utcnow())
+        for source_id, read in self.listings.items():
+            if not read.failed:  # a partial listing says nothing about what was dropped
+                store_listing(self.db, self.run_id, source_id, read, queries.utcnow())
         if self.owns_run:
             queries.finish_run(self.db, self.run_id, "done")
         self.db.close()
@@ -99,12 +100,10 @@ class StorePipeline:
         if isinstance(item, FetchedPage):
             await self._store_page(item)
         elif isinstance(item, ListingFetched):
-            self.listed[item.source_id].extend(u for u in item.article_urls if u not in self.listed[item.source_id])
-            queries.insert_fetch(self.db, self.run_id, None, item.source_id, item.url, "listing", item.fetched_at,
-                                 "listed", http_status=item.status, elapsed_ms=item.elapsed_ms, size=item.size)
+            await self._store_listing_page(item)
         elif isinstance(item, FetchFailed):
             if item.kind == "listing":
-                self.listing_failed.add(item.source_id)
+                self.listings[item.source_id].failed = True
             store_failure(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, item.error,
                           item.status, item.size)
         return item
@@ -169,9 +168,20 @@ class StorePipeline:
 
     async def _store(self, capture: PageCapture, exchange: WarcExchange, source: Source,
                      attachment: Attachment | None = None) -> None:
+        warc = await self._warc_record_if_new(capture, exchange)
+        store_capture(self.db, self.run_id, capture, matcher_for(self.keyword_sets_of(source)), warc, attachment)
+
+    async def _store_listing_page(self, item: ListingFetched) -> None:
+        """A list page is evidence like any page; its links also make up the listing as a whole."""
+        read = self.listings[item.answer.source_id]
+        read.article_urls.extend(url for url in item.article_urls if url not in read.article_urls)
+        read.shown.update(link["url"] for link in item.listing.links)
+        warc = await self._warc_record_if_new(item.listing, warc_exchange(item.answer))
+        read.snapshots[item.listing.url] = store_listing_page(self.db, self.run_id, item.listing, warc)
+
+    async def _warc_record_if_new(self, capture: PageCapture, exchange: WarcExchange) -> WarcRecordRef | None:
         """Local evidence first: the WARC records are on disk before the snapshot that points to them.
         The append waits for fsync, in a thread: downloads and other pages go on meanwhile."""
-        warc = None
-        if queries.needs_snapshot(self.db, capture.url, capture.text_sha256):
-            warc = await maybe_deferred_to_future(deferToThread(self.warc.append, exchange))
-        store_capture(self.db, self.run_id, capture, matcher_for(self.keyword_sets_of(source)), warc, attachment)
+        if not queries.needs_snapshot(self.db, capture.url, capture.text_sha256):
+            return None
+        return await maybe_deferred_to_future(deferToThread(self.warc.append, exchange))

@@ -114,8 +114,7 @@ def store_same_body(
     extraction settings, cannot have changed; nothing is decoded, extracted or hashed again.
     Returns the attachments the page links (as last read), or None (nothing written) when the
     full path is needed."""
-    rows = list(db.query("SELECT * FROM pages WHERE url = ?", [url]))  # no write lock for a page that misses
-    page = rows[0] if rows else None
+    page = queries.page_at(db, url)  # read before the transaction: no write lock for a page that misses
     if (page is None or page["state"] == "removed" or page["latest_snapshot_id"] is None
             or page["last_body_sha256"] != body_sha256 or page["extract_fingerprint"] != fingerprint):
         return None
@@ -167,14 +166,13 @@ def store_failure(
     """No usable answer. Never a change: the last snapshot stands, a removal count is not
     advanced, and a `fetch_error` event is written when a page starts failing."""
     with transaction(db):
-        if kind == "listing":
-            queries.insert_fetch(db, run_id, None, source_id, url, kind, fetched_at, FAILED,
-                                 http_status=http_status, size=size, error=error)
-            return FAILED
-        page = queries.page_for(db, source_id, url, kind, fetched_at)
+        # A list page is a page once it was read (a failure does not make one): it has no events.
+        page = queries.page_at(db, url) if kind == "listing" else queries.page_for(db, source_id, url, kind, fetched_at)
         queries.insert_fetch(db, run_id, page, source_id, url, kind, fetched_at, FAILED,
                              http_status=http_status, size=size, error=error)
-        if page["error_count"] == 0:
+        if page is None:
+            return FAILED
+        if page["error_count"] == 0 and kind != "listing":
             changes.insert_event(db, "fetch_error", page, run_id, fetched_at, http_status=http_status,
                                  detail={"error": error})
         queries.update_page(db, page, error_count=page["error_count"] + 1, last_fetched=fetched_at,
@@ -182,12 +180,56 @@ def store_failure(
         return FAILED
 
 
-def store_listing(db: sqlite_utils.Database, run_id: int | None, source_id: str, urls: list[str], seen_at: str) -> list[str]:
-    """After every page of a listing was read: record its articles, flag the ones it dropped."""
+@dataclasses.dataclass
+class ListingRead:
+    """What one crawl read of a listing source, gathered page by page until it is complete."""
+
+    article_urls: list[str] = dataclasses.field(default_factory=list)  # in order, within max_items
+    shown: set[str] = dataclasses.field(default_factory=set)  # every article link of its list pages
+    snapshots: dict[str, int] = dataclasses.field(default_factory=dict)  # list page URL → its snapshot now
+    failed: bool = False  # a list page could not be read: nothing can be said about what it dropped
+
+
+def store_listing_page(db: sqlite_utils.Database, run_id: int | None, listing: PageCapture,
+                       warc: WarcRecordRef | None = None) -> int:
+    """One list page: a new snapshot (with its WARC record, `warc`, written just before, and
+    an archive request) when its links changed or on its first crawl, else only a fetch row.
+    No event: what a listing's change means is said by the `delisted` events of its articles.
+    Returns the id of the page's snapshot as it is now."""
     with transaction(db):
-        delisted = changes.update_listing(db, source_id, urls, seen_at)
+        page = queries.page_for(db, listing.source_id, listing.url, "listing", listing.fetched_at)
+        previous = queries.latest_snapshot(db, page)
+        fetch = dict(http_status=listing.http_status, elapsed_ms=listing.elapsed_ms, size=len(listing.body))
+        live = dict(state="live", gone_count=0, error_count=0, last_fetched=listing.fetched_at,
+                    last_status=listing.http_status)
+        if previous is not None and previous["text_sha256"] == listing.text_sha256:
+            _record_unchanged(db, run_id, page, listing.fetched_at, live, **fetch)
+            return previous["id"]
+        snapshot_id = queries.insert_snapshot(db, page["id"], run_id, listing, warc)
+        archive_queue.enqueue(db, listing.url, "listing_changed", snapshot_id)
+        outcome = NEW if previous is None else CHANGED
+        queries.insert_fetch(db, run_id, page, listing.source_id, listing.url, "listing", listing.fetched_at,
+                             outcome, snapshot_id=snapshot_id, **fetch)
+        queries.update_page(db, page, last_outcome=outcome, latest_snapshot_id=snapshot_id, title=listing.title,
+                            **live)
+        return snapshot_id
+
+
+def store_listing(db: sqlite_utils.Database, run_id: int | None, source_id: str, read: ListingRead,
+                  seen_at: str) -> list[str]:
+    """After every page of a listing was read: record its articles, flag the ones it dropped,
+    each naming the listing snapshot that last showed it and the same list page's snapshot now."""
+    with transaction(db):
+        delisted = changes.update_listing(db, source_id, read.article_urls, seen_at, read.shown)
         for url in delisted:
             page = queries.page_for(db, source_id, url, "article", seen_at)
+            last_shown = queries.last_listing_snapshot_linking(db, source_id, url)
+            detail = {"listing_source": source_id, "listing_url": None, "listing_snapshot_before": None,
+                      "listing_snapshot_after": None}
+            if last_shown is not None:
+                snapshot_id, listing_url = last_shown
+                detail.update(listing_url=listing_url, listing_snapshot_before=snapshot_id,
+                              listing_snapshot_after=read.snapshots.get(listing_url))
             changes.insert_event(db, "delisted", page, run_id, seen_at, snapshot_id=page["latest_snapshot_id"],
-                                 detail={"listing_source": source_id})
+                                 detail=detail)
         return delisted

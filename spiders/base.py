@@ -78,12 +78,13 @@ class WatchlistSpider(scrapy.Spider):
             link_text=response.meta.get("link_text", ""),
         )
 
-    def http_error(self, response: Response) -> FetchFailed:
+    def unusable(self, response: Response, error: str) -> FetchFailed:
+        """An answer that came but cannot be used, and why."""
         return FetchFailed(
             source_id=response.meta["source_id"],
             kind=response.meta["kind"],
             url=_page_url(response),
-            error=f"HTTP {response.status}",
+            error=error,
             fetched_at=_now(),
             status=response.status,
             size=len(response.body),

@@ -1,5 +1,8 @@
 """`listing` sources: a column's list pages, whose article links are followed.
 
+Each list page is read like a page (decoded by docwatch, not by Scrapy's guess) into the
+snapshot the pipeline keeps when its links change; the same links are the articles to follow.
+
 Pagination follows a "下一页" (next page) link when the page has one, else the CMS convention
 index.shtml → index_1.shtml → index_2.shtml. Pages are read one after another, so the
 `max_items` newest articles are the ones kept.
@@ -7,12 +10,17 @@ index.shtml → index_1.shtml → index_2.shtml. Pages are read one after anothe
 
 from __future__ import annotations
 
+import logging
 import re
 
 from scrapy.http import Response
 
+from crawler.capture import capture_listing
+from crawler.detect import Verdict, classify_response
 from crawler.items import ListingFetched
-from spiders.base import WatchlistSpider, _elapsed_ms, _now
+from spiders.base import WatchlistSpider
+
+log = logging.getLogger(__name__)
 
 NEXT_PAGE_TEXTS = ("下一页", "下页", "后页", "next", "next page", ">", "»")
 _CMS_PAGE = re.compile(r"/(index|list)(?:_(\d+))?\.(s?html?)$")
@@ -39,29 +47,25 @@ class ListingSpider(WatchlistSpider):
 
     def parse(self, response: Response):
         source = self.sources[response.meta["source_id"]]
-        if response.status >= 400:
-            yield self.http_error(response)
+        answer = self.fetched(response)
+        verdict, reason = classify_response(answer.status, answer.url, answer.final_url, answer.body)
+        if verdict is not Verdict.OK:  # an error or a challenge lists nothing: no article was dropped
+            yield self.unusable(response, reason)
+            return
+        try:
+            listing = capture_listing(answer, source)
+        except Exception as error:  # a hostile or broken page: record it, keep crawling
+            log.exception("could not read the listing %s", answer.url)
+            yield self.unusable(response, f"could not read the listing: {error!r}")
             return
         seen = self.seen[source.id]
-        follow = re.compile(source.follow) if source.follow else None
         found = []
-        for link in response.css("a[href]"):
-            url = response.urljoin(link.attrib["href"]).split("#")[0]
-            if follow is not None and not follow.search(url):
+        for link in listing.links:
+            if link["url"] in seen or len(seen) >= source.max_items:
                 continue
-            if url in seen or url == response.url or len(seen) >= source.max_items:
-                continue
-            seen.add(url)
-            found.append(url)
-        yield ListingFetched(
-            source_id=source.id,
-            url=response.url,
-            status=response.status,
-            size=len(response.body),
-            fetched_at=_now(),
-            elapsed_ms=_elapsed_ms(response.meta),
-            article_urls=found,
-        )
+            seen.add(link["url"])
+            found.append(link["url"])
+        yield ListingFetched(answer=answer, listing=listing, article_urls=found)
         for url in found:
             yield self.request(source, url, "article", self.parse_article)
         page = response.meta["listing_page"]

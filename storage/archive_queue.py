@@ -19,7 +19,7 @@ import sqlite_utils
 
 from storage.database import transaction
 
-REASONS = ("new_page", "changed", "new_hits", "attachment", "manual")
+REASONS = ("new_page", "changed", "new_hits", "attachment", "manual", "listing_changed")
 STATES = ("queued", "in_progress", "done", "needs_credentials", "failed")
 NEW_CAPTURE, EXISTING_CAPTURE = "new", "existing"
 MAX_URL_CHARS = 2048

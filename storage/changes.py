@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable
 
 import sqlite_utils
 
@@ -80,11 +80,13 @@ def figure_key(figure) -> str:
     return f"{unit}|{value}"
 
 
-def update_listing(db: sqlite_utils.Database, source_id: str, urls: list[str], seen_at: str) -> list[str]:
+def update_listing(db: sqlite_utils.Database, source_id: str, urls: list[str], seen_at: str,
+                   shown: Collection[str] = ()) -> list[str]:
     """Record which articles a listing links now, in order; return the ones it stopped linking.
 
     An article counts as delisted only if an article listed *after* it last time is still
-    listed: articles that merely aged off the last page are not news.
+    listed: articles that merely aged off the last page are not news. Nor is one the list
+    pages still show (`shown`) beyond the source's `max_items`.
     """
     previous = {
         row["url"]: row["position"]
@@ -103,7 +105,7 @@ def update_listing(db: sqlite_utils.Database, source_id: str, urls: list[str], s
     still_listed_positions = [pos for url, pos in previous.items() if url in listed_now]
     delisted = [
         url for url, pos in previous.items()
-        if url not in listed_now and any(other > pos for other in still_listed_positions)
+        if url not in listed_now and url not in shown and any(other > pos for other in still_listed_positions)
     ]
     for url in delisted:
         db.execute(

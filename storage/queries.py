@@ -26,7 +26,7 @@ class PageCapture:
 
     source_id: str
     url: str
-    kind: str  # "page" (watched directly) or "article" (found on a listing)
+    kind: str  # "page" (watched directly), "article" (found on a listing), "document" or "listing" (a list page)
     fetched_at: str
     http_status: int
     final_url: str
@@ -131,11 +131,17 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def page_at(db: sqlite_utils.Database, url: str) -> dict | None:
+    """The page row for `url`, if docwatch has seen it."""
+    rows = list(db.query("SELECT * FROM pages WHERE url = ?", [url]))
+    return rows[0] if rows else None
+
+
 def page_for(db: sqlite_utils.Database, source_id: str, url: str, kind: str, seen_at: str) -> dict:
     """The page row for `url`, created on first sight."""
-    rows = list(db.query("SELECT * FROM pages WHERE url = ?", [url]))
-    if rows:
-        return rows[0]
+    page = page_at(db, url)
+    if page is not None:
+        return page
     page_id = insert_row(db, "pages", {"source_id": source_id, "url": url, "kind": kind, "first_seen": seen_at})
     return next(db.query("SELECT * FROM pages WHERE id = ?", [page_id]))
 
@@ -150,6 +156,17 @@ def latest_snapshot(db: sqlite_utils.Database, page: dict) -> dict | None:
             [page["latest_snapshot_id"]],
         )
     )
+
+
+def last_listing_snapshot_linking(db: sqlite_utils.Database, source_id: str, url: str) -> tuple[int, str] | None:
+    """The newest snapshot of one of the source's list pages that links `url`: (its id, that list page's URL)."""
+    row = db.execute(
+        "SELECT s.id, p.url FROM pages p JOIN snapshots s ON s.page_id = p.id, json_each(s.links) link"
+        " WHERE p.source_id = ? AND p.kind = 'listing' AND json_extract(link.value, '$.url') = ?"
+        " ORDER BY s.id DESC LIMIT 1",
+        [source_id, url],
+    ).fetchone()
+    return (row[0], row[1]) if row else None
 
 
 def needs_snapshot(db: sqlite_utils.Database, url: str, text_sha256: str) -> bool:

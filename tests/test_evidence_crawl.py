@@ -21,12 +21,13 @@ def test_every_snapshot_has_a_warc_record_whose_sha256_matches(tmp_path, site, d
 
     con = sqlite3.connect(db)
     rows = con.execute("SELECT warc_file, warc_offset, warc_length, body_sha256 FROM snapshots").fetchall()
-    assert len(rows) == 7
+    assert len(rows) == 9  # 6 pages, the edited one's second version, the 2 list pages
     for warc_file, offset, length, sha256 in rows:
         assert warc_file, "snapshot without a WARC record"
         assert verify(tmp_path / "warc", WarcRecordRef(warc_file, offset, length, sha256))
     reasons = con.execute("SELECT reason, count(*) FROM archive_requests GROUP BY reason").fetchall()
-    assert dict(reasons) == {"new_page": 6}  # the edited page's request was still open: pointed at its new snapshot
+    # the edited page's request was still open: pointed at its new snapshot
+    assert dict(reasons) == {"new_page": 6, "listing_changed": 2}
     evidence = run_docwatch("evidence", f"{site.base_url}/{EDITED}", "--verify", db=db, watchlist=demo_watchlist)
     assert evidence.returncode == 0, evidence.stdout + evidence.stderr
     assert evidence.stdout.count("OK") >= 2
@@ -42,7 +43,7 @@ def test_captures_are_confirmed_and_a_removed_page_carries_its_last_capture(tmp_
         assert first.returncode == 0, first.stderr
         con = sqlite3.connect(db)
         archived = con.execute("SELECT count(*) FROM snapshots WHERE wayback_url LIKE ?", [f"{fake.base_url}/web/%"])
-        assert archived.fetchone()[0] == 6, first.stdout + first.stderr
+        assert archived.fetchone()[0] == 8, first.stdout + first.stderr  # 6 pages, 2 list pages
         assert SECRET not in first.stdout + first.stderr
 
         (site.root / EDITED).unlink()

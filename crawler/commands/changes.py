@@ -17,6 +17,7 @@ import sqlite_utils
 from crawler.app import App, BadInput, pass_app
 from crawler.compare import diff_texts, render_terminal
 from crawler.compare.hit_groups import HitGroup, group_hit_flags
+from crawler.digest.model import delisted_summary
 from storage import open_database, reports
 
 EVENT_TYPES = ("new_page", "new_document", "changed", "removed", "restored", "fetch_error", "delisted")
@@ -223,10 +224,8 @@ def _event_summary(event: dict) -> str:
         return _printable(f"{detail.get('reason', '')} ({detail.get('checks', '?')} checks in a row)")
     if event["type"] == "fetch_error":
         return _printable(detail.get("error", ""))
-    if event["type"] == "delisted" and "parent_url" in detail:
-        return _printable(f"no longer linked from {detail['parent_url']}")
     if event["type"] == "delisted":
-        return f"no longer linked from listing {detail.get('listing_source', event['source_id'])}"
+        return _printable(delisted_summary(detail, event["source_id"]))
     return ""
 
 

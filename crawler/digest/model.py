@@ -127,6 +127,25 @@ class Archive:
 
 
 @dataclass(frozen=True)
+class ListingCopy:
+    """One kept copy of a list page: its snapshot, when it was fetched, where it is archived."""
+
+    snapshot_id: int
+    fetched_at: str
+    archive: Archive
+
+
+@dataclass(frozen=True)
+class ListingEvidence:
+    """For a `delisted` article: its list page as kept when it still linked the article, and
+    as it is now (None when that list page was not read by the crawl that noticed)."""
+
+    url: str
+    before: ListingCopy
+    after: ListingCopy | None
+
+
+@dataclass(frozen=True)
 class Document:
     """An attachment's file, shown under the page that links it."""
 
@@ -165,6 +184,7 @@ class DigestEvent:
     reviewed: bool
     silent_edit: bool
     document: Document | None = None  # set for the events of an attachment
+    listing: ListingEvidence | None = None  # set for an article a listing stopped linking
 
     @property
     def score(self) -> int:
@@ -362,6 +382,7 @@ def _event(db: sqlite_utils.Database, row: dict, site: str, flags: list[dict], f
         reviewed=bool(row["reviewed_at"]),
         silent_edit=bool(row["silent_edit"]),
         document=_document(row),
+        listing=_listing(db, detail) if row["type"] == "delisted" else None,
     )
 
 
@@ -370,6 +391,28 @@ def _document(row: dict) -> Document | None:
         return None
     return Document(clean(row["parent_url"], 2048), clean(row["parent_title"], MAX_TITLE_CHARS), row["file_type"],
                     row["body_size"], row["body_sha256"], bool(row["no_text"]))
+
+
+def _listing(db: sqlite_utils.Database, detail: dict) -> ListingEvidence | None:
+    """The listing snapshots a `delisted` event names, with their evidence."""
+    before_id, after_id = detail.get("listing_snapshot_before"), detail.get("listing_snapshot_after")
+    if before_id is None:
+        return None
+    copies = {}
+    for row in db.query(
+        "SELECT s.id, s.fetched_at, s.body_sha256, s.warc_file, s.warc_offset, s.warc_length, s.wayback_url,"
+        " s.wayback_timestamp, (SELECT state FROM archive_requests r WHERE r.snapshot_id = s.id ORDER BY r.id DESC"
+        " LIMIT 1) AS request_state FROM snapshots s WHERE s.id IN (?, ?)",
+        [before_id, after_id],
+    ):
+        pending = row["request_state"] if row["request_state"] not in (None, "done") else "not_archived"
+        status = "archived" if row["wayback_url"] else pending
+        archive = Archive(status, clean(row["wayback_url"], 2048) or None, row["wayback_timestamp"], row["warc_file"],
+                          row["warc_offset"], row["warc_length"], row["body_sha256"])
+        copies[row["id"]] = ListingCopy(row["id"], row["fetched_at"], archive)
+    if before_id not in copies:
+        return None
+    return ListingEvidence(clean(detail.get("listing_url"), 2048), copies[before_id], copies.get(after_id))
 
 
 def _section(event_type: str, has_evidence: bool) -> str:
@@ -434,13 +477,23 @@ def _summary(row: dict, detail: dict) -> str:
     reasons = {
         "removed": f"removed: {detail.get('reason', '')}",
         "fetch_error": f"fetch failed: {detail.get('error', '')}",
-        "delisted": (f"no longer linked from {detail['parent_url']}" if "parent_url" in detail
-                     else f"no longer linked from listing {detail.get('listing_source', row['source_id'])}"),
+        "delisted": delisted_summary(detail, row["source_id"]),
         "restored": "answers with content again after it was removed",
         "new_page": "first seen",
         "new_document": "first seen",
     }
     return clean(reasons.get(row["type"], row["type"]), 300)
+
+
+def delisted_summary(detail: dict, source_id: str) -> str:
+    """Where a `delisted` page was linked from, and the copies of that listing that show it."""
+    if "parent_url" in detail:
+        return f"no longer linked from {detail['parent_url']}"
+    if detail.get("listing_snapshot_before") is None:  # no copy of the listing was kept then
+        return f"no longer linked from listing {detail.get('listing_source', source_id)}"
+    before, after = detail["listing_snapshot_before"], detail.get("listing_snapshot_after")
+    now = f"#{after} does not" if after is not None else "that list page was not read this time"
+    return f"no longer linked from listing {detail['listing_url']}: snapshot #{before} listed it, {now}"
 
 
 def _archive(db: sqlite_utils.Database, row: dict) -> Archive:

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import jinja2
 from feedgen.feed import FeedGenerator
 
-from crawler.digest.model import Digest, DigestEvent, local_time
+from crawler.digest.model import Archive, Digest, DigestEvent, ListingCopy, ListingEvidence, local_time
 
 JSON_SCHEMA = "docwatch-digest/1"
 FEED_ID = "tag:docwatch,2026:digest"
@@ -92,18 +92,32 @@ def event_json(event: DigestEvent) -> dict:
             "changed": [{"old": c.old, "new": c.new, "ops": [[op.tag, op.old, op.new] for op in c.ops]} for c in diff.changed],
             "omitted": diff.omitted,
         },
-        "archive": {
-            "status": archive.status,
-            "wayback_url": archive.wayback_url,
-            "wayback_timestamp": archive.wayback_timestamp,
-            "warc": {"file": archive.warc_file, "offset": archive.warc_offset, "length": archive.warc_length}
-            if archive.warc_file else None,
-            "sha256": archive.sha256,
-        },
+        "archive": _archive_json(archive),
         "citation": event.citation,
         "reviewed": event.reviewed,
         "document": dataclasses.asdict(event.document) if event.document else None,
+        "listing": _listing_json(event.listing) if event.listing else None,
     }
+
+
+def _archive_json(archive: Archive) -> dict:
+    return {
+        "status": archive.status,
+        "wayback_url": archive.wayback_url,
+        "wayback_timestamp": archive.wayback_timestamp,
+        "warc": {"file": archive.warc_file, "offset": archive.warc_offset, "length": archive.warc_length}
+        if archive.warc_file else None,
+        "sha256": archive.sha256,
+    }
+
+
+def _listing_json(listing: ListingEvidence) -> dict:
+    def copy(kept: ListingCopy | None) -> dict | None:
+        if kept is None:
+            return None
+        return {"snapshot_id": kept.snapshot_id, "fetched_at": kept.fetched_at, **_archive_json(kept.archive)}
+
+    return {"url": listing.url, "before": copy(listing.before), "after": copy(listing.after)}
 
 
 def _hit_json(hit) -> dict:
