@@ -115,15 +115,17 @@ def capture_listing(fetched: FetchedPage, source: Source) -> PageCapture:
     html, encoding = decode_html(fetched.body, header_charset(answer["content_type"]), source.encoding)
     title, links = title_and_links(html, fetched.final_url)
     follow = re.compile(source.follow) if source.follow else None
-    listed = [{"url": link.url, "text": normalise_text(link.text)} for link in links
+    listed = [{"url": link.url, "text": tidy_text(link.text)} for link in links
               if link.url not in (fetched.url, fetched.final_url) and (follow is None or follow.search(link.url))]
-    text = "\n".join(f"{link['text']} {link['url']}".strip() for link in listed)
+    original = "\n".join(f"{link['text']} {link['url']}".strip() for link in listed)
+    text = "\n".join(normalise_text(line) for line in original.split("\n"))
     return PageCapture(
         **answer,
         encoding=encoding,
-        title=normalise_text(title),
+        title=tidy_text(title),
         published=None,
         text=text,
+        original_text=original,
         text_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         links=listed,
     )
