@@ -239,7 +239,7 @@ def list_pages(db: sqlite_utils.Database, source_id: str | None = None) -> list[
     return list(
         db.query(
             "SELECT p.source_id, p.url, p.kind, p.title, p.published, p.first_seen, p.last_fetched, p.last_status,"
-            " p.last_outcome, (SELECT count(*) FROM snapshots s WHERE s.page_id = p.id) AS snapshots"
+            " p.last_outcome, p.state, (SELECT count(*) FROM snapshots s WHERE s.page_id = p.id) AS snapshots"
             f" FROM pages p {where} ORDER BY p.source_id, p.first_seen, p.url",
             params,
         )
