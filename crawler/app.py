@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import click
 
 from crawler.config import Config, resolve, watchlist_path
+from crawler.safe_text import printable
 from crawler.watchlist import Watchlist, WatchlistError, load_watchlist
 
 
@@ -31,7 +32,7 @@ class App:
             try:
                 self._watchlist = load_watchlist(watchlist_path(self.cli.get("watchlist")))
             except WatchlistError as error:
-                raise BadInput(f"{error}\nRun `docwatch validate` for the full report.") from None
+                raise BadInput(printable(f"{error}\nRun `docwatch validate` for the full report.")) from None
         return self._watchlist
 
     @functools.cached_property

@@ -15,6 +15,7 @@ from crawler import __version__
 from crawler.app import App, BadInput, pass_app
 from crawler.config import resolve, watchlist_path
 from crawler.evidence.queue import ArchiveSettings
+from crawler.safe_text import printable, printable_line
 from crawler.watchlist import Source, Watchlist, WatchlistError, load_watchlist
 
 
@@ -37,12 +38,14 @@ def validate(app: App) -> None:
     try:
         watchlist = load_watchlist(path)
     except WatchlistError as error:
-        click.echo(str(error), err=True)
-        click.echo(f"{len(error.problems)} problem(s) in {path}.", err=True)
+        click.echo(printable(str(error)), err=True)
+        click.echo(printable(f"{len(error.problems)} problem(s) in {path}."), err=True)
         raise SystemExit(2) from None
     click.echo(f"{path}: OK, {len(watchlist.sources)} sources, {len(watchlist.keyword_sets)} keyword sets.")
 
 
+MAX_TITLE_CHARS = 300  # per printed title or error: page text is hostile and unbounded
+MAX_URL_CHARS = 2048
 AFTER_CRAWL_ARCHIVE_SECONDS = 600  # DOCWATCH_ARCHIVE_WORK_AFTER_CRAWL: what is left waits for the next run
 
 
@@ -96,7 +99,7 @@ def print_summary(run: dict, failures: list[dict], seconds: float) -> None:
     if failures:
         click.echo("Failed or gone (a page is reported removed after repeated 404/410 answers):")
         for failure in failures:
-            click.echo(f"  {failure['url']}  {failure['error']}")
+            click.echo(f"  {printable_line(failure['url'], MAX_URL_CHARS)}  {printable_line(failure['error'], MAX_TITLE_CHARS)}")
 
 
 @main.command()
@@ -114,7 +117,7 @@ def pages(app: App, source_id: str | None, as_json: bool) -> None:
     for row in rows:
         click.echo(
             f"{row['source_id']:<24} {row['last_status'] or '-':>4} {row['last_outcome'] or '-':<9} "
-            f"{row['snapshots']:>3} snap  {row['url']}\n{'':<30}{row['title'] or ''}"
+            f"{row['snapshots']:>3} snap  {printable_line(row['url'], MAX_URL_CHARS)}\n{'':<30}{printable_line(row['title'], MAX_TITLE_CHARS)}"
         )
 
 
@@ -134,8 +137,8 @@ def snapshots(app: App, url: str, as_json: bool) -> None:
         return
     for row in rows:
         click.echo(
-            f"#{row['id']:<5} {row['fetched_at']}  {row['encoding']:<8} published {row['published'] or '?':<19} "
-            f"sha256 {row['text_sha256'][:16]}…  {row['title']}"
+            f"#{row['id']:<5} {row['fetched_at']}  {row['encoding']:<8} published {printable_line(row['published'] or '?', 40):<19} "
+            f"sha256 {row['text_sha256'][:16]}…  {printable_line(row['title'], MAX_TITLE_CHARS)}"
         )
 
 
@@ -147,16 +150,26 @@ def show(app: App, snapshot_id: int, raw: bool) -> None:
     """Print a snapshot's extracted text (or its raw body)."""
     from storage import open_database, queries
 
+    stdout = click.get_binary_stream("stdout")
+    if raw and stdout.isatty():
+        raise BadInput(
+            f"--raw writes the page's bytes as fetched, control characters included, so not to a terminal: "
+            f"redirect it (docwatch show --raw {snapshot_id} > page.html) or pipe it; "
+            f"`docwatch show {snapshot_id}` prints the text made safe."
+        )
     db = open_database(app.config.db_path)
     try:
         if raw:
-            click.get_binary_stream("stdout").write(queries.snapshot_body(db, snapshot_id))
+            stdout.write(queries.snapshot_body(db, snapshot_id))
             return
         snapshot = queries.snapshot(db, snapshot_id)
     except KeyError as error:
         raise BadInput(str(error.args[0])) from None
-    click.echo(f"{snapshot['title']}\n{snapshot['url']}\nfetched {snapshot['fetched_at']}, published {snapshot['published'] or '?'}\n")
-    click.echo(snapshot["text"])
+    click.echo(
+        f"{printable_line(snapshot['title'], MAX_TITLE_CHARS)}\n{printable_line(snapshot['url'], MAX_URL_CHARS)}\n"
+        f"fetched {snapshot['fetched_at']}, published {printable_line(snapshot['published'] or '?', 40)}\n"
+    )
+    click.echo(printable(snapshot["text"]))
 
 
 @main.command()

@@ -65,3 +65,69 @@ def test_a_figure_containing_404_is_never_a_page_not_found(tmp_path):
     assert {path: (page["snapshots"], page["state"]) for path, page in pages.items()} == {
         QUOTA_PAGE: (1, "live"), REVISED_PAGE: (2, "live"),
     }
+
+
+HOSTILE_PAGE = "/phx/c114304/202311/0b5c1a2d3e4f40718293a4b5c6d7e8f9.shtml"
+# ESC sequences that clear the screen and set the window title, BEL, and bidi overrides/isolates.
+TERMINAL_ATTACKS = ("\x1b[2J", "\x1b]0;pwned\x07", "\x07", "\u202e", "\u2066", "\x9b")
+
+
+def crawl_hostile_page(tmp_path) -> tuple[Path, Path, str]:
+    root = tmp_path / "site"
+    write_article(
+        root, HOSTILE_PAGE, "皮山县\x1b[2J转移就业\x1b]0;pwned\x07情况\u202e",
+        "全县\x07转移就业1404人\u2066，完成年度目标任务的\x9b101%。",
+    )
+    db = tmp_path / "dw.db"
+    with LocalSite(root) as site:
+        watchlist = write_watchlist(tmp_path, site.base_url, [HOSTILE_PAGE])
+        assert run_docwatch("crawl", db=db, watchlist=watchlist).returncode == 0
+        return db, watchlist, site.base_url + HOSTILE_PAGE
+
+
+def test_control_and_bidi_characters_never_reach_the_terminal(tmp_path):
+    db, watchlist, url = crawl_hostile_page(tmp_path)
+    (snapshot,) = json_of("snapshots", url, db=db, watchlist=watchlist)
+    assert "\x1b" in snapshot["title"]  # stored as the page has it: evidence is not rewritten
+    for command in (["pages"], ["snapshots", url], ["show", str(snapshot["id"])], ["hits"], ["figures"]):
+        result = run_docwatch(*command, db=db, watchlist=watchlist)
+        assert result.returncode == 0, result.stderr
+        assert "转移就业" in result.stdout  # the page's text is there, made safe
+        assert not [attack for attack in TERMINAL_ATTACKS if attack in result.stdout], command
+    shown = run_docwatch("show", str(snapshot["id"]), db=db, watchlist=watchlist).stdout
+    assert "皮山县\ufffd[2J转移就业" in shown  # replaced, visibly, not silently dropped
+
+
+def test_show_raw_writes_bytes_to_a_pipe_but_refuses_a_terminal(tmp_path):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    db, watchlist, url = crawl_hostile_page(tmp_path)
+    (snapshot,) = json_of("snapshots", url, db=db, watchlist=watchlist)
+    piped = subprocess.run(
+        [sys.executable, "-m", "crawler", "--db", str(db), "--watchlist", str(watchlist), "show", "--raw", str(snapshot["id"])],
+        capture_output=True, timeout=60,
+    )
+    assert piped.returncode == 0 and piped.stdout == (tmp_path / "site" / HOSTILE_PAGE.lstrip("/")).read_bytes()
+
+    controller, terminal = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "crawler", "--db", str(db), "--watchlist", str(watchlist), "show", "--raw", str(snapshot["id"])],
+        stdout=terminal, stderr=subprocess.PIPE,
+    ) as on_terminal:
+        os.close(terminal)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        stderr = on_terminal.stderr.read().decode()
+    os.close(controller)
+    assert on_terminal.returncode == 2
+    assert b"\x1b" not in seen and "not to a terminal" in stderr and "Traceback" not in stderr

@@ -16,6 +16,7 @@ from crawler.cli import App, BadInput, pass_app
 from crawler.config import Config, resolve, watchlist_path
 from crawler.evidence.queue import ArchiveSettings, WorkSummary, wayback_client, work_queue
 from crawler.evidence.wayback import WaybackClient
+from crawler.safe_text import printable
 from storage import archive_queue, open_database
 from storage.archive_queue import EXISTING_CAPTURE, ArchiveRequest
 
@@ -72,7 +73,7 @@ def archive_url(app: App, url: str, wait: float | None) -> None:
     deadline = time.monotonic() + (wait or settings.poll_deadline)
     work_queue(db, client, settings, only=request_id, deadline=deadline)
     request = archive_queue.request(db, request_id)
-    click.echo(_describe(request))
+    click.echo(printable(_describe(request)))
     if request.state != "done":
         raise SystemExit(1)
 
@@ -114,8 +115,8 @@ def status(app: App, as_json: bool) -> None:
     if errors:
         click.echo("Last errors:")
         for request in errors:
-            click.echo(f"  #{request.id} {request.state:<17} {request.updated_at}  {request.url}\n"
-                       f"      attempts {request.attempts}: {request.last_error}")
+            click.echo(printable(f"  #{request.id} {request.state:<17} {request.updated_at}  {request.url}\n"
+                                 f"      attempts {request.attempts}: {request.last_error}"))
 
 
 @archive.command()

@@ -16,12 +16,13 @@ import sqlite_utils
 
 from crawler.app import App, BadInput, pass_app
 from crawler.compare import diff_texts, render_terminal
+from crawler.safe_text import printable, printable_line
 from storage import open_database, reports
 
 EVENT_TYPES = ("new_page", "new_document", "changed", "removed", "restored", "fetch_error", "delisted")
 _DURATION = re.compile(r"(\d+)\s*([mhdw])")
+MAX_FIELD_CHARS = 400  # per printed field: a "sentence" can be a whole table
 _DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def parse_since(value: str, now: datetime | None = None) -> str:
@@ -77,13 +78,6 @@ def _echo_json(rows: object) -> None:
     click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
 
 
-def _printable(text: str, limit: int = 400) -> str:
-    """Page text made safe for a terminal and cut to `limit` characters (a "sentence" can be a
-    whole table)."""
-    text = _UNPRINTABLE.sub("\ufffd", text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _when(timestamp: str) -> str:
     """Stored UTC timestamp shown in the reader's local time, to the minute."""
     return datetime.fromisoformat(timestamp).astimezone().strftime("%Y-%m-%d %H:%M")
@@ -105,13 +99,13 @@ def hits(app: App, since: str | None, source_ids: tuple[str, ...], term: str | N
         return
     colour = sys.stdout.isatty()
     for row in rows:
-        context = _printable(row["context"].replace("\n", " "))
-        matched = _printable(row["matched"])
+        context = printable_line(row["context"], MAX_FIELD_CHARS)
+        matched = printable(row["matched"], MAX_FIELD_CHARS)
         if colour and matched:
             context = context.replace(matched, click.style(matched, fg="red" if row["kind"] == "scrubbed" else "yellow", bold=True))
         click.echo(
-            f"{row['kind'].upper():<8} {_when(row['detected_at'])}  {row['set_name']}: {_printable(row['term'])}"
-            f"  [{row['source_id']}] {_printable(row['title'] or '')}\n  {_printable(row['url'])}\n  …{context}…"
+            f"{row['kind'].upper():<8} {_when(row['detected_at'])}  {row['set_name']}: {printable(row['term'], MAX_FIELD_CHARS)}"
+            f"  [{row['source_id']}] {printable(row['title'] or '', MAX_FIELD_CHARS)}\n  {printable(row['url'], MAX_FIELD_CHARS)}\n  …{context}…"
         )
     click.echo(f"{len(rows)} flagged hit(s).")
 
@@ -132,9 +126,9 @@ def figures(app: App, since: str | None, source_ids: tuple[str, ...], as_json: b
         marks = " ".join(mark for mark, on in (("NEW", row["new"]), ("GONE", not row["present"])) if on)
         rate = f", {row['rate']:g}% of target" if row["rate"] is not None else ""
         click.echo(
-            f"{marks:<8} {_when(row['first_seen'])}  {row['value']:,.10g} {row['unit']}{rate}  ({_printable(row['term'])}:"
-            f" {_printable(row['text'])})  [{row['source_id']}] {_printable(row['title'] or '')}\n"
-            f"  {_printable(row['url'])}\n  {_printable(row['sentence'])}"
+            f"{marks:<8} {_when(row['first_seen'])}  {row['value']:,.10g} {row['unit']}{rate}  ({printable(row['term'], MAX_FIELD_CHARS)}:"
+            f" {printable(row['text'], MAX_FIELD_CHARS)})  [{row['source_id']}] {printable(row['title'] or '', MAX_FIELD_CHARS)}\n"
+            f"  {printable(row['url'], MAX_FIELD_CHARS)}\n  {printable(row['sentence'], MAX_FIELD_CHARS)}"
         )
     click.echo(f"{len(rows)} figure(s).")
 
@@ -153,12 +147,12 @@ def events(app: App, since: str | None, types: tuple[str, ...], source_ids: tupl
         _echo_json(rows)
         return
     for row in rows:
-        click.echo(f"#{row['id']:<6} {_when(row['detected_at'])}  {row['type']:<11} [{row['source_id']}] {_printable(row['url'])}")
+        click.echo(f"#{row['id']:<6} {_when(row['detected_at'])}  {row['type']:<11} [{row['source_id']}] {printable(row['url'], MAX_FIELD_CHARS)}")
         summary = _event_summary(row)
         if summary:
             click.echo(f"        {summary}")
         if row["type"] == "changed":
-            click.echo(f"        docwatch diff {_printable(row['url'])}")
+            click.echo(f"        docwatch diff {printable(row['url'], MAX_FIELD_CHARS)}")
     click.echo(f"{len(rows)} event(s).")
 
 
@@ -176,13 +170,13 @@ def _event_summary(event: dict) -> str:
             summary += f"; figures gone: {', '.join(gone)}"
         if event["silent_edit"]:
             summary += "; SILENT EDIT (publication date unchanged)"
-        return _printable(summary)
+        return printable(summary, MAX_FIELD_CHARS)
     if event["type"] == "removed":
-        return _printable(f"{detail.get('reason', '')} ({detail.get('checks', '?')} checks in a row)")
+        return printable(f"{detail.get('reason', '')} ({detail.get('checks', '?')} checks in a row)", MAX_FIELD_CHARS)
     if event["type"] == "fetch_error":
-        return _printable(detail.get("error", ""))
+        return printable(detail.get("error", ""), MAX_FIELD_CHARS)
     if event["type"] == "delisted" and "parent_url" in detail:
-        return _printable(f"no longer linked from {detail['parent_url']}")
+        return printable(f"no longer linked from {detail['parent_url']}", MAX_FIELD_CHARS)
     if event["type"] == "delisted":
         return f"no longer linked from listing {detail.get('listing_source', event['source_id'])}"
     return ""
@@ -212,5 +206,5 @@ def diff(app: App, url: str, from_id: int | None, to_id: int | None, as_json: bo
             }
         )
         return
-    click.echo(f"{_printable(url)}\nfrom #{old['id']}  {_when(old['fetched_at'])}\nto   #{new['id']}  {_when(new['fetched_at'])}\n")
+    click.echo(f"{printable(url, MAX_FIELD_CHARS)}\nfrom #{old['id']}  {_when(old['fetched_at'])}\nto   #{new['id']}  {_when(new['fetched_at'])}\n")
     click.echo(render_terminal(text_diff, colour=sys.stdout.isatty()))

@@ -9,6 +9,7 @@ import click
 
 from crawler.app import App, BadInput, pass_app
 from crawler.commands.archive import _queue_line
+from crawler.safe_text import printable, printable_line
 from crawler.watchlist import WatchlistError
 from storage import archive_queue, locks, open_database, queries
 
@@ -105,7 +106,7 @@ def _print_status(report: dict) -> None:
         run = source["last_run"]
         if run:
             counts = ", ".join(f"{run['pages_' + outcome]} {outcome}" for outcome in queries.PAGE_OUTCOMES)
-            error = f": {run['error']}" if run["error"] else ""
+            error = f": {printable_line(run['error'], 300)}" if run["error"] else ""
             click.echo(f"  last run    {run['started_at']}  run {run['run_id']} ({run['trigger']}) {run['status']}{error}; "
                        f"{run['pages']} pages: {counts}; {run['new_hits']} new keyword hits")
         else:
@@ -121,4 +122,4 @@ def _print_status(report: dict) -> None:
             click.echo(f"  next run    {next_run}" + ("" if daemon_info else " (when a daemon runs)"))
         if source["last_error"]:
             error = source["last_error"]
-            click.echo(f"  last error  {error['fetched_at']}  {error['url']}  {error['error'] or error['http_status']}")
+            click.echo(printable(f"  last error  {error['fetched_at']}  {error['url']}  {error['error'] or error['http_status']}"))

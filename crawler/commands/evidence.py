@@ -10,6 +10,7 @@ import click
 from crawler.cli import App, BadInput, pass_app
 from crawler.commands.archive import config_for
 from crawler.evidence.warc import WarcRecordRef, replay_problem
+from crawler.safe_text import printable
 from storage import archive_queue, open_database
 
 
@@ -32,7 +33,7 @@ def evidence(app: App, url: str, verify: bool, as_json: bool) -> None:
         click.echo(json.dumps(copies, indent=2))
     else:
         for copy in copies:
-            click.echo(_describe(copy))
+            click.echo(printable(_describe(copy)))
     failed = [c for c in copies if verify and c["warc_file"] and c["replay"] != "OK"]
     if failed:
         click.echo(f"{len(failed)} of {len(copies)} WARC record(s) failed the replay check "
