@@ -136,8 +136,9 @@ def snapshots(app: App, url: str, as_json: bool) -> None:
         click.echo(json.dumps([{k: v for k, v in r.items() if k != "text"} for r in rows], ensure_ascii=False, indent=2))
         return
     for row in rows:
+        bad = f" ({row['undecodable_bytes']} undecodable bytes shown as \ufffd)" if row["undecodable_bytes"] else ""
         click.echo(
-            f"#{row['id']:<5} {row['fetched_at']}  {row['encoding']:<8} published {printable_line(row['published'] or '?', 40):<19} "
+            f"#{row['id']:<5} {row['fetched_at']}  {row['encoding'] + bad:<8} published {printable_line(row['published'] or '?', 40):<19} "
             f"sha256 {row['text_sha256'][:16]}…  {printable_line(row['title'], MAX_TITLE_CHARS)}"
         )
 

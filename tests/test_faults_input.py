@@ -131,3 +131,27 @@ def test_show_raw_writes_bytes_to_a_pipe_but_refuses_a_terminal(tmp_path):
     os.close(controller)
     assert on_terminal.returncode == 2
     assert b"\x1b" not in seen and "not to a terminal" in stderr and "Traceback" not in stderr
+
+
+BROKEN_GB_PAGE = "/phx/c114304/202312/3c9d1e2f4a5b46c7d8e9f0a1b2c3d4e5.shtml"
+
+
+def test_a_gb2312_page_with_broken_bytes_keeps_its_text_and_says_how_many_bytes_were_bad(tmp_path):
+    from tests.test_extract import broken_gb2312_page
+
+    body, text = broken_gb2312_page()
+    root = tmp_path / "site"
+    (root / BROKEN_GB_PAGE.lstrip("/")).parent.mkdir(parents=True)
+    (root / BROKEN_GB_PAGE.lstrip("/")).write_bytes(body)
+    (root / "_site.json").write_text(json.dumps({BROKEN_GB_PAGE: {"content_type": "text/html; charset=gb2312"}}))
+    db = tmp_path / "dw.db"
+    with LocalSite(root) as site:
+        watchlist = write_watchlist(tmp_path, site.base_url, [BROKEN_GB_PAGE])
+        assert run_docwatch("crawl", db=db, watchlist=watchlist).returncode == 0
+        url = site.base_url + BROKEN_GB_PAGE
+        (snapshot,) = json_of("snapshots", url, db=db, watchlist=watchlist)
+        listed = run_docwatch("snapshots", url, db=db, watchlist=watchlist).stdout
+        shown = run_docwatch("show", str(snapshot["id"]), db=db, watchlist=watchlist).stdout
+    assert (snapshot["encoding"], snapshot["undecodable_bytes"]) == ("gb18030", 5)
+    assert "gb18030 (5 undecodable bytes" in listed
+    assert "全县\ufffd累计转移就业2404人" in shown and shown.count("\ufffd") == 5

@@ -8,7 +8,8 @@ import pytest
 
 from crawler.compare.keywords import KeywordMatcher, KeywordSetSpec
 from crawler.store import store_capture, store_failure
-from storage import SCHEMA_VERSION, open_database, queries
+from storage import open_database, queries
+from storage.migrations import MIGRATIONS
 from tests.conftest import FILES
 
 MATCHER = KeywordMatcher({"labor_transfer": KeywordSetSpec(terms=["转移就业"])})
@@ -35,9 +36,19 @@ def test_open_migrates_once_and_uses_wal(tmp_path):
     path = tmp_path / "d.db"
     open_database(path).close()
     db = open_database(path)
-    assert [r[0] for r in db.execute("SELECT version FROM schema_migrations")] == list(range(1, SCHEMA_VERSION + 1))
+    assert [r[0] for r in db.execute("SELECT version FROM schema_migrations")] == [m[0] for m in MIGRATIONS]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert {"sources", "pages", "snapshots", "fetches", "runs"} <= set(db.table_names())
+
+
+def test_a_database_from_before_undecodable_bytes_migrates(tmp_path, db):
+    store_capture(db, None, capture(), MATCHER)
+    db.execute("ALTER TABLE snapshots DROP COLUMN undecodable_bytes")  # as the previous version made it
+    db.execute("DELETE FROM schema_migrations WHERE version = 15")
+    db.close()
+    migrated = open_database(tmp_path / "d.db")
+    assert [row["undecodable_bytes"] for row in migrated.query("SELECT undecodable_bytes FROM snapshots")] == [0]
+    assert store_capture(migrated, None, capture(text="转移就业276万人次。"), MATCHER) == queries.CHANGED
 
 
 def test_snapshot_only_when_text_changes_but_every_fetch_recorded(db):
