@@ -7,19 +7,67 @@ them), 2 bad input (watchlist, options, unknown source or snapshot), 1 an unexpe
 from __future__ import annotations
 
 import json
+import os
 import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
 
 import click
 
 from crawler import __version__
 from crawler.app import App, BadInput, pass_app
-from crawler.config import resolve, watchlist_path
+from crawler.config import SettingError, default_data_dir, resolve, watchlist_path
 from crawler.evidence.queue import ArchiveSettings
 from crawler.safe_text import printable, printable_line
 from crawler.watchlist import Source, Watchlist, WatchlistError, load_watchlist
+from storage import DatabaseUnusable
+
+ERROR_LOG = "docwatch.log"  # in DATA_DIR/logs: the tracebacks of unexpected errors
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class Docwatch(click.Group):
+    """The command group, with the last resort for errors: a database path that cannot serve is
+    bad input (exit 2); anything unexpected prints one line, its traceback goes to the log file
+    in the data directory, and the exit code is 1. No traceback reaches a user."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (DatabaseUnusable, SettingError) as error:
+            raise BadInput(printable(str(error))) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except BrokenPipeError:  # `docwatch events | head`: the reader has gone, nothing to say
+            raise SystemExit(1) from None
+        except Exception as error:  # noqa: BLE001 (the backstop)
+            logged = log_unexpected_error(ctx.obj.cli if isinstance(ctx.obj, App) else {})
+            click.echo(
+                printable_line(f"docwatch: unexpected error: {type(error).__name__}: {error}", MAX_TITLE_CHARS) + "\n"
+                + f"docwatch: {logged}; please report it with that file.",
+                err=True,
+            )
+            raise SystemExit(1) from None
+
+
+def log_unexpected_error(cli: dict) -> str:
+    """Append the current exception's traceback to DATA_DIR/logs/docwatch.log; say where it went."""
+    try:
+        data_dir = resolve(cli).data_dir
+    except SettingError:
+        data_dir = default_data_dir(os.environ)
+    path = Path(data_dir) / "logs" / ERROR_LOG
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as log:
+            log.write(f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} docwatch {__version__}\n")
+            log.write(traceback.format_exc())
+    except OSError as error:
+        return f"the details could not be written to {path} ({error.strerror})"
+    return f"the details are in {path}"
+
+
+@click.group(cls=Docwatch, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--db", type=click.Path(dir_okay=False), help="SQLite file. [env DOCWATCH_DB; default DATA_DIR/docwatch.db]")
 @click.option("--watchlist", type=click.Path(dir_okay=False), help="Watchlist YAML. [env DOCWATCH_WATCHLIST; default ./watchlist.yaml]")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Database, WARC files, logs. [env DOCWATCH_DATA_DIR; default ~/.local/share/docwatch]")
@@ -79,12 +127,16 @@ def crawl(app: App, source_ids: tuple[str, ...], tags: tuple[str, ...], urls: tu
     sources = select_sources(app.watchlist, source_ids, tags, urls)
     if not sources:
         raise BadInput(f"no source has tag(s) {', '.join(tags)}")
+    try:
+        archive_settings = ArchiveSettings.resolve(app.watchlist.settings)
+    except ValueError as error:  # checked before crawling, not after
+        raise BadInput(str(error)) from None
     started = time.monotonic()
     summary = run_crawl(app.config, sources, trigger)
     print_summary(summary.run, summary.failures, time.monotonic() - started)
     if summary.errors_logged:
         click.echo(f"{summary.errors_logged} error(s) were logged during the run: see the log above.", err=True)
-    if ArchiveSettings.resolve(app.watchlist.settings).work_after_crawl:
+    if archive_settings.work_after_crawl:
         from crawler.commands.archive import run as work_archive_queue
 
         click.get_current_context().invoke(work_archive_queue, limit=None, max_seconds=AFTER_CRAWL_ARCHIVE_SECONDS)
@@ -110,7 +162,7 @@ def pages(app: App, source_id: str | None, as_json: bool) -> None:
     """List the pages docwatch knows, with their last fetch and snapshot count."""
     from storage import open_database, queries
 
-    rows = queries.list_pages(open_database(app.config.db_path), source_id)
+    rows = queries.list_pages(open_database(app.config.db_path, create=False), source_id)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -129,7 +181,7 @@ def snapshots(app: App, url: str, as_json: bool) -> None:
     """List the stored snapshots of URL, oldest first."""
     from storage import open_database, queries
 
-    rows = queries.page_snapshots(open_database(app.config.db_path), url)
+    rows = queries.page_snapshots(open_database(app.config.db_path, create=False), url)
     if not rows:
         raise BadInput(f"no snapshots of {url} in {app.config.db_path}. `docwatch pages` lists known URLs.")
     if as_json:
@@ -158,7 +210,7 @@ def show(app: App, snapshot_id: int, raw: bool) -> None:
             f"redirect it (docwatch show --raw {snapshot_id} > page.html) or pipe it; "
             f"`docwatch show {snapshot_id}` prints the text made safe."
         )
-    db = open_database(app.config.db_path)
+    db = open_database(app.config.db_path, create=False)
     try:
         if raw:
             stdout.write(queries.snapshot_body(db, snapshot_id))

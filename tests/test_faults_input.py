@@ -7,8 +7,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from crawler.localsite import LocalSite
 from tests.conftest import run_docwatch
+
+pytestmark = pytest.mark.e2e  # every test here runs the real command line in child processes
 
 ARTICLE = """<!DOCTYPE html>
 <html><head><meta charset="{charset}"><title>{title}_皮山县人民政府网</title>
@@ -155,3 +159,106 @@ def test_a_gb2312_page_with_broken_bytes_keeps_its_text_and_says_how_many_bytes_
     assert (snapshot["encoding"], snapshot["undecodable_bytes"]) == ("gb18030", 5)
     assert "gb18030 (5 undecodable bytes" in listed
     assert "全县\ufffd累计转移就业2404人" in shown and shown.count("\ufffd") == 5
+
+
+READ_COMMANDS = [["pages"], ["snapshots", "http://a.gov.cn/x.shtml"], ["show", "1"], ["events"], ["hits"], ["figures"],
+                 ["diff", "http://a.gov.cn/x.shtml"], ["status"], ["evidence", "http://a.gov.cn/x.shtml"],
+                 ["archive", "status"], ["digest"]]
+
+
+def a_watchlist(tmp_path: Path) -> Path:
+    return write_watchlist(tmp_path, "http://127.0.0.1:9", [QUOTA_PAGE])
+
+
+def test_read_commands_on_a_missing_database_say_so_and_create_nothing(tmp_path):
+    watchlist, db = a_watchlist(tmp_path), tmp_path / "typo.db"
+    for command in READ_COMMANDS:
+        result = run_docwatch(*command, db=db, watchlist=watchlist)
+        assert (result.returncode, result.stdout) == (2, ""), (command, result)
+        assert f"no database at {db} yet: run `docwatch crawl` first" in result.stderr, command
+        assert not db.exists(), command
+
+
+def test_a_file_that_is_not_a_database_is_bad_input(tmp_path):
+    watchlist, db = a_watchlist(tmp_path), tmp_path / "notes.txt"
+    db.write_text("转移就业 notes, not a database\n" * 100)
+    for command in (["crawl"], ["events"], ["status"], ["pages"]):
+        result = run_docwatch(*command, db=db, watchlist=watchlist)
+        assert result.returncode == 2, (command, result)
+        assert f"{db} is not a docwatch database" in result.stderr and "Traceback" not in result.stderr, command
+    assert db.read_text().startswith("转移就业 notes")
+
+
+def test_a_read_only_database_is_bad_input(tmp_path):
+    """Run as another user would (without root's power to write anything), on a database and a
+    folder that are not writable."""
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    from storage import open_database
+
+    watchlist, folder = a_watchlist(tmp_path), tmp_path / "archive-copy"
+    folder.mkdir()
+    db = folder / "docwatch.db"
+    open_database(db).close()
+    db.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    without_root_powers = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"] if os.geteuid() == 0 else []
+    try:
+        for command in (["crawl"], ["events"], ["status"]):
+            result = subprocess.run(
+                [*without_root_powers, sys.executable, "-m", "crawler", "--db", str(db), "--watchlist", str(watchlist), *command],
+                capture_output=True, text=True, timeout=120, env={**os.environ, "DOCWATCH_ENV": "local"},
+            )
+            assert result.returncode == 2, (command, result)
+            assert f"the database {db} is read-only" in result.stderr and "Traceback" not in result.stderr, command
+    finally:
+        folder.chmod(stat.S_IRWXU)
+
+
+def test_an_unusable_setting_in_the_environment_is_bad_input(tmp_path):
+    watchlist = a_watchlist(tmp_path)
+    for variable, value in (("DOCWATCH_DOWNLOAD_TIMEOUT", "abc"), ("DOCWATCH_MAX_PAGE_BYTES", "99999999999999999999")):
+        result = run_docwatch("crawl", db=tmp_path / "dw.db", watchlist=watchlist, env={variable: value})
+        assert result.returncode == 2 and f"{variable}={value!r}: give a whole number" in result.stderr, result
+
+
+def test_a_duration_reaching_before_year_one_is_bad_input(tmp_path):
+    watchlist, db = a_watchlist(tmp_path), tmp_path / "dw.db"
+    assert run_docwatch("crawl", db=db, watchlist=watchlist).returncode == 0
+    result = run_docwatch("events", "--since", "99999999999d", db=db, watchlist=watchlist)
+    assert result.returncode == 2 and "reaches back before the year 1" in result.stderr, result
+
+
+def test_an_unexpected_error_prints_one_line_and_logs_the_traceback_in_the_data_directory(tmp_path):
+    """The backstop, shown on the real entry point with a command that fails as a bug would."""
+    import os
+    import subprocess
+    import sys
+
+    failing_command = (
+        "from crawler.cli import main\n"
+        "@main.command()\n"
+        "def broken():\n"
+        "    {}['missing key']\n"
+        "main()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", failing_command, "--data-dir", str(tmp_path / "data"), "broken"],
+                            capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    log = tmp_path / "data" / "logs" / "docwatch.log"
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        "docwatch: unexpected error: KeyError: 'missing key'",
+        f"docwatch: the details are in {log}; please report it with that file.",
+    ]
+    assert "Traceback" in log.read_text() and "KeyError: 'missing key'" in log.read_text()
+
+
+def test_numbers_of_seconds_out_of_range_are_bad_input(tmp_path):
+    watchlist = a_watchlist(tmp_path)
+    for command in (["daemon", "--time-limit", "inf"], ["daemon", "--grace", "nan"], ["daemon", "--archive-every", "1e400"],
+                    ["archive", "run", "--max-seconds", "-1"], ["review", "99999999999999999999"]):
+        result = run_docwatch(*command, db=tmp_path / "dw.db", watchlist=watchlist)
+        assert result.returncode == 2 and "Invalid value for" in result.stderr, (command, result)

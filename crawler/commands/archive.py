@@ -12,7 +12,7 @@ from dataclasses import asdict
 
 import click
 
-from crawler.cli import App, BadInput, pass_app
+from crawler.app import App, BadInput, Seconds, pass_app
 from crawler.config import Config, resolve, watchlist_path
 from crawler.evidence.queue import ArchiveSettings, WorkSummary, wayback_client, work_queue
 from crawler.evidence.wayback import WaybackClient
@@ -53,7 +53,7 @@ def archive() -> None:
 
 @archive.command(ONE_OFF, hidden=True)
 @click.argument("url")
-@click.option("--wait", type=click.FloatRange(min=1), metavar="SECONDS",
+@click.option("--wait", type=Seconds(1), metavar="SECONDS",
               help="Keep trying this long (retries included). [default: the poll deadline]")
 @pass_app
 def archive_url(app: App, url: str, wait: float | None) -> None:
@@ -80,7 +80,7 @@ def archive_url(app: App, url: str, wait: float | None) -> None:
 
 @archive.command()
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Stop after N requests.")
-@click.option("--max-seconds", type=click.FloatRange(min=1), metavar="SECONDS",
+@click.option("--max-seconds", type=Seconds(1), metavar="SECONDS",
               help="Stop after this long, waiting for retries due before then; unfinished jobs "
                    "go back to the queue. [default: stop when nothing is due]")
 @pass_app
@@ -88,7 +88,7 @@ def run(app: App, limit: int | None, max_seconds: float | None) -> None:
     """Work the queue now, paced to the account's capacity."""
     config, settings = config_for(app)
     client = _client(settings)
-    db = open_database(config.db_path)
+    db = open_database(config.db_path, create=False)
     deadline = time.monotonic() + max_seconds if max_seconds else None
     summary: WorkSummary = work_queue(db, client, settings, stop_after=limit, deadline=deadline)
     click.echo(summary.describe())
@@ -101,7 +101,7 @@ def run(app: App, limit: int | None, max_seconds: float | None) -> None:
 def status(app: App, as_json: bool) -> None:
     """Queue depth by state, and the last errors."""
     config, settings = config_for(app)
-    db = open_database(config.db_path)
+    db = open_database(config.db_path, create=False)
     counts = archive_queue.counts_by_state(db)
     errors = archive_queue.last_errors(db)
     keys = _client(settings).has_credentials
@@ -124,7 +124,7 @@ def status(app: App, as_json: bool) -> None:
 def retry(app: App) -> None:
     """Queue failed and needs-credentials requests again, with fresh attempts."""
     config, _ = config_for(app)
-    requeued, skipped = archive_queue.retry_failed(open_database(config.db_path))
+    requeued, skipped = archive_queue.retry_failed(open_database(config.db_path, create=False))
     note = f" ({skipped} skipped: their URL is already queued)" if skipped else ""
     click.echo(f"Queued again: {requeued}{note}. `docwatch archive run` works them now.")
 

@@ -32,7 +32,10 @@ def parse_since(value: str, now: datetime | None = None) -> str:
     duration = _DURATION.fullmatch(text)
     if duration:
         amount, unit = duration.groups()
-        moment = (now or datetime.now(timezone.utc)) - timedelta(**{_DURATION_UNITS[unit]: int(amount)})
+        try:
+            moment = (now or datetime.now(timezone.utc)) - timedelta(**{_DURATION_UNITS[unit]: int(amount)})
+        except OverflowError:
+            raise ValueError(f"{value!r} reaches back before the year 1") from None
     else:
         try:
             moment = datetime.fromisoformat(value.strip())
@@ -64,9 +67,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Machine-read
 def _database(app: App, source_ids: tuple[str, ...] = ()) -> sqlite_utils.Database:
     """The evidence store, refusing a database that does not exist yet or an unknown source."""
     path = app.config.db_path
-    if not path.exists():
-        raise BadInput(f"no database at {path}: run `docwatch crawl` first (or give --db).")
-    db = open_database(path)
+    db = open_database(path, create=False)
     known = reports.known_source_ids(db)
     unknown = [source_id for source_id in source_ids if source_id not in known]
     if unknown:

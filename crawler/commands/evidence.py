@@ -23,7 +23,7 @@ from storage import archive_queue, open_database
 def evidence(app: App, url: str, verify: bool, as_json: bool) -> None:
     """List the stored copies of URL: hashes, local WARC records, Wayback captures."""
     config, _ = config_for(app)
-    copies = archive_queue.snapshot_evidence(open_database(config.db_path), url)
+    copies = archive_queue.snapshot_evidence(open_database(config.db_path, create=False), url)
     if not copies:
         raise BadInput(f"no snapshots of {url} in {config.db_path}. `docwatch pages` lists known URLs.")
     if verify:
