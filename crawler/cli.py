@@ -6,7 +6,6 @@ them), 2 bad input (watchlist, options, unknown source or snapshot), 1 an unexpe
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import traceback
@@ -19,7 +18,7 @@ from crawler import __version__
 from crawler.app import App, BadInput, pass_app
 from crawler.config import SettingError, default_data_dir, resolve, watchlist_path
 from crawler.evidence.queue import ArchiveSettings
-from crawler.safe_text import printable, printable_line
+from crawler.safe_text import printable, printable_json, printable_line
 from crawler.watchlist import Source, Watchlist, WatchlistError, load_watchlist
 from storage import DatabaseUnusable
 
@@ -164,7 +163,7 @@ def pages(app: App, source_id: str | None, as_json: bool) -> None:
 
     rows = queries.list_pages(open_database(app.config.db_path, create=False), source_id)
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        click.echo(printable_json(rows))
         return
     for row in rows:
         click.echo(
@@ -185,7 +184,7 @@ def snapshots(app: App, url: str, as_json: bool) -> None:
     if not rows:
         raise BadInput(f"no snapshots of {url} in {app.config.db_path}. `docwatch pages` lists known URLs.")
     if as_json:
-        click.echo(json.dumps([{k: v for k, v in r.items() if k != "text"} for r in rows], ensure_ascii=False, indent=2))
+        click.echo(printable_json([{k: v for k, v in r.items() if k != "text"} for r in rows]))
         return
     for row in rows:
         bad = f" ({row['undecodable_bytes']} undecodable bytes shown as \ufffd)" if row["undecodable_bytes"] else ""

@@ -8,6 +8,7 @@ such text through `printable` (or `printable_line`), so there is one list of uns
 
 from __future__ import annotations
 
+import json
 import re
 
 # C0 and C1 controls except tab and newline, bidi embeddings, overrides, isolates and marks,
@@ -23,6 +24,13 @@ def printable(text: str | None, limit: int | None = None) -> str:
     """`text` with every unsafe character replaced by U+FFFD, cut to `limit` characters ("…")."""
     text = UNSAFE_CHARACTERS.sub(REPLACEMENT, text or "")
     return text if limit is None or len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+
+
+def printable_json(value: object) -> str:
+    """`value` as indented JSON whose unsafe characters are written as \\uXXXX escapes: the same
+    data for a program, nothing that drives the terminal it may be printed on."""
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    return UNSAFE_CHARACTERS.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def printable_line(text: str | None, limit: int) -> str:

@@ -100,6 +100,10 @@ def test_control_and_bidi_characters_never_reach_the_terminal(tmp_path):
         assert not [attack for attack in TERMINAL_ATTACKS if attack in result.stdout], command
     shown = run_docwatch("show", str(snapshot["id"]), db=db, watchlist=watchlist).stdout
     assert "皮山县\ufffd[2J转移就业" in shown  # replaced, visibly, not silently dropped
+    for command in (["pages", "--json"], ["snapshots", url, "--json"], ["hits", "--json"]):
+        result = run_docwatch(*command, db=db, watchlist=watchlist)
+        assert not [attack for attack in TERMINAL_ATTACKS if attack in result.stdout], command
+        assert "\u202e" in json.loads(result.stdout)[0]["title"]  # escaped as \\u202e: the data is whole
 
 
 def test_show_raw_writes_bytes_to_a_pipe_but_refuses_a_terminal(tmp_path):

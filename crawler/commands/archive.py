@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import difflib
-import json
 import time
 from dataclasses import asdict
 
@@ -16,7 +15,7 @@ from crawler.app import App, BadInput, Seconds, pass_app
 from crawler.config import Config, resolve, watchlist_path
 from crawler.evidence.queue import ArchiveSettings, WorkSummary, wayback_client, work_queue
 from crawler.evidence.wayback import WaybackClient
-from crawler.safe_text import printable
+from crawler.safe_text import printable, printable_json
 from storage import archive_queue, open_database
 from storage.archive_queue import EXISTING_CAPTURE, ArchiveRequest
 
@@ -106,8 +105,8 @@ def status(app: App, as_json: bool) -> None:
     errors = archive_queue.last_errors(db)
     keys = _client(settings).has_credentials
     if as_json:
-        click.echo(json.dumps({"counts": counts, "keys_configured": keys, "save_endpoint": settings.endpoints.save,
-                               "last_errors": [asdict(request) for request in errors]}, indent=2))
+        click.echo(printable_json({"counts": counts, "keys_configured": keys, "save_endpoint": settings.endpoints.save,
+                                   "last_errors": [asdict(request) for request in errors]}))
         return
     click.echo(_queue_line(counts))
     click.echo(f"archive.org keys: {'set' if keys else 'not set (only existing captures are recorded)'}; "

@@ -6,7 +6,6 @@ text in the output is hostile: control characters and bidi overrides never reach
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from datetime import datetime, timedelta, timezone
@@ -16,7 +15,7 @@ import sqlite_utils
 
 from crawler.app import App, BadInput, pass_app
 from crawler.compare import diff_texts, render_terminal
-from crawler.safe_text import printable, printable_line
+from crawler.safe_text import printable, printable_json, printable_line
 from storage import open_database, reports
 
 EVENT_TYPES = ("new_page", "new_document", "changed", "removed", "restored", "fetch_error", "delisted")
@@ -76,7 +75,7 @@ def _database(app: App, source_ids: tuple[str, ...] = ()) -> sqlite_utils.Databa
 
 
 def _echo_json(rows: object) -> None:
-    click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    click.echo(printable_json(rows))
 
 
 def _when(timestamp: str) -> str:

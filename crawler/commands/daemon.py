@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 
 import click
 
 from crawler.app import App, BadInput, Seconds, pass_app
 from crawler.commands.archive import _queue_line
-from crawler.safe_text import printable, printable_line
+from crawler.safe_text import printable, printable_json, printable_line
 from crawler.watchlist import WatchlistError
 from storage import archive_queue, locks, open_database, queries
 
@@ -83,7 +82,7 @@ def status(app: App, as_json: bool) -> None:
     }
     db.close()
     if as_json:
-        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        click.echo(printable_json(report))
     else:
         _print_status(report)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -10,7 +9,7 @@ import click
 from crawler.cli import App, BadInput, pass_app
 from crawler.commands.archive import config_for
 from crawler.evidence.warc import WarcRecordRef, replay_problem
-from crawler.safe_text import printable
+from crawler.safe_text import printable, printable_json
 from storage import archive_queue, open_database
 
 
@@ -30,7 +29,7 @@ def evidence(app: App, url: str, verify: bool, as_json: bool) -> None:
         for copy in copies:
             copy["replay"] = _replay(config.warc_dir, copy)
     if as_json:
-        click.echo(json.dumps(copies, indent=2))
+        click.echo(printable_json(copies))
     else:
         for copy in copies:
             click.echo(printable(_describe(copy)))
