@@ -352,6 +352,14 @@ def _text(value: Any) -> str:
     return value
 
 
+def _one_line(value: Any) -> str:
+    """Text that becomes an HTTP header or a path: a control character there is a mistake
+    (a line break injects a header, a NUL ends a path)."""
+    if re.search(r"[\x00-\x1f\x7f]", _text(value)):
+        raise _Invalid(f"{_show(value)} contains a control character (a line break, a tab, NUL…)", "write it on one line")
+    return value
+
+
 def _positive_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _Invalid(f"expected a whole number, got {_describe(value)}")
@@ -584,8 +592,8 @@ _KEYWORD_SET_FIELDS = {
 }
 
 _SETTINGS_FIELDS = {
-    "user_agent": _Field(_text),
-    "data_dir": _Field(_text),
+    "user_agent": _Field(_one_line),
+    "data_dir": _Field(_one_line),
     "download_timeout": _Field(_positive_int),
     "max_page_bytes": _Field(_positive_int),
 }

@@ -48,6 +48,8 @@ def open_database(path: str | Path, create: bool = True) -> sqlite_utils.Databas
         raise DatabaseUnusable(f"cannot use the database {path}: {error}") from None
     except OSError as error:
         raise DatabaseUnusable(f"cannot create the database {path}: {error.strerror}: check --db") from None
+    except ValueError as error:  # a NUL in the path
+        raise DatabaseUnusable(f"cannot use {path!r} as a database path: {error}: check --db") from None
     return db
 
 

@@ -153,6 +153,10 @@ BAD_CASES = [
     ("codec that is not a text encoding", source("encoding: rot13  # <-"), "xj-rst", "encoding", "not an encoding Python knows"),
     ("NUL as an encoding", source('encoding: "\\0"  # <-'), "xj-rst", "encoding", "not an encoding Python knows"),
     ("deeply nested YAML", source("tags: " + "[" * 5000 + "]" * 5000 + "  # <-"), None, "", "nested more than 50 levels deep"),
+    ("line break in the user agent", HEAD + 'settings:\n  user_agent: "docwatch\\r\\nX-Injected: 1"  # <-\n', None,
+     "settings.user_agent", "contains a control character"),
+    ("NUL in the data directory", HEAD + 'settings:\n  data_dir: "/var/lib/\\0docwatch"  # <-\n', None,
+     "settings.data_dir", "contains a control character"),
     ("control character in YAML", source("name: 新疆\x1b[2J人社厅  # <-"), None, "", "character #x001b is not allowed"),
 ]
 
