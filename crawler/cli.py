@@ -10,7 +10,6 @@ import os
 import time
 import traceback
 from datetime import datetime, timezone
-from pathlib import Path
 
 import click
 
@@ -23,6 +22,8 @@ from crawler.watchlist import Source, Watchlist, WatchlistError, load_watchlist
 from storage import DatabaseUnusable
 
 ERROR_LOG = "docwatch.log"  # in DATA_DIR/logs: the tracebacks of unexpected errors
+MAX_TITLE_CHARS = 300  # per printed title or error: page text is hostile and unbounded
+MAX_URL_CHARS = 2048
 
 
 class Docwatch(click.Group):
@@ -40,7 +41,7 @@ class Docwatch(click.Group):
         except BrokenPipeError:  # `docwatch events | head`: the reader has gone, nothing to say
             raise SystemExit(1) from None
         except Exception as error:  # noqa: BLE001 (the backstop)
-            logged = log_unexpected_error(ctx.obj.cli if isinstance(ctx.obj, App) else {})
+            logged = log_unexpected_error(ctx.obj if isinstance(ctx.obj, App) else App(cli={}))
             click.echo(
                 printable_line(f"docwatch: unexpected error: {type(error).__name__}: {error}", MAX_TITLE_CHARS) + "\n"
                 + f"docwatch: {logged}; please report it with that file.",
@@ -49,13 +50,16 @@ class Docwatch(click.Group):
             raise SystemExit(1) from None
 
 
-def log_unexpected_error(cli: dict) -> str:
+def log_unexpected_error(app: App) -> str:
     """Append the current exception's traceback to DATA_DIR/logs/docwatch.log; say where it went."""
     try:
-        data_dir = resolve(cli).data_dir
-    except SettingError:
-        data_dir = default_data_dir(os.environ)
-    path = Path(data_dir) / "logs" / ERROR_LOG
+        log_dir = app.config.log_dir
+    except Exception:  # noqa: BLE001 (no usable watchlist: the options and environment alone)
+        try:
+            log_dir = resolve(app.cli).log_dir
+        except SettingError:
+            log_dir = default_data_dir(os.environ) / "logs"
+    path = log_dir / ERROR_LOG
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as log:
@@ -91,8 +95,6 @@ def validate(app: App) -> None:
     click.echo(f"{path}: OK, {len(watchlist.sources)} sources, {len(watchlist.keyword_sets)} keyword sets.")
 
 
-MAX_TITLE_CHARS = 300  # per printed title or error: page text is hostile and unbounded
-MAX_URL_CHARS = 2048
 AFTER_CRAWL_ARCHIVE_SECONDS = 600  # DOCWATCH_ARCHIVE_WORK_AFTER_CRAWL: what is left waits for the next run
 
 
