@@ -481,7 +481,9 @@ def regex_bound_problem(pattern: str) -> str | None:
             in_class = character != "]"
         elif character == "[":
             in_class = True
-            position += 2 if pattern[position + 1 : position + 2] in ("]", "^") else 1  # []] and [^]] hold a ]
+            position += 1
+            position += pattern.startswith("^", position)
+            position += pattern.startswith("]", position)  # a ] first in a class is a character: []] [^]]
             continue
         elif character == "(":
             depth += 1

@@ -395,6 +395,7 @@ def test_shipped_listings_follow_the_articles_of_their_column(shipped) -> None:
     ("\\(" * 40 + "x" + "\\)" * 40, None),  # escaped parentheses are characters, not groups
     ("[(]" * 40, None),  # so are parentheses in a character class
     ("[]({]" * 40 + "\\{5000\\}", None),  # and braces there or escaped
+    ("[^](]" * 40 + "[^]]{5}", None),  # a ] first in a class, negated or not, does not close it
     ("x{1000}", None),
     ("x{1001}", "repeats more than 1000 times ({1001})"),
     ("x{2,5000}", "repeats more than 1000 times ({2,5000})"),
