@@ -118,7 +118,7 @@ def load_shells() -> list[Shell]:
 
 def _shell(path: Path) -> Shell:
     body = path.read_bytes()
-    html, codec = decode_html(body)
+    html, codec, _ = decode_html(body)
     if codec != "utf-8":
         codec = "gb18030"  # GB2312/GBK bytes decode as GB18030; re-encoding keeps them as they were
     tree = lxml.html.fromstring(html.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))

@@ -68,7 +68,7 @@ def main() -> None:
             return result
 
         for item in items:
-            html, _ = timed("decode", extraction.decode_html, item.body)
+            html = timed("decode", extraction.decode_html, item.body).text
             timed("extract (parse, article text, links, date)", extraction.extract, html, item.url)
             general += not _known_template(html)
             capture = timed("capture (all of the above + normalise, noise, hash)", capture_page, item, source)

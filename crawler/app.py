@@ -4,18 +4,36 @@ and the bad-input error (exit 2). Command modules import from here, not from cra
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 
 import click
 
-from crawler.config import Config, resolve, watchlist_path
-from crawler.watchlist import Watchlist, WatchlistError, load_watchlist
+from crawler.config import Config, SettingError, resolve, watchlist_path
+from crawler.safe_text import printable
+from crawler.watchlist import MAX_INTERVAL_SECONDS, Watchlist, WatchlistError, load_watchlist
 
 
 class BadInput(click.ClickException):
     """A problem with what the user gave us: exit 2, message on stderr."""
 
     exit_code = 2
+
+
+class Seconds(click.FloatRange):
+    """An option in seconds, from `minimum` to a year: click's own range lets inf and nan through,
+    and the timers they reach overflow."""
+
+    name = "seconds"
+
+    def __init__(self, minimum: float) -> None:
+        super().__init__(min=minimum, max=MAX_INTERVAL_SECONDS)
+
+    def convert(self, value, param, ctx) -> float:
+        seconds = super().convert(value, param, ctx)
+        if math.isnan(seconds):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return seconds
 
 
 @dataclass
@@ -31,7 +49,7 @@ class App:
             try:
                 self._watchlist = load_watchlist(watchlist_path(self.cli.get("watchlist")))
             except WatchlistError as error:
-                raise BadInput(f"{error}\nRun `docwatch validate` for the full report.") from None
+                raise BadInput(printable(f"{error}\nRun `docwatch validate` for the full report.")) from None
         return self._watchlist
 
     @property
@@ -46,7 +64,10 @@ class App:
 
     @functools.cached_property
     def config(self) -> Config:
-        return resolve(self.cli, self.file_settings)
+        try:
+            return resolve(self.cli, self.file_settings)
+        except SettingError as error:
+            raise BadInput(str(error)) from None
 
 
 pass_app = click.make_pass_decorator(App)

@@ -89,13 +89,14 @@ def capture_document(fetched: FetchedPage, text: str) -> PageCapture:
 
 def capture_page(fetched: FetchedPage, source: Source) -> PageCapture:
     answer = _as_fetched(fetched)
-    html, encoding = decode_html(fetched.body, header_charset(answer["content_type"]), source.encoding)
-    page = extract(html, fetched.final_url, selector=source.selector, ignore_css=source.ignore_css)
+    decoded = decode_html(fetched.body, header_charset(answer["content_type"]), source.encoding)
+    page = extract(decoded.text, fetched.final_url, selector=source.selector, ignore_css=source.ignore_css)
     noise = [re.compile(pattern) for pattern in source.ignore_regex]
     original, text = page_texts(page.title, page.text, noise)
     return PageCapture(
         **answer,
-        encoding=encoding,
+        encoding=decoded.encoding,
+        undecodable_bytes=decoded.undecodable_bytes,
         title=tidy_text(page.title),
         published=page.published,
         text=text,

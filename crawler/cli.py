@@ -6,19 +6,71 @@ them), 2 bad input (watchlist, options, unknown source or snapshot), 1 an unexpe
 
 from __future__ import annotations
 
-import json
+import os
 import time
+import traceback
+from datetime import datetime, timezone
 
 import click
 
 from crawler import __version__
 from crawler.app import App, BadInput, pass_app
-from crawler.config import resolve, watchlist_path
+from crawler.config import SettingError, default_data_dir, resolve, watchlist_path
 from crawler.evidence.queue import ArchiveSettings
+from crawler.safe_text import printable, printable_json, printable_line
 from crawler.watchlist import Source, Watchlist, WatchlistError, load_watchlist
+from storage import DatabaseUnusable
+
+ERROR_LOG = "docwatch.log"  # in DATA_DIR/logs: the tracebacks of unexpected errors
+MAX_TITLE_CHARS = 300  # per printed title or error: page text is hostile and unbounded
+MAX_URL_CHARS = 2048
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class Docwatch(click.Group):
+    """The command group, with the last resort for errors: a database path that cannot serve is
+    bad input (exit 2); anything unexpected prints one line, its traceback goes to the log file
+    in the data directory, and the exit code is 1. No traceback reaches a user."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (DatabaseUnusable, SettingError) as error:
+            raise BadInput(printable(str(error))) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except BrokenPipeError:  # `docwatch events | head`: the reader has gone, nothing to say
+            raise SystemExit(1) from None
+        except Exception as error:  # noqa: BLE001 (the backstop)
+            logged = log_unexpected_error(ctx.obj if isinstance(ctx.obj, App) else App(cli={}))
+            click.echo(
+                printable_line(f"docwatch: unexpected error: {type(error).__name__}: {error}", MAX_TITLE_CHARS) + "\n"
+                + f"docwatch: {logged}; please report it with that file.",
+                err=True,
+            )
+            raise SystemExit(1) from None
+
+
+def log_unexpected_error(app: App) -> str:
+    """Append the current exception's traceback to DATA_DIR/logs/docwatch.log; say where it went."""
+    try:
+        log_dir = app.config.log_dir
+    except Exception:  # noqa: BLE001 (no usable watchlist: the options and environment alone)
+        try:
+            log_dir = resolve(app.cli).log_dir
+        except SettingError:
+            log_dir = default_data_dir(os.environ) / "logs"
+    path = log_dir / ERROR_LOG
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as log:
+            log.write(f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} docwatch {__version__}\n")
+            log.write(traceback.format_exc())
+    except OSError as error:
+        return f"the details could not be written to {path} ({error.strerror})"
+    return f"the details are in {path}"
+
+
+@click.group(cls=Docwatch, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--db", type=click.Path(dir_okay=False), help="SQLite file. [env DOCWATCH_DB; default DATA_DIR/docwatch.db]")
 @click.option("--watchlist", type=click.Path(dir_okay=False), help="Watchlist YAML. [env DOCWATCH_WATCHLIST; default ./watchlist.yaml]")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Database, WARC files, logs. [env DOCWATCH_DATA_DIR; default ~/.local/share/docwatch]")
@@ -37,8 +89,8 @@ def validate(app: App) -> None:
     try:
         watchlist = load_watchlist(path)
     except WatchlistError as error:
-        click.echo(str(error), err=True)
-        click.echo(f"{len(error.problems)} problem(s) in {path}.", err=True)
+        click.echo(printable(str(error)), err=True)
+        click.echo(printable(f"{len(error.problems)} problem(s) in {path}."), err=True)
         raise SystemExit(2) from None
     click.echo(f"{path}: OK, {len(watchlist.sources)} sources, {len(watchlist.keyword_sets)} keyword sets.")
 
@@ -80,12 +132,16 @@ def crawl(app: App, source_ids: tuple[str, ...], tags: tuple[str, ...], urls: tu
     sources = select_sources(app.watchlist, source_ids, tags, urls)
     if not sources:
         raise BadInput(f"no source has tag(s) {', '.join(tags)}")
+    try:
+        archive_settings = ArchiveSettings.resolve(app.watchlist.settings)
+    except ValueError as error:  # checked before crawling, not after
+        raise BadInput(str(error)) from None
     started = time.monotonic()
     summary = run_crawl(app.config, sources, trigger, verbosity=verbosity)
     print_summary(summary.run, summary.failures, time.monotonic() - started)
     if summary.errors_logged:
         click.echo(f"{summary.errors_logged} error(s) logged during the run, worth a look: {summary.log_path}")
-    if ArchiveSettings.resolve(app.watchlist.settings).work_after_crawl:
+    if archive_settings.work_after_crawl:
         from crawler.commands.archive import run as work_archive_queue
 
         click.get_current_context().invoke(work_archive_queue, limit=None, max_seconds=AFTER_CRAWL_ARCHIVE_SECONDS)
@@ -103,7 +159,7 @@ def print_summary(run: dict, failures: list[dict], seconds: float) -> None:
     if failures:
         click.echo("Failed or gone (a page is reported removed after repeated 404/410 answers):")
         for failure in failures[:MAX_FAILURES_SHOWN]:
-            click.echo(f"  {failure['url']}  {failure['error']}")
+            click.echo(f"  {printable_line(failure['url'], MAX_URL_CHARS)}  {printable_line(failure['error'], MAX_TITLE_CHARS)}")
         if len(failures) > MAX_FAILURES_SHOWN:
             click.echo(f"  … and {len(failures) - MAX_FAILURES_SHOWN} more: `docwatch pages` shows each page's last outcome")
 
@@ -116,14 +172,14 @@ def pages(app: App, source_id: str | None, as_json: bool) -> None:
     """List the pages docwatch knows, with their last fetch and snapshot count."""
     from storage import open_database, queries
 
-    rows = queries.list_pages(open_database(app.config.db_path), source_id)
+    rows = queries.list_pages(open_database(app.config.db_path, create=False), source_id)
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        click.echo(printable_json(rows))
         return
     for row in rows:
         click.echo(
             f"{row['source_id']:<24} {row['last_status'] or '-':>4} {row['last_outcome'] or '-':<9} "
-            f"{row['snapshots']:>3} snap  {row['url']}\n{'':<30}{row['title'] or ''}"
+            f"{row['snapshots']:>3} snap  {printable_line(row['url'], MAX_URL_CHARS)}\n{'':<30}{printable_line(row['title'], MAX_TITLE_CHARS)}"
         )
 
 
@@ -135,16 +191,17 @@ def snapshots(app: App, url: str, as_json: bool) -> None:
     """List the stored snapshots of URL, oldest first."""
     from storage import open_database, queries
 
-    rows = queries.page_snapshots(open_database(app.config.db_path), url)
+    rows = queries.page_snapshots(open_database(app.config.db_path, create=False), url)
     if not rows:
         raise BadInput(f"no snapshots of {url} in {app.config.db_path}. `docwatch pages` lists known URLs.")
     if as_json:
-        click.echo(json.dumps([{k: v for k, v in r.items() if k != "text"} for r in rows], ensure_ascii=False, indent=2))
+        click.echo(printable_json([{k: v for k, v in r.items() if k != "text"} for r in rows]))
         return
     for row in rows:
+        bad = f" ({row['undecodable_bytes']} undecodable bytes shown as \ufffd)" if row["undecodable_bytes"] else ""
         click.echo(
-            f"#{row['id']:<5} {row['fetched_at']}  {row['encoding']:<8} published {row['published'] or '?':<19} "
-            f"text SHA-256 {row['text_sha256'][:16]}…  {row['title']}"
+            f"#{row['id']:<5} {row['fetched_at']}  {row['encoding'] + bad:<8} published {printable_line(row['published'] or '?', 40):<19} "
+            f"text SHA-256 {row['text_sha256'][:16]}…  {printable_line(row['title'], MAX_TITLE_CHARS)}"
         )
 
 
@@ -156,16 +213,26 @@ def show(app: App, snapshot_id: int, raw: bool) -> None:
     """Print a snapshot's extracted text (or its raw body)."""
     from storage import open_database, queries
 
-    db = open_database(app.config.db_path)
+    stdout = click.get_binary_stream("stdout")
+    if raw and stdout.isatty():
+        raise BadInput(
+            f"--raw writes the page's bytes as fetched, control characters included, so not to a terminal: "
+            f"redirect it (docwatch show --raw {snapshot_id} > page.html) or pipe it; "
+            f"`docwatch show {snapshot_id}` prints the text made safe."
+        )
+    db = open_database(app.config.db_path, create=False)
     try:
         if raw:
-            click.get_binary_stream("stdout").write(queries.snapshot_body(db, snapshot_id))
+            stdout.write(queries.snapshot_body(db, snapshot_id))
             return
         snapshot = queries.snapshot(db, snapshot_id)
     except KeyError as error:
         raise BadInput(str(error.args[0])) from None
-    click.echo(f"{snapshot['title']}\n{snapshot['url']}\nfetched {snapshot['fetched_at']}, published {snapshot['published'] or '?'}\n")
-    click.echo(snapshot["original_text"])
+    click.echo(
+        f"{printable_line(snapshot['title'], MAX_TITLE_CHARS)}\n{printable_line(snapshot['url'], MAX_URL_CHARS)}\n"
+        f"fetched {snapshot['fetched_at']}, published {printable_line(snapshot['published'] or '?', 40)}\n"
+    )
+    click.echo(printable(snapshot["original_text"]))
 
 
 @main.command()

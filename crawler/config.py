@@ -19,6 +19,11 @@ DEFAULT_WATCHLIST = "watchlist.yaml"
 DEFAULT_DOWNLOAD_TIMEOUT = scrapy_defaults.DOWNLOAD_TIMEOUT
 DEFAULT_MAX_PAGE_BYTES = scrapy_defaults.DOWNLOAD_MAXSIZE
 DEFAULT_MAX_DOCUMENT_BYTES = scrapy_defaults.DOCWATCH_MAX_DOCUMENT_BYTES
+MAX_COUNT_SETTING = 2**31 - 1  # any count, size or timeout a user gives: Twisted and Scrapy keep them in C ints
+
+
+class SettingError(ValueError):
+    """A setting's value cannot be used; the message names the variable or key it came from."""
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:
@@ -56,7 +61,7 @@ def resolve(
     environ: Mapping[str, str] = os.environ,
 ) -> Config:
     """`cli` holds the global options as given (None when absent); `file_settings` is the
-    watchlist's Settings (or None when there is no watchlist to read)."""
+    watchlist's Settings (or None when there is no watchlist to read). Raises SettingError."""
 
     def pick(name: str, env: str, default):
         value = cli.get(name)
@@ -65,6 +70,17 @@ def resolve(
         if value is None and file_settings is not None:
             value = getattr(file_settings, name, None)
         return default if value is None else value
+
+    def pick_count(name: str, env: str, default: int) -> int:
+        value = pick(name, env, default)
+        try:
+            count = int(value)
+        except (TypeError, ValueError):
+            count = 0
+        if not 1 <= count <= MAX_COUNT_SETTING:
+            origin = env if environ.get(env) is not None else f"settings.{name} in the watchlist"
+            raise SettingError(f"{origin}={value!r}: give a whole number from 1 to {MAX_COUNT_SETTING}")
+        return count
 
     explicit_db = cli.get("db") or environ.get("DOCWATCH_DB")
     # Evidence stays next to its database: with only --db given, its folder is the data directory.
@@ -76,10 +92,8 @@ def resolve(
         data_dir=data_dir,
         db_path=Path(db_path).expanduser(),
         user_agent=pick("user_agent", "DOCWATCH_USER_AGENT", None),
-        download_timeout=int(pick("download_timeout", "DOCWATCH_DOWNLOAD_TIMEOUT", DEFAULT_DOWNLOAD_TIMEOUT)),
-        max_page_bytes=int(pick("max_page_bytes", "DOCWATCH_MAX_PAGE_BYTES", DEFAULT_MAX_PAGE_BYTES)),
-        max_document_bytes=int(
-            pick("max_document_bytes", "DOCWATCH_MAX_DOCUMENT_BYTES", DEFAULT_MAX_DOCUMENT_BYTES)
-        ),
+        download_timeout=pick_count("download_timeout", "DOCWATCH_DOWNLOAD_TIMEOUT", DEFAULT_DOWNLOAD_TIMEOUT),
+        max_page_bytes=pick_count("max_page_bytes", "DOCWATCH_MAX_PAGE_BYTES", DEFAULT_MAX_PAGE_BYTES),
+        max_document_bytes=pick_count("max_document_bytes", "DOCWATCH_MAX_DOCUMENT_BYTES", DEFAULT_MAX_DOCUMENT_BYTES),
         profile=str(cli.get("profile") or environ.get("DOCWATCH_ENV") or "production"),
     )

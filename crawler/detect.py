@@ -27,10 +27,16 @@ _CHALLENGE = re.compile(
     re.I,
 )
 CHALLENGE_MAX_BYTES = 20_000
+# "404" alone is no evidence: quotas are numbers (转移就业2404人, 404人次, 404.5万). It counts only
+# as a whole number next to an error word ("404 Not Found", "404错误", "错误 404", "HTTP 404"),
+# or as the whole title ("404", "404 - 某某县人民政府").
+_404 = r"(?<!\d)(?<!\d[.,，．])404(?!\d|[.,，．]\d|\s*[人万亿户名次元个家项%％])"
 _ERROR_PAGE = re.compile(
-    r"404|页面不存在|页面未找到|您访问的页面不存在|找不到(该|您要的)?页面|信息已删除|文章已删除|已被删除|page not found",
+    rf"{_404}\s*(?:not\s*found|error|错误|页面|找不到|未找到)|(?:error|错误|http|状态码|代码)\s*[:：]?\s*{_404}|"
+    r"页面不存在|页面未找到|您访问的页面不存在|找不到(该|您要的)?页面|信息已删除|文章已删除|已被删除|page not found",
     re.I,
 )
+_ERROR_TITLE = re.compile(rf"\s*{_404}\s*(?:[-–—|｜_:：]\s*\S.*)?", re.I)
 ERROR_PAGE_MAX_CHARS = 600
 _HOME_PATH = re.compile(r"^/([^/]+/)?((index|default|home)\.(s?html?|aspx?|jsp|php))?$", re.I)
 
@@ -65,9 +71,10 @@ def redirected_home(url: str, final_url: str) -> bool:
 def is_error_page(title: str, text: str) -> bool:
     """A 200 answer that is really a "page not found" page (soft 404). The title is as the page
     writes it (４０４ reads as 404), the text normalised."""
-    return len(text) <= ERROR_PAGE_MAX_CHARS and bool(
-        _ERROR_PAGE.search(fold_width(title)) or _ERROR_PAGE.search(text[:200])
-    )
+    if len(text) > ERROR_PAGE_MAX_CHARS:
+        return False
+    title = fold_width(title)
+    return bool(_ERROR_TITLE.fullmatch(title) or _ERROR_PAGE.search(title) or _ERROR_PAGE.search(text[:200]))
 
 
 @dataclass(frozen=True)

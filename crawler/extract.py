@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 import charset_normalizer
@@ -35,10 +36,21 @@ _META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:+-
 _SERVER_DEFAULT_CODEC = "cp1252"
 # A stray bad byte (a pasted snippet, a CMS glitch) must not throw a GBK page to a guesser.
 _TOLERATED_BAD_BYTES_PER_BYTE = 0.001
+# What errors="surrogateescape" makes of a byte that does not decode (no decoder yields these otherwise).
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
-def decode_html(body: bytes, header_charset: str | None = None, override: str | None = None) -> tuple[str, str]:
-    """Decode a fetched page to text; return (text, codec name used).
+class Decoded(NamedTuple):
+    """A page's text, the codec it was read with, and how many of its bytes did not decode in
+    that codec (each shown as U+FFFD): recorded with the snapshot, so a reader knows."""
+
+    text: str
+    encoding: str
+    undecodable_bytes: int = 0
+
+
+def decode_html(body: bytes, header_charset: str | None = None, override: str | None = None) -> Decoded:
+    """Decode a fetched page to text.
 
     Order, first match wins:
     1. ``override`` (the source's ``encoding`` setting), undecodable bytes replaced;
@@ -48,7 +60,10 @@ def decode_html(body: bytes, header_charset: str | None = None, override: str | 
        label on bytes that are valid multi-byte UTF-8 is wrong (browser-saved pages keep
        ``meta gb2312``), and a latin-1/cp1252 label is wrong for bytes that are valid GB18030;
     4. strict UTF-8, then strict GB18030;
-    5. UTF-8, then GB18030, replacing at most one bad byte in a thousand;
+    5. of the declared charsets (but latin-1/cp1252, a server default), UTF-8 and GB18030, the one
+       that leaves the fewest bytes undecoded, replacing those: a declared one always, an
+       undeclared one if at most one byte in a thousand is bad. A GB2312 page with a few broken
+       bytes keeps its Chinese text around them;
     6. charset-normalizer's guess; 7. UTF-8 with replacement characters.
     GB2312 and GBK labels are read as GB18030, their superset: real "GB2312" pages use GBK
     characters. "Strict" tolerates one multi-byte character cut off at the end, as happens
@@ -58,35 +73,43 @@ def decode_html(body: bytes, header_charset: str | None = None, override: str | 
         codec = _codec_for(override)
         if codec is None:
             raise ValueError(f"unknown encoding {override!r} in the source's encoding setting")
-        return body.decode(codec, errors="replace"), codec
+        return _decode_replacing(body, codec)
 
     bom_codec, bom = read_bom(body)
     if bom_codec is not None:
-        return body[len(bom) :].decode(bom_codec, errors="replace"), bom_codec
+        return _decode_replacing(body[len(bom) :], bom_codec)
 
     utf8_text = _decode_strictly(body, "utf-8")
     is_multibyte_utf8 = utf8_text is not None and not body.isascii()
-    for codec in _declared_codecs(body, header_charset):
+    declared = _declared_codecs(body, header_charset)
+    for codec in declared:
         text = utf8_text if codec == "utf-8" else _decode_strictly(body, codec)
         if text is None or (codec != "utf-8" and is_multibyte_utf8):
             continue
         if codec == _SERVER_DEFAULT_CODEC and _decode_strictly(body, "gb18030") is not None:
             continue
-        return text, codec
+        return Decoded(text, codec)
 
     if utf8_text is not None:
-        return utf8_text, "utf-8"
+        return Decoded(utf8_text, "utf-8")
     gb_text = _decode_strictly(body, "gb18030")
     if gb_text is not None:
-        return gb_text, "gb18030"
-    for codec in ("utf-8", "gb18030"):
-        text = body.decode(codec, errors="replace")
-        if text.count("\ufffd") <= len(body) * _TOLERATED_BAD_BYTES_PER_BYTE:
-            return text, codec
+        return Decoded(gb_text, "gb18030")
+    candidates = dict.fromkeys([c for c in declared if c != _SERVER_DEFAULT_CODEC] + ["utf-8", "gb18030"])
+    best = min((_decode_replacing(body, codec) for codec in candidates), key=lambda decoded: decoded.undecodable_bytes)
+    if best.encoding in declared or best.undecodable_bytes <= len(body) * _TOLERATED_BAD_BYTES_PER_BYTE:
+        return best
     guess = charset_normalizer.from_bytes(body).best()
     if guess is not None:
-        return str(guess), guess.encoding
-    return body.decode("utf-8", errors="replace"), "utf-8"
+        return Decoded(str(guess), guess.encoding)
+    return _decode_replacing(body, "utf-8")
+
+
+def _decode_replacing(body: bytes, codec: str) -> Decoded:
+    """Decode, replacing each byte that does not decode with U+FFFD, and count them."""
+    escaped = body.decode(codec, errors="surrogateescape")
+    text, undecodable = _ESCAPED_BYTE.subn("\ufffd", escaped)
+    return Decoded(text, codec, undecodable)
 
 
 def _codec_for(label: str) -> str | None:

@@ -9,7 +9,8 @@ _CRONTAB_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 def cron_trigger(expression: str, jitter: int | None = None) -> CronTrigger:
     """A crontab line as cron(8) reads it, in the host's local time. APScheduler 3 numbers
-    weekdays from Monday = 0, crontab from Sunday = 0 (and 7); numbers become names here."""
+    weekdays from Monday = 0, crontab from Sunday = 0 (and 7); numbers become names here.
+    Raises ValueError, whatever is wrong with the line."""
     fields = expression.split()
     if len(fields) != 5:
         raise ValueError(f"Wrong number of fields; got {len(fields)}, expected 5")
@@ -30,9 +31,14 @@ def _weekday_names(field: str) -> str:
             start, _, end = span.partition("-")
             first = _crontab_weekday(start)
             last = _crontab_weekday(end) if end else (6 if step else first)
+        if step and not (step.isdigit() and int(step) >= 1):
+            raise ValueError(f"step {step!r} in {field!r} is not a whole number of days of at least 1")
         days += [_CRONTAB_WEEKDAYS[n] for n in range(first, last + 1, int(step or 1))]
     return ",".join(dict.fromkeys(days))
 
 
 def _crontab_weekday(token: str) -> int:
-    return int(token) if token.isdigit() else _CRONTAB_WEEKDAYS.index(token.lower()[:3])
+    number = int(token) if token.isdigit() else (_CRONTAB_WEEKDAYS.index(token.lower()[:3]) if token.lower()[:3] in _CRONTAB_WEEKDAYS else -1)
+    if not 0 <= number <= 7:
+        raise ValueError(f"{token!r} is not a day of the week: 0-7 (0 and 7 are Sunday) or sun, mon, … sat")
+    return number

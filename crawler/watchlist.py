@@ -20,12 +20,19 @@ import yaml
 from cssselect import SelectorError
 from parsel.csstranslator import css2xpath
 
+from crawler.config import MAX_COUNT_SETTING
 from crawler.digest.settings import DigestSettings, DigestSettingsError, parse_digest_section
 from crawler.schedule import cron_trigger
 
 SOURCE_TYPES = ("page", "listing")
 ADHOC_SOURCE_ID = "adhoc"
 MIN_INTERVAL_SECONDS = 2  # short enough for tests of the daemon; real sources use minutes or hours
+MAX_INTERVAL_SECONDS = 365 * 86400  # a year: longer is a typo, and overflows the scheduler's clock
+# Watchlist regexes run on every page: bounded so a typo cannot make one huge, deep or slow to build.
+MAX_REGEX_CHARS = 1000
+MAX_REGEX_NESTING = 20  # groups inside groups
+MAX_REGEX_REPEAT = 1000  # the n and m of {n}, {n,m}
+MAX_YAML_NESTING = 50  # mappings and lists inside each other; the real watchlist needs 5
 DEFAULT_INTERVAL_SECONDS = 6 * 3600
 _ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _INTERVAL_PATTERN = re.compile(
@@ -166,6 +173,8 @@ def parse_interval(text: str) -> int:
     seconds = sum(int(amount) * _UNIT_SECONDS[unit] for unit, amount in match.groupdict().items() if amount)
     if seconds < MIN_INTERVAL_SECONDS:
         raise ValueError(f"'{text}' is shorter than the minimum of {MIN_INTERVAL_SECONDS}s")
+    if seconds > MAX_INTERVAL_SECONDS:
+        raise ValueError(f"'{text}' is longer than the maximum of a year (365d)")
     return seconds
 
 
@@ -205,12 +214,30 @@ class _LocatedList(list):
     item_lines: list[int]
 
 
+class _NestedTooDeep(yaml.composer.ComposerError):
+    hint = "a watchlist needs only a few levels: sources, a source, its lists"
+
+
 class _LineLoader(yaml.SafeLoader):
     """SafeLoader that keeps line numbers and notes repeated keys (YAML silently keeps the last)."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.repeated_keys: list[tuple[str, int, int]] = []
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        """Composing (and later constructing) recurses once per level: refuse absurd nesting
+        with a located error before Python's recursion limit does it with a traceback."""
+        self.depth += 1
+        try:
+            if self.depth > MAX_YAML_NESTING:
+                raise _NestedTooDeep(
+                    None, None, f"values nested more than {MAX_YAML_NESTING} levels deep", self.peek_event().start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
     def construct_located_mapping(self, node: yaml.MappingNode) -> _LocatedDict:
         own_keys = {id(key_node) for key_node, _ in node.value}
@@ -245,9 +272,17 @@ _YAML_HINT = (
 )
 
 
+_CONTROL_CHARACTER_HINT = "remove the control character (YAML allows tabs and line breaks only), or write it as \\x1b in double quotes"
+
+
 def _read_yaml(text: str, path: str) -> tuple[Any, list[Problem]]:
     """Parse YAML; syntax errors raise WatchlistError, repeated keys come back as problems."""
-    loader = _LineLoader(text)
+    try:
+        loader = _LineLoader(text)  # its reader refuses control characters at once
+    except yaml.reader.ReaderError as error:
+        line = text.count("\n", 0, error.position) + 1
+        message = f"character #x{error.character:04x} is not allowed in YAML"
+        raise WatchlistError(path, [Problem(None, line, "", message, _CONTROL_CHARACTER_HINT)]) from None
     try:
         document = loader.get_single_data()
     except yaml.MarkedYAMLError as error:
@@ -255,7 +290,8 @@ def _read_yaml(text: str, path: str) -> tuple[Any, list[Problem]]:
         message = f"YAML syntax error: {error.problem or error.context}"
         if error.context and error.context_mark and mark and error.context_mark.line != mark.line:
             message += f" ({error.context} on line {error.context_mark.line + 1})"
-        raise WatchlistError(path, [Problem(None, mark.line + 1 if mark else None, "", message, _YAML_HINT)])
+        hint = error.hint if isinstance(error, _NestedTooDeep) else _YAML_HINT
+        raise WatchlistError(path, [Problem(None, mark.line + 1 if mark else None, "", message, hint)])
     except yaml.YAMLError as error:
         raise WatchlistError(path, [Problem(None, None, "", f"YAML error: {error}", _YAML_HINT)])
     finally:
@@ -317,11 +353,21 @@ def _text(value: Any) -> str:
     return value
 
 
+def _one_line(value: Any) -> str:
+    """Text that becomes an HTTP header or a path: a control character there is a mistake
+    (a line break injects a header, a NUL ends a path)."""
+    if re.search(r"[\x00-\x1f\x7f]", _text(value)):
+        raise _Invalid(f"{_show(value)} contains a control character (a line break, a tab, NUL…)", "write it on one line")
+    return value
+
+
 def _positive_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _Invalid(f"expected a whole number, got {_describe(value)}")
     if value < 1:
         raise _Invalid(f"must be at least 1, got {value}")
+    if value > MAX_COUNT_SETTING:
+        raise _Invalid(f"must be at most {MAX_COUNT_SETTING}, got {_show(value)}")
     return value
 
 
@@ -354,16 +400,17 @@ def _identifier(value: Any) -> str:
 
 
 def _web_url(value: Any) -> str:
-    parts = urlsplit(_text(value).strip())
+    try:
+        parts = urlsplit(_text(value).strip())
+        parts.hostname, parts.port
+    except ValueError as error:  # an unclosed [IPv6 address], a port out of range or not a number
+        raise _Invalid(f"{_show(value)} is not a valid URL: {error}",
+                       "write it as http://host/path or http://host:port/path; IPv6 hosts as http://[::1]:8080/")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         hint = f"write the full address, e.g. 'https://{value.strip()}'" if "://" not in value else ""
         raise _Invalid(f"{_show(value)} is not an absolute http:// or https:// URL", hint)
     if any(character.isspace() for character in value.strip()):
         raise _Invalid(f"{_show(value)} contains spaces", "percent-encode them as %20")
-    try:
-        parts.port
-    except ValueError as error:
-        raise _Invalid(f"{_show(value)} has a bad port: {error}")
     return value.strip()
 
 
@@ -387,7 +434,7 @@ def _interval(value: Any) -> int:
 def _cron(value: Any) -> str:
     try:
         cron_trigger(_text(value))
-    except (ValueError, IndexError) as error:
+    except (ValueError, IndexError, TypeError, OverflowError) as error:
         raise _Invalid(
             f"{_show(value)} is not a valid crontab expression: {error}",
             "five fields: minute hour day-of-month month day-of-week, e.g. '0 6 * * mon-fri'",
@@ -404,9 +451,12 @@ def _css(value: Any) -> str:
 
 
 def _regex(value: Any) -> str:
+    problem = regex_bound_problem(_text(value))
+    if problem:
+        raise _Invalid(f"{_show(value)}: {problem}", "simplify the regular expression; split it into several patterns")
     try:
-        re.compile(_text(value))
-    except re.error as error:
+        re.compile(value)
+    except (re.error, OverflowError, RecursionError) as error:
         raise _Invalid(
             f"{_show(value)} is not a valid regular expression: {error}",
             "write regexes in single quotes in YAML and escape literal ( ) [ ] . ? + * with a backslash",
@@ -425,6 +475,43 @@ def _pattern(value: Any) -> tuple[str, str]:
     return _regex(value["pattern"]), _text(value["name"]).strip()
 
 
+_REPEAT = re.compile(r"\{(\d*)(?:,(\d*))?\}")
+
+
+def regex_bound_problem(pattern: str) -> str | None:
+    """Why `pattern` is over the bounds (length, group nesting, repetition counts), or None."""
+    if len(pattern) > MAX_REGEX_CHARS:
+        return f"longer than {MAX_REGEX_CHARS} characters"
+    depth = deepest = position = 0
+    in_class = False
+    while position < len(pattern):
+        character = pattern[position]
+        if character == "\\":
+            position += 2
+            continue
+        if in_class:
+            in_class = character != "]"
+        elif character == "[":
+            in_class = True
+            position += 1
+            position += pattern.startswith("^", position)
+            position += pattern.startswith("]", position)  # a ] first in a class is a character: []] [^]]
+            continue
+        elif character == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif character == ")":
+            depth -= 1
+        elif character == "{":
+            repeat = _REPEAT.match(pattern, position)
+            if repeat and any(count and int(count) > MAX_REGEX_REPEAT for count in repeat.groups()):
+                return f"repeats more than {MAX_REGEX_REPEAT} times ({repeat.group()})"
+        position += 1
+    if deepest > MAX_REGEX_NESTING:
+        return f"nests groups more than {MAX_REGEX_NESTING} deep"
+    return None
+
+
 def _ignore_rule(value: Any) -> tuple[str, str]:
     """('regex', pattern) for 're:…' rules, ('css', selector) otherwise."""
     if _text(value).startswith(_REGEX_PREFIX):
@@ -436,11 +523,14 @@ def _ignore_rule(value: Any) -> tuple[str, str]:
 
 
 def _codec(value: Any) -> str:
+    """A codec that decodes bytes to text (not base64, rot13 or zip), by a name Python knows."""
     try:
-        return codecs.lookup(_text(value)).name
-    except LookupError:
-        raise _Invalid(f"{_show(value)} is not an encoding Python knows",
+        name = codecs.lookup(_text(value)).name
+        b"a".decode(name, errors="ignore")  # refuses codecs that are not text encodings (rot13, zip)
+    except (LookupError, ValueError):
+        raise _Invalid(f"{_show(value)} is not an encoding Python knows for text",
                        "e.g. utf-8, gb18030 (a superset of gb2312 and gbk), big5")
+    return name
 
 
 def _list_of(check_item: Callable[[Any], Any]) -> Callable[[Any], tuple]:
@@ -516,8 +606,8 @@ _KEYWORD_SET_FIELDS = {
 }
 
 _SETTINGS_FIELDS = {
-    "user_agent": _Field(_text),
-    "data_dir": _Field(_text),
+    "user_agent": _Field(_one_line),
+    "data_dir": _Field(_one_line),
     "download_timeout": _Field(_positive_int),
     "max_page_bytes": _Field(_positive_int),
 }

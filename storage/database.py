@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -16,18 +17,48 @@ from storage.migrations import migrate
 BUSY_TIMEOUT_MS = 30_000
 
 
-def open_database(path: str | Path) -> sqlite_utils.Database:
-    """Open (creating if needed) the database at `path`, in WAL mode, migrated to the current schema."""
+class DatabaseUnusable(Exception):
+    """The path cannot serve as docwatch's database; the message says why and what to do."""
+
+
+def open_database(path: str | Path, create: bool = True) -> sqlite_utils.Database:
+    """Open the database at `path`, in WAL mode, migrated to the current schema. A missing file
+    is created, unless `create` is false (commands that only read): then it is DatabaseUnusable,
+    as is a file that is not a database or that docwatch may not write."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    db = sqlite_utils.Database(conn)
-    migrate(db)
+    if not create and not path.exists():
+        raise DatabaseUnusable(f"no database at {path} yet: run `docwatch crawl` first (or give --db)")
+    if not _writable(path):
+        raise DatabaseUnusable(
+            f"the database {path} is read-only: docwatch writes to it and to its folder (the -wal and -shm "
+            "files) even to read it; make both writable, or copy the file to a writable folder"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        db = sqlite_utils.Database(conn)
+        migrate(db)
+    except sqlite3.DatabaseError as error:
+        if "not a database" in str(error):
+            raise DatabaseUnusable(f"{path} is not a docwatch database (SQLite: {error}): check --db") from None
+        raise DatabaseUnusable(f"cannot use the database {path}: {error}") from None
+    except OSError as error:
+        raise DatabaseUnusable(f"cannot create the database {path}: {error.strerror}: check --db") from None
+    except ValueError as error:  # a NUL in the path
+        raise DatabaseUnusable(f"cannot use {path!r} as a database path: {error}: check --db") from None
     return db
+
+
+def _writable(path: Path) -> bool:
+    """Whether the file (if it exists) and the nearest existing folder above it may be written."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return (not path.exists() or os.access(path, os.W_OK)) and os.access(folder, os.W_OK)
 
 
 @contextlib.contextmanager

@@ -43,6 +43,7 @@ class PageCapture:
     links: list[dict[str, str]] = field(default_factory=list)
     attachments: list[dict[str, str]] = field(default_factory=list)
     extract_fingerprint: str | None = None  # the extraction settings the text was read with
+    undecodable_bytes: int = 0  # bytes of the body that did not decode in `encoding`
     # Worked out where the page was extracted (a worker process), else while storing it:
     findings: Any = None  # crawler.detect.Findings of `original_text`
     body_keyframe: bytes | None = None  # bodies.keyframe(body)
@@ -190,6 +191,7 @@ def insert_snapshot(
             "final_url": capture.final_url,
             "content_type": capture.content_type,
             "encoding": capture.encoding,
+            "undecodable_bytes": capture.undecodable_bytes,
             "title": capture.title,
             "published": capture.published,
             "text": capture.text,
@@ -230,7 +232,7 @@ def page_snapshots(db: sqlite_utils.Database, url: str) -> list[dict]:
     """A page's snapshots, oldest first, without the raw body."""
     return list(
         db.query(
-            "SELECT s.id, s.fetched_at, s.http_status, s.title, s.published, s.encoding, s.text_sha256,"
+            "SELECT s.id, s.fetched_at, s.http_status, s.title, s.published, s.encoding, s.undecodable_bytes, s.text_sha256,"
             " s.body_sha256, s.body_size, s.text FROM snapshots s JOIN pages p ON p.id = s.page_id"
             " WHERE p.url = ? ORDER BY s.id",
             [url],
@@ -262,7 +264,7 @@ def list_pages(db: sqlite_utils.Database, source_id: str | None = None) -> list[
     return list(
         db.query(
             "SELECT p.source_id, p.url, p.kind, p.title, p.published, p.first_seen, p.last_fetched, p.last_status,"
-            " p.last_outcome, (SELECT count(*) FROM snapshots s WHERE s.page_id = p.id) AS snapshots"
+            " p.last_outcome, p.state, (SELECT count(*) FROM snapshots s WHERE s.page_id = p.id) AS snapshots"
             f" FROM pages p {where} ORDER BY p.source_id, p.first_seen, p.url",
             params,
         )

@@ -39,6 +39,32 @@ def test_error_pages_are_recognised_but_articles_mentioning_404_are_not():
     assert not is_error_page("【2017·亮点】农村富余劳动力转移就业275万人次", REPORT)
 
 
+@pytest.mark.parametrize("title, text", [
+    ("404 Not Found", ""),
+    ("404错误", "返回首页"),
+    ("页面不存在", "请检查网址"),
+    ("404", "返回首页"),
+    ("404 - 皮山县人民政府", "返回首页"),
+    ("皮山县人民政府", "错误 404：您要找的内容暂时无法显示"),
+    ("Error", "HTTP 404. The requested resource was not found."),
+])
+def test_short_not_found_pages_are_soft_404s(title, text):
+    assert is_error_page(title, text)
+
+
+# Short real-looking articles whose figures contain "404": a quota is never a "page not found".
+@pytest.mark.parametrize("title, text", [
+    ("皮山县转移就业2404人", "2023年皮山县农村富余劳动力转移就业2404人，完成年度目标任务的101%。"),
+    ("皮山县转移就业1404人次", "今年以来全县转移就业1404人次。"),
+    ("墨玉县技能培训404人", "墨玉县开展职业技能培训404人，其中有组织转移就业180人。"),
+    ("和田地区转移就业情况", "全地区转移就业404.5万人次，同比增长3%。"),
+    ("叶城县劳务输出", "叶城县实现劳务输出404 人，转移就业3,404人。"),
+    ("于田县", "404户脱贫户实现稳定就业，转移就业４０４人。"),
+])
+def test_figures_containing_404_never_make_an_error_page(title, text):
+    assert not is_error_page(title, text)
+
+
 def test_first_version_flags_every_hit_and_figure():
     report = compare_versions(None, Version(CONTEXT + QUOTA, "2018-01-09"), MATCHER)
     assert {h.term for h in report.new_hits} == {"转移就业", "转移内地"}

@@ -68,20 +68,20 @@ def as_gbk_page(name: str, meta: str) -> tuple[bytes, str]:
 @pytest.mark.parametrize("name", [WANZAI, YICHUN_ARTICLE, NEWS_CN_XINJIANG, HE_NEWS_CN, KEPU, SHANXI])
 def test_gbk_page_decodes_whatever_the_header_says(name: str, meta: str, header: str | None) -> None:
     body, expected = as_gbk_page(name, meta)
-    assert decode_html(body, header_charset=header) == (expected, "gb18030")
+    assert decode_html(body, header_charset=header) == (expected, "gb18030", 0)
 
 
 def test_utf16_meta_on_ascii_compatible_bytes_is_ignored() -> None:
     body = b'<html><head><meta charset="utf-16"><title>Reports 2023</title></head></html>'
     body.decode("utf-16")  # no error, only nonsense: the label cannot be right without a BOM
-    assert decode_html(body) == (body.decode("ascii"), "utf-8")
+    assert decode_html(body) == (body.decode("ascii"), "utf-8", 0)
 
 
 def test_gb2312_label_is_read_as_gb18030_so_gbk_only_characters_survive() -> None:
     body, _ = as_gbk_page(NEWS_CN_XINJIANG, "gb2312")
     with pytest.raises(UnicodeEncodeError):
         "頔".encode("gb2312")
-    text, codec = decode_html(body, header_charset="gb2312")
+    text, codec, _ = decode_html(body, header_charset="gb2312")
     assert "责任编辑:王頔" in text
     assert codec == "gb18030"
 
@@ -91,14 +91,14 @@ def test_big5_page_follows_its_meta_although_gb18030_would_decode_it_too() -> No
     html = re.sub(r"charset=([\"']?)utf-8", r"charset=\1big5", html, flags=re.IGNORECASE)
     body = html.encode("big5", errors="ignore")
     body.decode("gb18030")  # no error, only mojibake
-    text, codec = decode_html(body)
+    text, codec, _ = decode_html(body)
     assert (text, codec) == (body.decode("big5"), "big5hkscs")
     assert "習近平主持召開深入推進長三角一體化發展座談會" in text
 
 
 @pytest.mark.parametrize("header", [None, "utf-8", "gb2312"])
 def test_raw_gb2312_wayback_replay_decodes_despite_injected_utf8_declarations(header: str | None) -> None:
-    text, codec = decode_html(page_bytes(WAYBACK_GB2312), header_charset=header)
+    text, codec, _ = decode_html(page_bytes(WAYBACK_GB2312), header_charset=header)
     assert codec == "gb18030"
     assert "<title>话剧《约定无期限》河北各市巡演结束</title>" in text
     assert "\ufffd" not in text
@@ -108,27 +108,27 @@ def test_raw_gb2312_wayback_replay_decodes_despite_injected_utf8_declarations(he
 @pytest.mark.parametrize("name", [PEOPLE, FINANCE_PEOPLE, QQ, GMW])
 def test_utf8_bytes_win_over_a_gb2312_or_gbk_declaration(name: str, header: str | None) -> None:
     body = page_bytes(name)
-    assert decode_html(body, header_charset=header) == (body.decode("utf-8"), "utf-8")
+    assert decode_html(body, header_charset=header) == (body.decode("utf-8"), "utf-8", 0)
 
 
 def test_utf8_bytes_that_are_also_valid_gb18030_are_utf8() -> None:
     body = '<meta charset="gb2312"><p>对口援疆 转移就业</p>'.encode()
     body.decode("gb18030")  # mojibake, but no error: strictness alone cannot tell
-    assert decode_html(body, header_charset="gbk") == (body.decode(), "utf-8")
+    assert decode_html(body, header_charset="gbk") == (body.decode(), "utf-8", 0)
 
 
 @pytest.mark.parametrize("bom_codec", ["utf-8-sig", "utf-16"])
 def test_byte_order_mark_wins_over_header_and_meta(bom_codec: str) -> None:
     html = page_html(PEOPLE)  # meta gb2312
-    text, _ = decode_html(html.encode(bom_codec), header_charset="gbk")
+    text, _, _ = decode_html(html.encode(bom_codec), header_charset="gbk")
     assert text == html
 
 
 def test_override_wins_even_over_the_bytes() -> None:
     body = page_bytes(WAYBACK_GB2312)
-    text, codec = decode_html(body, override="gbk")
+    text, codec, _ = decode_html(body, override="gbk")
     assert (codec, "话剧《约定无期限》" in text) == ("gb18030", True)
-    text, codec = decode_html(body, header_charset="gb2312", override="utf-8")
+    text, codec, _ = decode_html(body, header_charset="gb2312", override="utf-8")
     assert codec == "utf-8"
     assert "话剧《约定无期限》" not in text and "\ufffd" in text
 
@@ -141,7 +141,7 @@ def test_unknown_override_is_reported_by_name() -> None:
 def test_body_cut_inside_a_character_decodes_without_replacement() -> None:
     body, expected = as_gbk_page(NEWS_CN_XINJIANG, "gb2312")
     cut = body.find("李强在新疆".encode("gbk")) + 1  # keeps only the first byte of 李
-    text, codec = decode_html(body[:cut])
+    text, codec, _ = decode_html(body[:cut])
     assert codec == "gb18030"
     assert text == expected[: expected.find("李强在新疆")]
 
@@ -151,7 +151,7 @@ def test_one_corrupt_byte_does_not_throw_the_page_to_a_guesser(name: str, encodi
     html = page_html(name)
     body = html.encode(encoding, errors="ignore")
     middle = len(body) // 2
-    text, codec = decode_html(body[:middle] + b"\xff" + body[middle:])
+    text, codec, _ = decode_html(body[:middle] + b"\xff" + body[middle:])
     assert codec == ("gb18030" if encoding == "gbk" else "utf-8")
     assert text.count("\ufffd") == 1
     assert extract(text, "http://example.cn/").title == extract(html, "http://example.cn/").title
@@ -160,7 +160,7 @@ def test_one_corrupt_byte_does_not_throw_the_page_to_a_guesser(name: str, encodi
 def test_page_in_neither_utf8_nor_gb18030_goes_to_charset_normalizer() -> None:
     # a windows-1251 page: Cyrillic letters before spaces are invalid in GB18030
     russian = "<html><body><p>Программа трудовой миграции: переселение рабочих в другие регионы.</p></body></html>"
-    assert decode_html(russian.encode("cp1251")) == (russian, "cp1251")
+    assert decode_html(russian.encode("cp1251")) == (russian, "cp1251", 0)
 
 
 # ---- titles and dates ----------------------------------------------------------------------
@@ -389,3 +389,27 @@ def test_government_cms_article_element_is_the_text_even_beside_longer_blocks() 
     text = extract(html, "http://fgw.zj.gov.cn/art/2016/11/22/art_1.html").text
     assert text.startswith("1-10月，全县固定资产投资完成246.79亿元")
     assert "德清县召开全县就业工作推进会" not in text
+
+
+def broken_gb2312_page() -> tuple[bytes, str]:
+    """A short GB2312 article (as county sites publish them) with four invalid byte sequences."""
+    text = "皮山县2023年农村富余劳动力转移就业工作取得新成效。全县累计转移就业2404人，完成年度目标任务的101%。"
+    html = (
+        '<html><head><meta http-equiv="Content-Type" content="text/html; charset=gb2312">'
+        f"<title>皮山县转移就业</title></head><body><div id=\"zoom\"><p>{text}</p></div></body></html>"
+    )
+    body = html.encode("gb2312")
+    for before, junk in (("转移就业工作", b"\xff"), ("累计", b"\x80"), ("完成", b"\xa1 "), ("目标", b"\xfe\xff")):
+        at = body.index(before.encode("gb2312"))
+        body = body[:at] + junk + body[at:]
+    return body, text
+
+
+@pytest.mark.parametrize("header", ["gb2312", None])
+def test_broken_bytes_in_a_gb2312_page_are_replaced_and_counted_and_the_text_survives(header: str | None) -> None:
+    body, text = broken_gb2312_page()
+    decoded = decode_html(body, header_charset=header)
+    assert (decoded.encoding, decoded.undecodable_bytes) == ("gb18030", 5)  # ff, 80, a1, fe ff
+    page = extract(decoded.text, "http://www.pishan.gov.cn/")
+    assert page.text.count("\ufffd") == 5  # one per bad byte, where it was
+    assert page.text.replace("\ufffd", "").replace(" ", "") == text

@@ -41,6 +41,16 @@ def test_open_migrates_once_and_uses_wal(tmp_path):
     assert {"sources", "pages", "snapshots", "fetches", "runs"} <= set(db.table_names())
 
 
+def test_a_database_from_before_undecodable_bytes_migrates(tmp_path, db):
+    store_capture(db, None, capture(), MATCHER)
+    db.execute("ALTER TABLE snapshots DROP COLUMN undecodable_bytes")  # as the previous version made it
+    db.execute("DELETE FROM schema_migrations WHERE version = 15")
+    db.close()
+    migrated = open_database(tmp_path / "d.db")
+    assert [row["undecodable_bytes"] for row in migrated.query("SELECT undecodable_bytes FROM snapshots")] == [0]
+    assert store_capture(migrated, None, capture(text="转移就业276万人次。"), MATCHER) == queries.CHANGED
+
+
 def test_snapshot_only_when_text_changes_but_every_fetch_recorded(db):
     assert store_capture(db, None, capture(), MATCHER) == queries.NEW
     assert store_capture(db, None, capture(body=b"<html>other markup</html>"), MATCHER) == queries.UNCHANGED

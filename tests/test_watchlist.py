@@ -12,6 +12,7 @@ from crawler.watchlist import (
     load_watchlist,
     parse_interval,
     parse_watchlist,
+    regex_bound_problem,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -132,6 +133,35 @@ BAD_CASES = [
     ("source key at top level", source("") + "interval: 6h  # <-\n", None, "interval", "under 'defaults:'"),
     ("YAML syntax error", source("name: 新疆人社厅: 通知  # <-"), None, "", "YAML syntax error"),
     ("tab indentation", HEAD + "sources:\n\t- id: a  # <-\n", None, "", "spaces, not tabs"),
+    # Issue 11: each of these used to end in a traceback (or, for the interval, in the daemon dying).
+    ("repetition count overflowing re", source("follow: 'a{4294967296}'  # <-"), "xj-rst", "follow",
+     "repeats more than 1000 times ({4294967296})"),
+    ("huge repetition in a pattern",
+     "keyword_sets:\n  labor_transfer:\n    patterns: ['转移就业\\d{1,99999}人']  # <-\n"
+     "sources:\n  - {id: a, url: 'https://a.example/', type: page}\n",
+     None, "keyword_sets.labor_transfer.patterns", "repeats more than 1000 times"),
+    ("40 nested groups", source("follow: '" + "(" * 40 + "a" + ")" * 40 + "'  # <-"), "xj-rst", "follow",
+     "nests groups more than 20 deep"),
+    ("40 open parentheses", source("follow: '" + "(" * 40 + "a'  # <-"), "xj-rst", "follow",
+     "nests groups more than 20 deep"),
+    ("regex too long", source("ignore: ['re:" + "浏览次数" * 300 + "']  # <-"), "xj-rst", "ignore", "longer than 1000 characters"),
+    ("unclosed IPv6 url", HEAD + 'sources:\n  - id: xj-rst\n    url: "http://[::1/x"  # <-\n    type: page\n',
+     "xj-rst", "url", "'http://[::1/x' is not a valid URL: Invalid IPv6 URL"),
+    ("unclosed IPv6 proxy", source('proxy: "http://[::1"  # <-'), "xj-rst", "proxy", "is not a valid URL"),
+    ("port out of range", source('proxy: "http://127.0.0.1:99999"  # <-'), "xj-rst", "proxy", "Port out of range"),
+    ("interval of centuries", source("interval: 99999999999999999999d  # <-"), "xj-rst", "interval",
+     "longer than the maximum of a year (365d)"),
+    ("count overflowing C ints", source("pages: 99999999999999999999  # <-"), "xj-rst", "pages", "must be at most 2147483647"),
+    ("weekday out of range", source("cron: '0 6 * * 0-99999999999'  # <-"), "xj-rst", "cron", "is not a day of the week"),
+    ("weekday step of zero", source("cron: '0 6 * * 1-5/0'  # <-"), "xj-rst", "cron", "not a whole number of days"),
+    ("codec that is not a text encoding", source("encoding: rot13  # <-"), "xj-rst", "encoding", "not an encoding Python knows"),
+    ("NUL as an encoding", source('encoding: "\\0"  # <-'), "xj-rst", "encoding", "not an encoding Python knows"),
+    ("deeply nested YAML", source("tags: " + "[" * 5000 + "]" * 5000 + "  # <-"), None, "", "nested more than 50 levels deep"),
+    ("line break in the user agent", HEAD + 'settings:\n  user_agent: "docwatch\\r\\nX-Injected: 1"  # <-\n', None,
+     "settings.user_agent", "contains a control character"),
+    ("NUL in the data directory", HEAD + 'settings:\n  data_dir: "/var/lib/\\0docwatch"  # <-\n', None,
+     "settings.data_dir", "contains a control character"),
+    ("control character in YAML", source("name: 新疆\x1b[2J人社厅  # <-"), None, "", "character #x001b is not allowed"),
 ]
 
 
@@ -361,3 +391,20 @@ def test_shipped_listings_follow_the_articles_of_their_column(shipped) -> None:
             assert not re.search(listing.follow, listing.url), listing.id
             checked += 1
     assert checked >= 8
+
+
+@pytest.mark.parametrize(("pattern", "problem"), [
+    ("/xjrst/c112676/\\d{6}/[0-9a-f]{32}\\.shtml$", None),
+    ("转移就业[^。]{0,20}?\\d+(\\.\\d+)?万?人次?", None),
+    ("\\(" * 40 + "x" + "\\)" * 40, None),  # escaped parentheses are characters, not groups
+    ("[(]" * 40, None),  # so are parentheses in a character class
+    ("[]({]" * 40 + "\\{5000\\}", None),  # and braces there or escaped
+    ("[^](]" * 40 + "[^]]{5}", None),  # a ] first in a class, negated or not, does not close it
+    ("x{1000}", None),
+    ("x{1001}", "repeats more than 1000 times ({1001})"),
+    ("x{2,5000}", "repeats more than 1000 times ({2,5000})"),
+    ("(" * 21 + ")" * 21, "nests groups more than 20 deep"),
+    ("(a)" * 100, None),  # many groups side by side are fine
+])
+def test_regexes_are_bounded_in_size_nesting_and_repetition(pattern: str, problem: str | None) -> None:
+    assert regex_bound_problem(pattern) == problem

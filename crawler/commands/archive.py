@@ -6,16 +6,16 @@
 from __future__ import annotations
 
 import difflib
-import json
 import time
 from dataclasses import asdict
 
 import click
 
-from crawler.cli import App, BadInput, pass_app
+from crawler.app import App, BadInput, Seconds, pass_app
 from crawler.config import Config, resolve
 from crawler.evidence.queue import ArchiveSettings, WorkSummary, wayback_client, work_queue
 from crawler.evidence.wayback import WaybackClient
+from crawler.safe_text import printable, printable_json
 from storage import archive_queue, open_database
 from storage.archive_queue import EXISTING_CAPTURE, ArchiveRequest
 
@@ -52,7 +52,7 @@ def archive() -> None:
 
 @archive.command(ONE_OFF, hidden=True)
 @click.argument("url")
-@click.option("--wait", type=click.FloatRange(min=1), metavar="SECONDS",
+@click.option("--wait", type=Seconds(1), metavar="SECONDS",
               help="Keep trying this long (retries included). [default: the poll deadline]")
 @pass_app
 def archive_url(app: App, url: str, wait: float | None) -> None:
@@ -72,14 +72,14 @@ def archive_url(app: App, url: str, wait: float | None) -> None:
     deadline = time.monotonic() + (wait or settings.poll_deadline)
     work_queue(db, client, settings, only=request_id, deadline=deadline)
     request = archive_queue.request(db, request_id)
-    click.echo(_describe(request))
+    click.echo(printable(_describe(request)))
     if request.state != "done":
         raise SystemExit(1)
 
 
 @archive.command()
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Stop after N requests.")
-@click.option("--max-seconds", type=click.FloatRange(min=1), metavar="SECONDS",
+@click.option("--max-seconds", type=Seconds(1), metavar="SECONDS",
               help="Stop after this long, waiting for retries due before then; unfinished jobs "
                    "go back to the queue. [default: stop when nothing is due]")
 @pass_app
@@ -87,7 +87,7 @@ def run(app: App, limit: int | None, max_seconds: float | None) -> None:
     """Work the queue now, paced to the account's capacity."""
     config, settings = config_for(app)
     client = _client(settings)
-    db = open_database(config.db_path)
+    db = open_database(config.db_path, create=False)
     deadline = time.monotonic() + max_seconds if max_seconds else None
     summary: WorkSummary = work_queue(db, client, settings, stop_after=limit, deadline=deadline)
     click.echo(summary.describe())
@@ -100,13 +100,13 @@ def run(app: App, limit: int | None, max_seconds: float | None) -> None:
 def status(app: App, as_json: bool) -> None:
     """Queue depth by state, and the last errors."""
     config, settings = config_for(app)
-    db = open_database(config.db_path)
+    db = open_database(config.db_path, create=False)
     counts = archive_queue.counts_by_state(db)
     errors = archive_queue.last_errors(db)
     keys = _client(settings).has_credentials
     if as_json:
-        click.echo(json.dumps({"counts": counts, "keys_configured": keys, "save_endpoint": settings.endpoints.save,
-                               "last_errors": [asdict(request) for request in errors]}, indent=2))
+        click.echo(printable_json({"counts": counts, "keys_configured": keys, "save_endpoint": settings.endpoints.save,
+                                   "last_errors": [asdict(request) for request in errors]}))
         return
     click.echo(_queue_line(counts))
     click.echo(f"archive.org keys: {'set' if keys else 'not set (only existing captures are recorded)'}; "
@@ -114,8 +114,8 @@ def status(app: App, as_json: bool) -> None:
     if errors:
         click.echo("Last errors:")
         for request in errors:
-            click.echo(f"  #{request.id} {request.state:<17} {request.updated_at}  {request.url}\n"
-                       f"      attempts {request.attempts}: {request.last_error}")
+            click.echo(printable(f"  #{request.id} {request.state:<17} {request.updated_at}  {request.url}\n"
+                                 f"      attempts {request.attempts}: {request.last_error}"))
 
 
 @archive.command()
@@ -123,7 +123,7 @@ def status(app: App, as_json: bool) -> None:
 def retry(app: App) -> None:
     """Queue failed and needs-credentials requests again, with fresh attempts."""
     config, _ = config_for(app)
-    requeued, skipped = archive_queue.retry_failed(open_database(config.db_path))
+    requeued, skipped = archive_queue.retry_failed(open_database(config.db_path, create=False))
     note = f" ({skipped} skipped: their URL is already queued)" if skipped else ""
     click.echo(f"Queued again: {requeued}{note}. `docwatch archive run` works them now.")
 

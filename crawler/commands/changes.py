@@ -6,7 +6,6 @@ text in the output is hostile: control characters and bidi overrides never reach
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from datetime import datetime, timedelta, timezone
@@ -18,13 +17,14 @@ from crawler.app import App, BadInput, pass_app
 from crawler.compare import diff_texts, render_terminal
 from crawler.compare.hit_groups import HitGroup, group_hit_flags
 from crawler.digest.model import delisted_summary
+from crawler.safe_text import printable, printable_json
 from storage import open_database, reports
 
 EVENT_TYPES = ("new_page", "new_document", "changed", "removed", "restored", "fetch_error", "delisted")
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+MAX_FIELD_CHARS = 400  # per printed field: a "sentence" can be a whole table
 GROUPED_CONTEXT_CHARS = 16  # either side of the match: the line of `hits` fits a terminal
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def parse_since(value: str, now: datetime | None = None) -> str:
@@ -34,7 +34,10 @@ def parse_since(value: str, now: datetime | None = None) -> str:
     duration = _DURATION.fullmatch(text)
     if duration:
         amount, unit = duration.groups()
-        moment = (now or datetime.now(timezone.utc)) - timedelta(**{_DURATION_UNITS[unit]: int(amount)})
+        try:
+            moment = (now or datetime.now(timezone.utc)) - timedelta(**{_DURATION_UNITS[unit]: int(amount)})
+        except OverflowError:
+            raise ValueError(f"{value!r} reaches back before the year 1") from None
     else:
         try:
             moment = datetime.fromisoformat(value.strip())
@@ -66,9 +69,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Machine-read
 def _database(app: App, source_ids: tuple[str, ...] = ()) -> sqlite_utils.Database:
     """The evidence store, refusing a database that does not exist yet or an unknown source."""
     path = app.config.db_path
-    if not path.exists():
-        raise BadInput(f"no database at {path}: run `docwatch crawl` first (or give --db).")
-    db = open_database(path)
+    db = open_database(path, create=False)
     known = reports.known_source_ids(db)
     unknown = [source_id for source_id in source_ids if source_id not in known]
     if unknown:
@@ -77,14 +78,7 @@ def _database(app: App, source_ids: tuple[str, ...] = ()) -> sqlite_utils.Databa
 
 
 def _echo_json(rows: object) -> None:
-    click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-
-
-def _printable(text: str, limit: int = 400) -> str:
-    """Page text made safe for a terminal and cut to `limit` characters (a "sentence" can be a
-    whole table)."""
-    text = _UNPRINTABLE.sub("\ufffd", text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    click.echo(printable_json(rows))
 
 
 def _when(timestamp: str) -> str:
@@ -114,8 +108,8 @@ def hits(app: App, since: str | None, source_ids: tuple[str, ...], term: str | N
     if occurrences:
         for row in rows:
             click.echo(
-                f"{row['kind'].upper():<8} {_when(row['detected_at'])}  {row['set_name']}: {_printable(row['term'])}"
-                f"  [{row['source_id']}] {_printable(row['title'] or '')}\n  {_printable(row['url'])}\n"
+                f"{row['kind'].upper():<8} {_when(row['detected_at'])}  {row['set_name']}: {printable(row['term'], MAX_FIELD_CHARS)}"
+                f"  [{row['source_id']}] {printable(row['title'] or '', MAX_FIELD_CHARS)}\n  {printable(row['url'], MAX_FIELD_CHARS)}\n"
                 f"  …{_highlighted(row, colour)}…"
             )
         click.echo(f"{len(rows)} flagged occurrence(s).")
@@ -126,7 +120,7 @@ def hits(app: App, since: str | None, source_ids: tuple[str, ...], term: str | N
         first = group.first
         if first["url"] != page:
             page = first["url"]
-            click.echo(f"[{first['source_id']}] {_printable(first['title'] or '')}\n  {_printable(page)}")
+            click.echo(f"[{first['source_id']}] {printable(first['title'] or '', MAX_FIELD_CHARS)}\n  {printable(page, MAX_FIELD_CHARS)}")
         click.echo(f"  {first['kind'].upper():<8} {_when(first['detected_at'])}  {_hit_name(group)}"
                    f"  …{_highlighted(first, colour, GROUPED_CONTEXT_CHARS)}…")
     click.echo(f"{len(groups)} hit(s) by page and term, {len(rows)} flagged occurrence(s); --occurrences lists each.")
@@ -137,19 +131,19 @@ def _hit_name(group: HitGroup) -> str:
     with the shorter terms on the same words."""
     first = group.first
     if group.is_pattern:
-        name = f"«{_printable(first['matched'], 60)}» (pattern {_printable(first['term'], 60)}, {first['set_name']})"
+        name = f"«{printable(first['matched'], 60)}» (pattern {printable(first['term'], 60)}, {first['set_name']})"
     else:
-        name = f"{_printable(first['term'])} ({first['set_name']})"
+        name = f"{printable(first['term'], MAX_FIELD_CHARS)} ({first['set_name']})"
     count = f" ×{group.count}" if group.count > 1 else ""
-    also = f" [also {', '.join(_printable(term, 60) for term in group.also)}]" if group.also else ""
+    also = f" [also {', '.join(printable(term, 60) for term in group.also)}]" if group.also else ""
     return name + count + also
 
 
 def _highlighted(row: dict, colour: bool, around: int | None = None) -> str:
     """A flag's context on one line, its match in colour on a terminal; with ``around``, only
     that many characters either side of the match."""
-    context = _printable(row["context"].replace("\n", " "))
-    matched = _printable(row["matched"])
+    context = printable(row["context"].replace("\n", " "), MAX_FIELD_CHARS)
+    matched = printable(row["matched"], MAX_FIELD_CHARS)
     if around is not None and matched in context:
         before, _, after = context.partition(matched)
         context = before[-around:] + matched + after[:around]
@@ -175,9 +169,9 @@ def figures(app: App, since: str | None, source_ids: tuple[str, ...], as_json: b
         marks = " ".join(mark for mark, on in (("NEW", row["new"]), ("GONE", not row["present"])) if on)
         rate = f", {row['rate']:g}% of target" if row["rate"] is not None else ""
         click.echo(
-            f"{marks:<8} {_when(row['first_seen'])}  {row['value']:,.10g} {row['unit']}{rate}  ({_printable(', '.join(row['terms']))}:"
-            f" {_printable(row['text'])})  [{row['source_id']}] {_printable(row['title'] or '')}\n"
-            f"  {_printable(row['url'])}\n  {_printable(row['sentence'])}"
+            f"{marks:<8} {_when(row['first_seen'])}  {row['value']:,.10g} {row['unit']}{rate}  ({printable(', '.join(row['terms']), MAX_FIELD_CHARS)}:"
+            f" {printable(row['text'], MAX_FIELD_CHARS)})  [{row['source_id']}] {printable(row['title'] or '', MAX_FIELD_CHARS)}\n"
+            f"  {printable(row['url'], MAX_FIELD_CHARS)}\n  {printable(row['sentence'], MAX_FIELD_CHARS)}"
         )
     click.echo(f"{len(rows)} figure(s).")
 
@@ -196,12 +190,12 @@ def events(app: App, since: str | None, types: tuple[str, ...], source_ids: tupl
         _echo_json(rows)
         return
     for row in rows:
-        click.echo(f"#{row['id']:<6} {_when(row['detected_at'])}  {row['type']:<11} [{row['source_id']}] {_printable(row['url'])}")
+        click.echo(f"#{row['id']:<6} {_when(row['detected_at'])}  {row['type']:<11} [{row['source_id']}] {printable(row['url'], MAX_FIELD_CHARS)}")
         summary = _event_summary(row)
         if summary:
             click.echo(f"        {summary}")
         if row["type"] == "changed":
-            click.echo(f"        docwatch diff {_printable(row['url'])}")
+            click.echo(f"        docwatch diff {printable(row['url'], MAX_FIELD_CHARS)}")
     click.echo(f"{len(rows)} event(s).")
 
 
@@ -219,13 +213,13 @@ def _event_summary(event: dict) -> str:
             summary += f"; figures gone: {', '.join(gone)}"
         if event["silent_edit"]:
             summary += "; SILENT EDIT (publication date unchanged)"
-        return _printable(summary)
+        return printable(summary, MAX_FIELD_CHARS)
     if event["type"] == "removed":
-        return _printable(f"{detail.get('reason', '')} ({detail.get('checks', '?')} checks in a row)")
+        return printable(f"{detail.get('reason', '')} ({detail.get('checks', '?')} checks in a row)", MAX_FIELD_CHARS)
     if event["type"] == "fetch_error":
-        return _printable(detail.get("error", ""))
+        return printable(detail.get("error", ""), MAX_FIELD_CHARS)
     if event["type"] == "delisted":
-        return _printable(delisted_summary(detail, event["source_id"]))
+        return printable(delisted_summary(detail, event["source_id"]), MAX_FIELD_CHARS)
     return ""
 
 
@@ -253,5 +247,5 @@ def diff(app: App, url: str, from_id: int | None, to_id: int | None, as_json: bo
             }
         )
         return
-    click.echo(f"{_printable(url)}\nfrom #{old['id']}  {_when(old['fetched_at'])}\nto   #{new['id']}  {_when(new['fetched_at'])}\n")
+    click.echo(f"{printable(url, MAX_FIELD_CHARS)}\nfrom #{old['id']}  {_when(old['fetched_at'])}\nto   #{new['id']}  {_when(new['fetched_at'])}\n")
     click.echo(render_terminal(text_diff, colour=sys.stdout.isatty()))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 
 import click
 
-from crawler.app import App, BadInput, pass_app
+from crawler.app import App, BadInput, Seconds, pass_app
 from crawler.commands.archive import _queue_line
+from crawler.safe_text import printable, printable_json, printable_line
 from crawler.watchlist import WatchlistError
 from storage import archive_queue, locks, open_database, queries, reports
 
@@ -16,13 +16,13 @@ from storage import archive_queue, locks, open_database, queries, reports
 @click.command()
 @click.option("--workers", type=click.IntRange(1, 32), default=2, show_default=True, envvar="DOCWATCH_DAEMON_WORKERS",
               help="Crawls that may run at the same time. [env DOCWATCH_DAEMON_WORKERS]")
-@click.option("--time-limit", type=click.FloatRange(min=1), default=3600, show_default=True, metavar="SECONDS",
+@click.option("--time-limit", type=Seconds(1), default=3600, show_default=True, metavar="SECONDS",
               envvar="DOCWATCH_DAEMON_TIME_LIMIT",
               help="A crawl still running after this is stopped and recorded interrupted. [env DOCWATCH_DAEMON_TIME_LIMIT]")
-@click.option("--grace", type=click.FloatRange(min=0), default=60, show_default=True, metavar="SECONDS",
+@click.option("--grace", type=Seconds(0), default=60, show_default=True, metavar="SECONDS",
               envvar="DOCWATCH_DAEMON_GRACE",
               help="On SIGTERM/SIGINT, how long running crawls may take to finish. [env DOCWATCH_DAEMON_GRACE]")
-@click.option("--archive-every", type=click.FloatRange(min=1), default=300, show_default=True, metavar="SECONDS",
+@click.option("--archive-every", type=Seconds(1), default=300, show_default=True, metavar="SECONDS",
               envvar="DOCWATCH_DAEMON_ARCHIVE_EVERY",
               help="How often the archive queue is worked (`docwatch archive run`). [env DOCWATCH_DAEMON_ARCHIVE_EVERY]")
 @pass_app
@@ -56,7 +56,7 @@ def status(app: App, as_json: bool) -> None:
     a watchlist, the sources the database knows, without their schedules."""
     from crawler.daemon import due_at
 
-    db = open_database(app.config.db_path)
+    db = open_database(app.config.db_path, create=False)
     now = datetime.now(timezone.utc)
     runs, errors = queries.last_runs(db), queries.last_fetch_errors(db)
     crawling = {lock.source_id: lock for lock in locks.current_locks(db) if not lock.is_stale(now)}
@@ -85,7 +85,7 @@ def status(app: App, as_json: bool) -> None:
     }
     db.close()
     if as_json:
-        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        click.echo(printable_json(report))
     else:
         _print_status(report)
 
@@ -108,7 +108,7 @@ def _print_status(report: dict) -> None:
         run = source["last_run"]
         if run:
             counts = ", ".join(f"{run['pages_' + outcome]} {outcome}" for outcome in queries.PAGE_OUTCOMES)
-            error = f": {run['error']}" if run["error"] else ""
+            error = f": {printable_line(run['error'], 300)}" if run["error"] else ""
             click.echo(f"  last run    {run['started_at']}  run {run['run_id']} ({run['trigger']}) {run['status']}{error}; "
                        f"{run['pages']} pages: {counts}; {run['new_hits']} new keyword hits")
         else:
@@ -124,4 +124,4 @@ def _print_status(report: dict) -> None:
             click.echo(f"  next run    {next_run}" + ("" if daemon_info else " (when a daemon runs)"))
         if source["last_error"]:
             error = source["last_error"]
-            click.echo(f"  last error  {error['fetched_at']}  {error['url']}  {error['error'] or error['http_status']}")
+            click.echo(printable(f"  last error  {error['fetched_at']}  {error['url']}  {error['error'] or error['http_status']}"))

@@ -102,7 +102,7 @@ def _email(app: App, db, since: str, source_ids: tuple[str, ...], tags: tuple[st
 
 
 @click.command()
-@click.argument("event_ids", nargs=-1, type=click.IntRange(min=1), metavar="[EVENT_ID]...")
+@click.argument("event_ids", nargs=-1, type=click.IntRange(min=1, max=2**63 - 1), metavar="[EVENT_ID]...")
 @click.option("--all", "review_all", is_flag=True, help="Every event not reviewed yet (with --since: detected since then).")
 @since_option
 @pass_app

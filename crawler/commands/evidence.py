@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -10,6 +9,7 @@ import click
 from crawler.cli import App, BadInput, pass_app
 from crawler.commands.archive import config_for
 from crawler.evidence.warc import WarcRecordRef, replay_problem
+from crawler.safe_text import printable, printable_json
 from storage import archive_queue, open_database
 
 
@@ -22,17 +22,17 @@ from storage import archive_queue, open_database
 def evidence(app: App, url: str, verify: bool, as_json: bool) -> None:
     """List the stored copies of URL: hashes, local WARC records, Wayback captures."""
     config, _ = config_for(app)
-    copies = archive_queue.snapshot_evidence(open_database(config.db_path), url)
+    copies = archive_queue.snapshot_evidence(open_database(config.db_path, create=False), url)
     if not copies:
         raise BadInput(f"no snapshots of {url} in {config.db_path}. `docwatch pages` lists known URLs.")
     if verify:
         for copy in copies:
             copy["replay"] = _replay(config.warc_dir, copy)
     if as_json:
-        click.echo(json.dumps(copies, indent=2))
+        click.echo(printable_json(copies))
     else:
         for copy in copies:
-            click.echo(_describe(copy))
+            click.echo(printable(_describe(copy)))
     failed = [c for c in copies if verify and c["warc_file"] and c["replay"] != "OK"]
     if failed:
         click.echo(f"{len(failed)} of {len(copies)} WARC record(s) failed the replay check "

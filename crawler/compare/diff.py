@@ -21,6 +21,7 @@ from typing import Literal, NamedTuple
 
 from crawler.compare.normalise import normalise_text
 from crawler.compare.sentences import split_sentences
+from crawler.safe_text import printable
 
 # Two sentences are the same sentence, edited, when at least half their characters match.
 CHANGED_SENTENCE_MIN_RATIO = 0.5
@@ -31,8 +32,6 @@ _MAX_PAIRS_PER_BLOCK = 40_000
 # Edit units inside a sentence: a number (82,000 / 175.62), a Latin word, or one character.
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[A-Za-z]+|.", re.DOTALL)
 _RED, _GREEN, _RESET = "\x1b[31m", "\x1b[32m", "\x1b[0m"
-# Page text must not drive the terminal: control characters and bidi overrides are replaced.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 class CharOp(NamedTuple):
@@ -149,7 +148,7 @@ def render_terminal(diff: TextDiff, colour: bool) -> str:
         return "no changes"
 
     def paint(fragment: str, ansi: str, plain_open: str, plain_close: str) -> str:
-        fragment = _printable(fragment)
+        fragment = printable(fragment)
         return f"{ansi}{fragment}{_RESET}" if colour else f"{plain_open}{fragment}{plain_close}"
 
     lines = [
@@ -160,7 +159,7 @@ def render_terminal(diff: TextDiff, colour: bool) -> str:
         pieces = []
         for op in change.ops:
             if op.tag == "equal":
-                pieces.append(_printable(op.new))
+                pieces.append(printable(op.new))
                 continue
             if op.old:
                 pieces.append(paint(op.old, _RED, "[-", "-]"))
@@ -170,7 +169,3 @@ def render_terminal(diff: TextDiff, colour: bool) -> str:
     lines += [paint("- " + sentence, _RED, "", "") for sentence in diff.removed]
     lines += [paint("+ " + sentence, _GREEN, "", "") for sentence in diff.added]
     return "\n".join(lines)
-
-
-def _printable(text: str) -> str:
-    return _UNPRINTABLE.sub("\ufffd", text)

@@ -12,7 +12,6 @@ no renderer has to remember to.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -22,6 +21,7 @@ from urllib.parse import urlsplit
 import sqlite_utils
 
 from crawler.compare.diff import CharOp, SentenceChange
+from crawler.safe_text import printable_line
 from storage import archive_queue
 
 SECTIONS = {
@@ -43,16 +43,6 @@ MAX_HITS = 50  # per kind (new, scrubbed) and event
 # edit) outranks any number of new figures, which outrank any number of new terms.
 SCORE_TAKEN_BACK, SCORE_NEW_FIGURE, SCORE_NEW_HIT = 10_000, 100, 1
 SCORE_TIER_CAP = 99  # per tier, so that a lower tier never reaches the next
-# Control characters, bidi overrides, and what XML cannot carry (surrogates, U+FFFE, U+FFFF).
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
-_ONE_LINE = re.compile(r"\s+")
-
-
-def clean(text: str | None, limit: int) -> str:
-    """Page text made safe to show anywhere: control and bidi characters replaced, one line,
-    at most ``limit`` characters."""
-    text = _ONE_LINE.sub(" ", _UNSAFE.sub("\ufffd", text or "")).strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -335,7 +325,7 @@ def _sites(db: sqlite_utils.Database, source_ids: Sequence[str], tags: Sequence[
             continue
         if tags and not set(tags) & set(json.loads(row["tags"] or "[]")):
             continue
-        chosen[row["id"]] = clean(row["name"] or urlsplit(row["url"]).hostname or row["id"], MAX_TITLE_CHARS)
+        chosen[row["id"]] = printable_line(row["name"] or urlsplit(row["url"]).hostname or row["id"], MAX_TITLE_CHARS)
     return chosen
 
 
@@ -354,12 +344,12 @@ def _event(db: sqlite_utils.Database, row: dict, site: str, flags: list[dict], f
     new_hits = _hits(flags, "new")
     scrubbed_hits = _hits(flags, "scrubbed")
     new_figures = tuple(
-        Figure(f["value"], clean(f["unit"], 20), clean(f["text"], 80), clean(f["term"], 80),
-               clean(f["sentence"], MAX_CONTEXT_CHARS), f["rate"])
+        Figure(f["value"], printable_line(f["unit"], 20), printable_line(f["text"], 80), printable_line(f["term"], 80),
+               printable_line(f["sentence"], MAX_CONTEXT_CHARS), f["rate"])
         for f in figures[:MAX_FIGURES]
     )
     removed_figures = tuple(
-        Figure(f.get("value", 0), clean(f.get("unit"), 20), clean(f.get("text"), 80), clean(f.get("term"), 80), "")
+        Figure(f.get("value", 0), printable_line(f.get("unit"), 20), printable_line(f.get("text"), 80), printable_line(f.get("term"), 80), "")
         for f in detail.get("removed_figures", [])[:MAX_FIGURES]
     )
     return DigestEvent(
@@ -368,10 +358,10 @@ def _event(db: sqlite_utils.Database, row: dict, site: str, flags: list[dict], f
         section=_section(row["type"], bool(new_hits or scrubbed_hits or new_figures or removed_figures)),
         source_id=row["source_id"],
         site=site,
-        url=clean(row["url"], 2048),
-        title=clean(row["title"] or row["url"], MAX_TITLE_CHARS),
+        url=printable_line(row["url"], 2048),
+        title=printable_line(row["title"] or row["url"], MAX_TITLE_CHARS),
         detected_at=row["detected_at"],
-        published=clean(row["published"], 40) or None,
+        published=printable_line(row["published"], 40) or None,
         summary=_summary(row, detail),
         new_hits=new_hits,
         scrubbed_hits=scrubbed_hits,
@@ -389,7 +379,7 @@ def _event(db: sqlite_utils.Database, row: dict, site: str, flags: list[dict], f
 def _document(row: dict) -> Document | None:
     if row["parent_url"] is None or row["file_type"] is None:
         return None
-    return Document(clean(row["parent_url"], 2048), clean(row["parent_title"], MAX_TITLE_CHARS), row["file_type"],
+    return Document(printable_line(row["parent_url"], 2048), printable_line(row["parent_title"], MAX_TITLE_CHARS), row["file_type"],
                     row["body_size"], row["body_sha256"], bool(row["no_text"]))
 
 
@@ -407,12 +397,12 @@ def _listing(db: sqlite_utils.Database, detail: dict) -> ListingEvidence | None:
     ):
         pending = row["request_state"] if row["request_state"] not in (None, "done") else "not_archived"
         status = "archived" if row["wayback_url"] else pending
-        archive = Archive(status, clean(row["wayback_url"], 2048) or None, row["wayback_timestamp"], row["warc_file"],
+        archive = Archive(status, printable_line(row["wayback_url"], 2048) or None, row["wayback_timestamp"], row["warc_file"],
                           row["warc_offset"], row["warc_length"], row["body_sha256"])
         copies[row["id"]] = ListingCopy(row["id"], row["fetched_at"], archive)
     if before_id not in copies:
         return None
-    return ListingEvidence(clean(detail.get("listing_url"), 2048), copies[before_id], copies.get(after_id))
+    return ListingEvidence(printable_line(detail.get("listing_url"), 2048), copies[before_id], copies.get(after_id))
 
 
 def _section(event_type: str, has_evidence: bool) -> str:
@@ -434,19 +424,19 @@ def _hits(flags: list[dict], kind: str) -> tuple[Hit, ...]:
         if key in by_term:
             by_term[key] = replace(by_term[key], count=by_term[key].count + 1)
         elif len(by_term) < MAX_HITS:
-            by_term[key] = Hit(clean(flag["term"], 200), clean(flag["set_name"], 80), clean(flag["matched"], 200),
-                               clean(flag["context"], MAX_CONTEXT_CHARS))
+            by_term[key] = Hit(printable_line(flag["term"], 200), printable_line(flag["set_name"], 80), printable_line(flag["matched"], 200),
+                               printable_line(flag["context"], MAX_CONTEXT_CHARS))
     return tuple(by_term.values())
 
 
 def _diff(raw: dict) -> Diff:
     def sentences(key: str) -> tuple[str, ...]:
-        return tuple(clean(s, MAX_SENTENCE_CHARS) for s in raw.get(key, [])[:MAX_SENTENCES])
+        return tuple(printable_line(s, MAX_SENTENCE_CHARS) for s in raw.get(key, [])[:MAX_SENTENCES])
 
     changed = tuple(
         SentenceChange(
-            clean(c["old"], MAX_SENTENCE_CHARS),
-            clean(c["new"], MAX_SENTENCE_CHARS),
+            printable_line(c["old"], MAX_SENTENCE_CHARS),
+            printable_line(c["new"], MAX_SENTENCE_CHARS),
             _bounded_ops(c.get("ops", [])),
         )
         for c in raw.get("changed", [])[:MAX_SENTENCES]
@@ -461,7 +451,7 @@ def _bounded_ops(ops: list) -> list[CharOp]:
     for tag, old, new in ops:
         if budget <= 0:
             break
-        old, new = clean(old, max(budget, 1)), clean(new, max(budget, 1))
+        old, new = printable_line(old, max(budget, 1)), printable_line(new, max(budget, 1))
         budget -= len(old) + len(new)
         kept.append(CharOp(tag, old, new))
     return kept
@@ -482,7 +472,7 @@ def _summary(row: dict, detail: dict) -> str:
         "new_page": "first seen",
         "new_document": "first seen",
     }
-    return clean(reasons.get(row["type"], row["type"]), 300)
+    return printable_line(reasons.get(row["type"], row["type"]), 300)
 
 
 def delisted_summary(detail: dict, source_id: str) -> str:
@@ -513,7 +503,7 @@ def _archive(db: sqlite_utils.Database, row: dict) -> Archive:
         status = "not_archived" if request is None or request[0] == "done" else request[0]
     return Archive(
         status=status,
-        wayback_url=clean(wayback_url, 2048) or None,
+        wayback_url=printable_line(wayback_url, 2048) or None,
         wayback_timestamp=stamp,
         warc_file=row["warc_file"],
         warc_offset=row["warc_offset"],
