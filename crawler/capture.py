@@ -113,8 +113,8 @@ def capture_listing(fetched: FetchedPage, source: Source) -> PageCapture:
     are its text too, one line each (link text, then URL), so a listing changes only when its
     links do, never with its footer's generation time or visitor counter."""
     answer = _as_fetched(fetched)
-    html, encoding = decode_html(fetched.body, header_charset(answer["content_type"]), source.encoding)
-    title, links = title_and_links(html, fetched.final_url)
+    decoded = decode_html(fetched.body, header_charset(answer["content_type"]), source.encoding)
+    title, links = title_and_links(decoded.text, fetched.final_url)
     follow = re.compile(source.follow) if source.follow else None
     listed = [{"url": link.url, "text": tidy_text(link.text)} for link in links
               if link.url not in (fetched.url, fetched.final_url) and (follow is None or follow.search(link.url))]
@@ -122,7 +122,8 @@ def capture_listing(fetched: FetchedPage, source: Source) -> PageCapture:
     text = "\n".join(normalise_text(line) for line in original.split("\n"))
     return PageCapture(
         **answer,
-        encoding=encoding,
+        encoding=decoded.encoding,
+        undecodable_bytes=decoded.undecodable_bytes,
         title=tidy_text(title),
         published=None,
         text=text,

@@ -15,7 +15,7 @@ PAGES = Path(__file__).parent / "files" / "pages"
 
 
 def extracted(name: str, url: str):
-    html, _ = decode_html((PAGES / name).read_bytes())
+    html = decode_html((PAGES / name).read_bytes()).text
     return extract(html, url)
 
 
