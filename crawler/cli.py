@@ -78,7 +78,7 @@ def crawl(app: App, source_ids: tuple[str, ...], tags: tuple[str, ...], urls: tu
         raise BadInput(f"no source has tag(s) {', '.join(tags)}")
     started = time.monotonic()
     summary = run_crawl(app.config, sources, trigger)
-    print_summary(summary.run, summary.failures, time.monotonic() - started)
+    print_summary(summary.run, summary.unstored, time.monotonic() - started)
     if summary.errors_logged:
         click.echo(f"{summary.errors_logged} error(s) were logged during the run: see the log above.", err=True)
     if ArchiveSettings.resolve(app.watchlist.settings).work_after_crawl:
@@ -87,16 +87,24 @@ def crawl(app: App, source_ids: tuple[str, ...], tags: tuple[str, ...], urls: tu
         click.get_current_context().invoke(work_archive_queue, limit=None, max_seconds=AFTER_CRAWL_ARCHIVE_SECONDS)
 
 
-def print_summary(run: dict, failures: list[dict], seconds: float) -> None:
+def print_summary(run: dict, unstored: list[dict], seconds: float) -> None:
     click.echo(
         f"Run {run['id']} {run['status']} in {seconds:.1f}s: {run['pages_fetched']} pages fetched, "
         f"{run['pages_new']} new, {run['pages_changed']} changed, {run['pages_unchanged']} unchanged, "
-        f"{run['pages_failed']} failed, {run['pages_gone']} gone."
+        f"{run['pages_failed']} failed, {run['pages_gone']} gone; {run['pages_skipped']} skipped."
     )
-    if failures:
-        click.echo("Failed or gone (a page is reported removed after repeated 404/410 answers):")
-        for failure in failures:
-            click.echo(f"  {failure['url']}  {failure['error']}")
+    if unstored:
+        from crawler.digest.model import clean  # URLs and reasons come from servers: hostile text
+
+        click.echo("Failed, gone or skipped (a page is reported removed after repeated 404/410 answers):")
+        for fetch in unstored:
+            led_to = f" (redirected to {fetch['final_url']})" if fetch["final_url"] not in (None, fetch["url"]) else ""
+            click.echo(f"  {fetch['outcome']:<7} {clean(fetch['url'], 500)}  {clean(fetch['error'] + led_to, 1000)}")
+    if run["requests_unaccounted"]:
+        click.echo(
+            f"The count does not add up: the crawl set out to fetch {run['requests']} URLs and recorded "
+            f"{run['requests'] - run['requests_unaccounted']} fetches; see the log above.", err=True,
+        )
 
 
 @main.command()

@@ -12,6 +12,7 @@ from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from scrapy import signals
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
@@ -22,9 +23,12 @@ from crawler.config import watchlist_path
 from crawler.detect import Verdict, classify_response, is_error_page
 from crawler.documents import DocumentReading, read_document
 from crawler.evidence.warc import WarcExchange, WarcWriter
-from crawler.items import FetchedPage, FetchFailed, ListingFetched
-from crawler.store import Attachment, store_capture, store_failure, store_gone, store_listing, store_same_body
+from crawler.items import FetchedPage, FetchFailed, FetchSkipped, ListingFetched
+from crawler.store import (
+    Attachment, store_capture, store_failure, store_gone, store_listing, store_same_body, store_skipped,
+)
 from crawler.watchlist import KeywordSet, Source, load_watchlist
+from spiders.base import FETCH_ID
 from storage import open_database, queries
 from storage.queries import PageCapture
 
@@ -70,10 +74,31 @@ class StorePipeline:
         self.owns_run = self.run_id is None
         self.listed: dict[str, list[str]] = defaultdict(list)  # listing source → article URLs, in order
         self.listing_failed: set[str] = set()
+        self.requested: set[int] = set()  # fetch ids: the URLs the crawl set out to fetch
+        self.requested_by: dict[str, str] = {}  # URL → the source that asked for it first
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(crawler)
+        pipeline = cls(crawler)
+        crawler.signals.connect(pipeline.request_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(pipeline.request_dropped, signal=signals.request_dropped)
+        return pipeline
+
+    def request_scheduled(self, request, spider=None):
+        """Counts each URL the crawl sets out to fetch once, however often it is redirected or retried."""
+        if FETCH_ID in request.meta:
+            self.requested.add(request.meta[FETCH_ID])
+            self.requested_by.setdefault(request.url, request.meta["source_id"])
+
+    def request_dropped(self, request, spider=None):
+        """Scrapy's duplicate filter refused a request: recorded as skipped, never silently lost."""
+        if FETCH_ID not in request.meta:
+            return
+        self.requested.add(request.meta[FETCH_ID])
+        first = self.requested_by.get(request.url)
+        reason = "duplicate: already requested in this run" + (f" by source {first}" if first else "")
+        store_skipped(self.db, self.run_id, request.meta["source_id"], request.url, request.meta["kind"],
+                      queries.utcnow(), reason)
 
     def open_spider(self, spider=None):
         self.db = open_database(self.db_path)
@@ -85,6 +110,7 @@ class StorePipeline:
             self.run_id = queries.start_run(self.db, "scrapy", sorted(self.sources))
 
     def close_spider(self, spider=None):
+        queries.add_run_requests(self.db, self.run_id, len(self.requested))
         for source_id, urls in self.listed.items():
             if source_id not in self.listing_failed:  # a partial listing says nothing about what was dropped
                 store_listing(self.db, self.run_id, source_id, urls, queries.utcnow())
@@ -106,7 +132,9 @@ class StorePipeline:
             if item.kind == "listing":
                 self.listing_failed.add(item.source_id)
             store_failure(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, item.error,
-                          item.status, item.size)
+                          item.status, item.size, item.final_url)
+        elif isinstance(item, FetchSkipped):
+            store_skipped(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, item.reason)
         return item
 
     async def _store_page(self, item: FetchedPage) -> None:
@@ -124,16 +152,16 @@ class StorePipeline:
             verdict, reason = await self._store_content(item, source)
         if verdict is Verdict.GONE:
             store_gone(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, reason,
-                       item.status, source.removal_confirmations)
+                       item.status, source.removal_confirmations, item.final_url)
         elif verdict is Verdict.ERROR:
             store_failure(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, reason,
-                          item.status, len(item.body))
+                          item.status, len(item.body), item.final_url)
 
     def _same_body_as_last_time(self, item: FetchedPage, source) -> list[dict[str, str]] | None:
         """Recorded unchanged by the fast path: the page's attachments; else None."""
         fingerprint = DOCUMENT_FINGERPRINT if item.kind == "document" else extraction_fingerprint(source)
         return store_same_body(self.db, self.run_id, item.url, item.fetched_at, hashlib.sha256(item.body).hexdigest(),
-                               fingerprint, item.status, item.elapsed_ms, len(item.body))
+                               fingerprint, item.status, item.elapsed_ms, len(item.body), item.final_url)
 
     async def _store_content(self, item: FetchedPage, source) -> tuple[Verdict, str]:
         """Extract and store a page; a verdict other than OK says why nothing was stored."""
@@ -164,7 +192,8 @@ class StorePipeline:
         if reading.error is not None:
             return Verdict.ERROR, reading.error
         capture = capture_document(item, reading.text)
-        await self._store(capture, warc_exchange(item), source, Attachment(item.parent_url or "", reading.file_type))
+        exchange = warc_exchange(item, capture, {"file_type": reading.file_type})
+        await self._store(capture, exchange, source, Attachment(item.parent_url or "", reading.file_type))
         return Verdict.OK, ""
 
     async def _store(self, capture: PageCapture, exchange: WarcExchange, source: Source,

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
 import scrapy
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from crawler.items import FetchedPage, FetchFailed
+from crawler.items import FetchedPage, FetchFailed, FetchSkipped
+from crawler.middlewares import HOPS, WIRE_EXCHANGE, RedirectFailed
 from crawler.watchlist import Source, load_watchlist
+
+FETCH_ID = "fetch_id"  # request.meta: one per URL the crawl set out to fetch, kept across redirects and retries
+_fetch_ids = itertools.count(1)
 
 
 def _now() -> str:
@@ -40,7 +46,7 @@ class WatchlistSpider(scrapy.Spider):
         self.sources = {s.id: s for s in sources if s.type == self.source_type}
 
     def request(self, source: Source, url: str, kind: str, callback, **meta: Any) -> scrapy.Request:
-        meta.update(source_id=source.id, kind=kind)
+        meta.update(source_id=source.id, kind=kind, fetch_id=next(_fetch_ids))
         if not source.obey_robots:
             meta["dont_obey_robotstxt"] = True
         if source.proxy:
@@ -73,7 +79,7 @@ class WatchlistSpider(scrapy.Spider):
             body=response.body,
             fetched_at=_now(),
             elapsed_ms=_elapsed_ms(response.meta),
-            request_headers=_headers(response.request.headers),
+            exchanges=[*response.meta.get(HOPS, []), response.meta[WIRE_EXCHANGE]],
             parent_url=response.meta.get("parent_url"),
             link_text=response.meta.get("link_text", ""),
         )
@@ -87,16 +93,26 @@ class WatchlistSpider(scrapy.Spider):
             fetched_at=_now(),
             status=response.status,
             size=len(response.body),
+            final_url=response.url,
         )
 
     def failed(self, failure: Failure):
+        """No answer to use. A redirect loop fails the fetch; a request docwatch chose not to send
+        (robots.txt, off-site) is skipped; either way with its reason."""
         request = failure.request
+        url = request.meta.get("redirect_urls", [request.url])[0]
+        if failure.check(IgnoreRequest) and not failure.check(RedirectFailed):
+            yield FetchSkipped(source_id=request.meta["source_id"], kind=request.meta["kind"], url=url,
+                               reason=failure.getErrorMessage(), fetched_at=_now())
+            return
         yield FetchFailed(
             source_id=request.meta["source_id"],
             kind=request.meta["kind"],
-            url=request.meta.get("redirect_urls", [request.url])[0],
-            error=f"{failure.type.__name__}: {failure.getErrorMessage()}",
+            url=url,
+            error=failure.getErrorMessage() if failure.check(RedirectFailed)
+            else f"{failure.type.__name__}: {failure.getErrorMessage()}",
             fetched_at=_now(),
+            final_url=request.url,
         )
 
 

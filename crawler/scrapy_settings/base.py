@@ -37,6 +37,10 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.BackoffRetryMiddleware": 550,
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.middlewares.QuickMetaRefreshMiddleware": 580,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawler.middlewares.HopRedirectMiddleware": 600,
+    # Nearer the downloader than redirects (600) and decompression (590): the answer as received.
+    "crawler.middlewares.WireRecorderMiddleware": 650,
 }
 ITEM_PIPELINES = {"crawler.pipeline.StorePipeline": 300}
 # Outputs of one response processed at once. A page yields one item and a few attachment
