@@ -125,7 +125,7 @@ def prepare_page(item: FetchedPage, source: Source, keyword_sets: tuple[KeywordS
 def warc_exchange(item: FetchedPage, capture: PageCapture, extraction: dict[str, object]) -> WarcExchange:
     """The fetch as exchanged (each redirect hop, then the final answer), as WARC records, with a
     metadata record of what docwatch decided: read with `extraction`, it gave `capture`."""
-    return build_exchange(item.exchanges, {
+    return build_exchange(item.exchanges, capture.body_sha256, {
         "software": f"docwatch/{__version__}",
         "watched-url": item.url,
         "source": item.source_id,

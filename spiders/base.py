@@ -46,7 +46,7 @@ class WatchlistSpider(scrapy.Spider):
         self.sources = {s.id: s for s in sources if s.type == self.source_type}
 
     def request(self, source: Source, url: str, kind: str, callback, **meta: Any) -> scrapy.Request:
-        meta.update(source_id=source.id, kind=kind, fetch_id=next(_fetch_ids))
+        meta.update({"source_id": source.id, "kind": kind, FETCH_ID: next(_fetch_ids)})
         if not source.obey_robots:
             meta["dont_obey_robotstxt"] = True
         if source.proxy:

@@ -363,7 +363,7 @@ def write_warc(warc_dir, url: str, body: bytes):
     answer = WireExchange(url=url, method="GET", request_headers=[("User-Agent", "docwatch")], status=200,
                           protocol="HTTP/1.1", headers=[("Content-Type", "text/html")], body=body,
                           received_at=datetime.now(timezone.utc).isoformat())
-    return WarcWriter(warc_dir).append(build_exchange([answer]))
+    return WarcWriter(warc_dir).append(build_exchange([answer], hashlib.sha256(body).hexdigest()))
 
 
 def test_evidence_lists_copies_and_the_replay_check_catches_a_changed_byte(db, site, tmp_path) -> None:

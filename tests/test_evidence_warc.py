@@ -38,7 +38,9 @@ def wire(body: bytes = PAGE, url: str = URL, fetched_at: datetime = FETCHED,
 
 def store(writer: WarcWriter, body: bytes = PAGE, url: str = URL, fetched_at: datetime = FETCHED,
           headers: list[tuple[str, str]] = SERVER_HEADERS) -> WarcRecordRef:
-    return writer.append(build_exchange([wire(body, url, fetched_at, headers)], {"encoding": "gb18030"}))
+    read = gzip.decompress(body) if ("Content-Encoding", "gzip") in headers else body
+    return writer.append(build_exchange([wire(body, url, fetched_at, headers)], hashlib.sha256(read).hexdigest(),
+                                        {"encoding": "gb18030"}))
 
 
 def records_in(path: Path) -> list[tuple[str, dict[str, str], bytes]]:
@@ -99,7 +101,7 @@ def test_a_gzip_answer_is_stored_as_transferred_and_verified_decoded(tmp_path: P
 
 def test_each_redirect_hop_comes_before_the_final_exchange(tmp_path: Path) -> None:
     moved = wire(b"", url="http://example.gov.cn/old", headers=[("Location", URL)], status=301)
-    ref = WarcWriter(tmp_path).append(build_exchange([moved, wire()]))
+    ref = WarcWriter(tmp_path).append(build_exchange([moved, wire()], hashlib.sha256(PAGE).hexdigest()))
 
     found = [(kind, headers.get("WARC-Target-URI")) for kind, headers, _ in records_in(tmp_path / ref.path)]
 
@@ -203,9 +205,9 @@ def test_bad_input_gets_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         store(writer, fetched_at=datetime(2026, 11, 22, 3, 4, 5))
     with pytest.raises(ValueError, match="HTTP status"):
-        build_exchange([wire(status=2000)])
+        build_exchange([wire(status=2000)], "")
     with pytest.raises(ValueError, match="at least one exchange"):
-        build_exchange([])
+        build_exchange([], "")
     with pytest.raises(ValueError, match="prefix"):
         WarcWriter(tmp_path, prefix="../evil")
     with pytest.raises(ValueError, match="max_bytes"):
@@ -231,3 +233,15 @@ def test_two_crawl_processes_never_interleave(tmp_path: Path) -> None:
     assert len(responses) == 50
     assert {r[1]["WARC-Target-URI"] for r in responses} == {
         f"{URL}?worker={w}&n={n}" for w in (1, 2) for n in range(25)}
+
+
+def test_a_payload_is_decoded_as_scrapy_decodes_it(tmp_path: Path) -> None:
+    # A bogus coding is left alone (Scrapy hands the body on as it came); padding after gzip is ignored.
+    for headers, payload, read in (([("Content-Encoding", "utf-8")], PAGE, PAGE),
+                                   ([("Content-Encoding", "gzip")], gzip.compress(PAGE) + b"\0\0", PAGE)):
+        ref = WarcWriter(tmp_path).append(build_exchange([wire(payload, headers=headers)],
+                                                         hashlib.sha256(read).hexdigest()))
+        assert replay_problem(tmp_path, ref) is None
+    truncated = WarcWriter(tmp_path).append(build_exchange(
+        [wire(gzip.compress(PAGE)[:-20], headers=[("Content-Encoding", "gzip")])], hashlib.sha256(PAGE).hexdigest()))
+    assert replay_problem(tmp_path, truncated).startswith("unreadable: payload does not decode as gzip")

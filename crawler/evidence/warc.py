@@ -141,9 +141,12 @@ class WarcExchange:
     sha256: str  # of the final payload, decoded as its Content-Encoding says
 
 
-def build_exchange(exchanges: Sequence[WireExchange], metadata: dict[str, str] | None = None) -> WarcExchange:
+def build_exchange(
+    exchanges: Sequence[WireExchange], body_sha256: str, metadata: dict[str, str] | None = None
+) -> WarcExchange:
     """The records of one fetch (pure: no file touched). `exchanges` are the redirect hops in
-    order, then the final answer; `metadata` is what docwatch made of the final answer."""
+    order, then the final answer; `body_sha256` is the SHA-256 of its body as the crawler read
+    it (decompressed), which `verify` finds again; `metadata` is what docwatch made of it."""
     if not exchanges:
         raise ValueError("a fetch has at least one exchange (its final answer)")
     builder = RecordBuilder(warc_version="1.1")
@@ -164,7 +167,7 @@ def build_exchange(exchanges: Sequence[WireExchange], metadata: dict[str, str] |
         hops=b"".join(_gzip_member(record) for pair in records[:-1] for record in pair),
         response=_gzip_member(response),
         after=_gzip_member(request) + _gzip_member(described),
-        sha256=hashlib.sha256(decoded_payload(final.headers, final.body)).hexdigest(),
+        sha256=body_sha256,
     )
 
 
@@ -221,20 +224,34 @@ def _warc_fields(fields: dict[str, str]) -> bytes:
 
 
 def decoded_payload(headers: Sequence[tuple[str, str]], payload: bytes) -> bytes:
-    """A payload with its `Content-Encoding` undone (the codings Scrapy asks servers for:
-    gzip, deflate, br, zstd), to compare it with the body the crawler read."""
+    """A payload with its `Content-Encoding` undone, to compare it with the body the crawler
+    read. Like Scrapy, it undoes the codings it knows (gzip, deflate, br, zstd), last applied
+    first, and stops at one it does not know (a server's `Content-Encoding: utf-8`): Scrapy
+    hands such a body on as it came."""
     codings = [c.strip().lower() for name, value in headers if name.lower() == "content-encoding"
                for c in value.split(",") if c.strip()]
     for coding in reversed(codings):
-        if coding == "identity":
-            continue
         if coding not in _DECODERS:
-            raise ValueError(f"unknown Content-Encoding {coding!r}")
+            break
         try:
             payload = _DECODERS[coding](payload)
         except Exception as error:  # each library has its own error class
             raise ValueError(f"payload does not decode as {coding}: {error}") from error
     return payload
+
+
+def _gunzip(payload: bytes) -> bytes:
+    """Every gzip member, and nothing of what follows the last one (some servers pad), as Scrapy reads it."""
+    parts = []
+    while payload[:2] == b"\x1f\x8b":
+        member = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        parts.append(member.decompress(payload))
+        if not member.eof:
+            raise ValueError("the gzip stream is truncated")
+        payload = member.unused_data
+    if not parts:
+        raise ValueError("not gzip data")
+    return b"".join(parts)
 
 
 def _inflate(payload: bytes) -> bytes:
@@ -245,7 +262,7 @@ def _inflate(payload: bytes) -> bytes:
 
 
 _DECODERS = {
-    "gzip": gzip.decompress, "x-gzip": gzip.decompress, "deflate": _inflate, "br": brotli.decompress,
+    "gzip": _gunzip, "x-gzip": _gunzip, "deflate": _inflate, "br": brotli.decompress,
     "zstd": lambda payload: zstandard.ZstdDecompressor().decompressobj().decompress(payload),
 }
 
