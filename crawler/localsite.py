@@ -8,7 +8,8 @@ request, so a test or a user can edit the site between crawls) overrides what a 
      "/old.shtml": {"redirect": "/"},                           # 302 to the home page
      "/guarded.shtml": {"status": 521, "file": "challenge.html"},
      "/moved.shtml": {"status": 301, "redirect": "/new.shtml"},   # a redirect with its own status
-     "/zipped.shtml": {"gzip": true, "chunked": true}}          # Content-Encoding: gzip, sent in chunks
+     "/zipped.shtml": {"gzip": true, "chunked": true},          # Content-Encoding: gzip, sent in chunks
+     "/squeezed.shtml": {"brotli": true}}                       # br, when the request accepts it
 
 Without an override, `.html`/`.shtml` files are sent as `text/html; charset=utf-8`. A `gzip`
 answer is the file gzip-compressed without a timestamp: the same bytes on every request.
@@ -23,6 +24,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+import brotli
 
 MANIFEST = "_site.json"
 CHUNK_BYTES = 4096
@@ -58,6 +61,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {}
         if rule.get("gzip"):
             body, headers["Content-Encoding"] = gzip.compress(body, mtime=0), "gzip"
+        elif rule.get("brotli") and "br" in self.headers.get("Accept-Encoding", ""):
+            body, headers["Content-Encoding"] = brotli.compress(body), "br"
         self._send(rule.get("status", 200), body, rule.get("content_type", default_type), headers, send_body,
                    chunked=rule.get("chunked", False))
 

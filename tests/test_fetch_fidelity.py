@@ -214,6 +214,19 @@ def replay(address: str, path: str, headers: dict | None = None) -> tuple[int, d
         connection.close()
 
 
+def test_a_server_that_would_send_br_is_read_and_its_record_checks(tmp_path, site, demo_watchlist):
+    # Scrapy cannot decode br with the brotlipy pywb brings, nor warcio with the Brotli Scrapy
+    # needs: docwatch asks only for gzip and deflate, so the page is read and its record replays.
+    serve(site, {ARTICLE: {"brotli": True}})
+    crawl(tmp_path, watch(demo_watchlist, {"squeezed": site.base_url + ARTICLE}), "squeezed")
+    con = sqlite3.connect(tmp_path / "dw.db")
+    assert con.execute("SELECT outcome, error FROM fetches").fetchall() == [("new", None)]
+    assert con.execute("SELECT title FROM snapshots").fetchall() == [(ARTICLE_TITLE,)]
+    assert_warcs_pass_warcio_check(tmp_path / "warc")
+    [request] = [headers for kind, *_, headers, _, _ in records(tmp_path / "warc") if kind == "request"]
+    assert request["Accept-Encoding"] == "gzip, deflate"
+
+
 def test_pywb_replays_the_redirect_then_the_page_and_id_replay_is_byte_identical(tmp_path, site, demo_watchlist):
     zipped, sent = gzip_site(site)
     old, target = f"{site.base_url}/old/report.shtml", site.base_url + ARTICLE
