@@ -13,9 +13,12 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from crawler.items import FetchedPage, FetchFailed, FetchSkipped
-from crawler.middlewares import HOPS, WIRE_EXCHANGE, RedirectFailed
+from crawler.middlewares import HOPS, WIRE_EXCHANGE
 from crawler.watchlist import Source, load_watchlist
 
+# Scrapy's refusals that are docwatch's policy, not a failure of the page: a skipped fetch.
+# Other refusals (a body over the size cap once decompressed, too many redirects) are failures.
+SKIP_REASONS = ("Forbidden by robots.txt", "Filtered offsite request")
 FETCH_ID = "fetch_id"  # request.meta: one per URL the crawl set out to fetch, kept across redirects and retries
 _fetch_ids = itertools.count(1)
 
@@ -97,20 +100,20 @@ class WatchlistSpider(scrapy.Spider):
         )
 
     def failed(self, failure: Failure):
-        """No answer to use. A redirect loop fails the fetch; a request docwatch chose not to send
-        (robots.txt, off-site) is skipped; either way with its reason."""
+        """No answer to use: a failed fetch with the reason, or, for a request docwatch's policy
+        kept from being sent (robots.txt, off-site), a skipped one."""
         request = failure.request
         url = request.meta.get("redirect_urls", [request.url])[0]
-        if failure.check(IgnoreRequest) and not failure.check(RedirectFailed):
+        message = failure.getErrorMessage()
+        if failure.check(IgnoreRequest) and message.startswith(SKIP_REASONS):
             yield FetchSkipped(source_id=request.meta["source_id"], kind=request.meta["kind"], url=url,
-                               reason=failure.getErrorMessage(), fetched_at=_now())
+                               reason=message, fetched_at=_now())
             return
         yield FetchFailed(
             source_id=request.meta["source_id"],
             kind=request.meta["kind"],
             url=url,
-            error=failure.getErrorMessage() if failure.check(RedirectFailed)
-            else f"{failure.type.__name__}: {failure.getErrorMessage()}",
+            error=message if failure.check(IgnoreRequest) else f"{failure.type.__name__}: {message}",
             fetched_at=_now(),
             final_url=request.url,
         )

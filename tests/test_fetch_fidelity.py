@@ -227,6 +227,17 @@ def test_a_server_that_would_send_br_is_read_and_its_record_checks(tmp_path, sit
     assert request["Accept-Encoding"] == "gzip, deflate"
 
 
+def test_a_gzip_page_over_the_size_cap_once_decompressed_is_a_failed_fetch(tmp_path, site, demo_watchlist):
+    url, sent = gzip_site(site)  # 7 kB sent, 38 kB decompressed
+    result = run_docwatch("crawl", "--source", "zipped", db=tmp_path / "dw.db",
+                          watchlist=watch(demo_watchlist, {"zipped": url}), env={"DOCWATCH_MAX_PAGE_BYTES": "20000"})
+    assert result.returncode == 0 and "0 new, 0 changed, 0 unchanged, 1 failed" in result.stdout, result.stdout
+    con = sqlite3.connect(tmp_path / "dw.db")
+    [(outcome, error)] = con.execute("SELECT outcome, error FROM fetches").fetchall()
+    assert outcome == "failed" and "exceeded DOWNLOAD_MAXSIZE (20000 B) during decompression" in error
+    assert con.execute("SELECT count(*) FROM snapshots").fetchone() == (0,)
+
+
 def test_pywb_replays_the_redirect_then_the_page_and_id_replay_is_byte_identical(tmp_path, site, demo_watchlist):
     zipped, sent = gzip_site(site)
     old, target = f"{site.base_url}/old/report.shtml", site.base_url + ARTICLE
