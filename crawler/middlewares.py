@@ -67,6 +67,7 @@ class HopRecording:
     page now leads to may be one another source watches, and each must be its own page."""
 
     max_redirect_times: int
+    reload_is_answer = False  # a redirect to the URL itself is this answer, not a loop
 
     def process_response(self, request, response, spider=None):
         chain = [*request.meta.get("redirect_urls", []), request.url]
@@ -79,6 +80,8 @@ class HopRecording:
             ) from refused
         if not isinstance(redirected, Request):
             return redirected
+        if self.reload_is_answer and urldefrag(redirected.url).url == urldefrag(request.url).url:
+            return response
         if urldefrag(redirected.url).url in {urldefrag(url).url for url in chain}:
             raise RedirectFailed(f"redirect loop: {' → '.join([*chain, redirected.url])}")
         redirected.dont_filter = True
@@ -97,8 +100,11 @@ class QuickMetaRefreshMiddleware(HopRecording, MetaRefreshMiddleware):
     Scrapy reads the first 4,096 characters of the decoded text, and decoding a page that
     declares no charset runs charset detection over all of it. A refresh tag has the word
     "refresh" in those characters, so a page whose first 16 kB (4,096 characters of at most
-    four bytes) lack it has none.
+    four bytes) lack it has none. A page whose refresh tag reloads the page itself (a news page
+    refreshing every 30 s) is the answer.
     """
+
+    reload_is_answer = True
 
     def process_response(self, request, response, spider=None):
         if b"refresh" not in response.body[:16_384].lower():

@@ -105,6 +105,16 @@ def test_a_redirect_loop_and_too_many_redirects_are_failed_fetches_in_the_summar
     assert site.requests.count("/loop/a.shtml") == 1  # the loop was noticed, not followed round again
 
 
+def test_a_page_whose_refresh_tag_reloads_itself_is_stored_not_a_loop(tmp_path, site, demo_watchlist):
+    page = site.root / ARTICLE.lstrip("/")
+    page.write_text(page.read_text("utf-8").replace(
+        "<head>", f'<head><meta http-equiv="refresh" content="30; url={ARTICLE}">', 1), "utf-8")
+    crawl(tmp_path, watch(demo_watchlist, {"reloading": site.base_url + ARTICLE}), "reloading")
+    con = sqlite3.connect(tmp_path / "dw.db")
+    assert con.execute("SELECT outcome, error FROM fetches").fetchall() == [("new", None)]
+    assert con.execute("SELECT title FROM snapshots").fetchall() == [(ARTICLE_TITLE,)]
+
+
 def test_two_sources_watching_one_url_and_robots_txt_are_skipped_with_their_reason(tmp_path, site, demo_watchlist):
     (site.root / "robots.txt").write_text("User-agent: *\nDisallow: /politics/\n")
     watchlist = watch(demo_watchlist, {"first": site.base_url + ARTICLE, "second": site.base_url + ARTICLE})
