@@ -138,7 +138,7 @@ class WarcExchange:
     hops: bytes  # a response and a request record per redirect followed ("" when none)
     response: bytes  # the final answer: the record a snapshot points at
     after: bytes  # its request record, then the metadata record
-    sha256: str  # of the final payload, decoded as its Content-Encoding says
+    sha256: str  # of the final body as the crawler read it (decompressed): what `verify` checks
 
 
 def build_exchange(
