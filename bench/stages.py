@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.corpus import REPO, build  # noqa: E402
 from crawler import extract as extraction  # noqa: E402
-from crawler.capture import capture_page, matcher_for, warc_exchange  # noqa: E402
+from crawler.capture import capture_page, matcher_for, page_extraction, warc_exchange  # noqa: E402
 from crawler.detect import Findings  # noqa: E402
 from crawler.evidence.warc import WarcWriter  # noqa: E402
-from crawler.items import FetchedPage  # noqa: E402
+from crawler.items import FetchedPage, WireExchange  # noqa: E402
 from crawler.store import store_capture  # noqa: E402
 from crawler.watchlist import load_watchlist  # noqa: E402
 from storage import bodies, open_database, queries  # noqa: E402
@@ -55,9 +55,11 @@ def main() -> None:
         for article in corpus.articles[: args.pages]:
             url = "http://127.0.0.1" + article.path
             body = (corpus.root / article.path.lstrip("/")).read_bytes()
+            wire = WireExchange(url=url, method="GET", request_headers=[("User-Agent", "docwatch")], status=200,
+                                protocol="HTTP/1.1", headers=[("Content-Type", "text/html")], body=body, received_at=now)
             items.append(FetchedPage(source_id=source.id, kind="article", url=url, final_url=url, status=200,
                                      headers={"Content-Type": "text/html"}, body=body, fetched_at=now, elapsed_ms=1,
-                                     request_headers={"User-Agent": "docwatch"}))
+                                     exchanges=[wire]))
         cpu: dict[str, float] = defaultdict(float)
         general = 0
 
@@ -74,7 +76,7 @@ def main() -> None:
             capture = timed("capture (all of the above + normalise, noise, hash)", capture_page, item, source)
             findings = timed("keywords and figures", Findings.of, capture.original_text, matcher)
             keyframe = timed("body compression (zstd)", bodies.keyframe, item.body)
-            exchange = timed("WARC records (ISA-L gzip)", warc_exchange, item)
+            exchange = timed("WARC records (ISA-L gzip)", warc_exchange, item, capture, page_extraction(source))
             payload = (capture, findings, exchange)
             timed("to and from a worker (pickle)", lambda: pickle.loads(pickle.dumps(payload)) and pickle.loads(pickle.dumps(item)))
             ref = timed("WARC append (fsync)", warc.append, exchange)

@@ -13,8 +13,6 @@ import functools
 import hashlib
 import json
 import re
-from datetime import datetime
-from http import HTTPStatus
 from urllib.parse import unquote, urlsplit
 
 from crawler import __version__
@@ -49,7 +47,7 @@ def page_texts(title: str, text: str, noise: list[re.Pattern]) -> tuple[str, str
 def extraction_fingerprint(source: Source) -> str:
     """What, besides the bytes, decides a page's text: the source's extraction settings and this
     version of docwatch. A re-crawl may skip extraction only when both bytes and this are the same."""
-    settings = [__version__, source.selector, source.ignore_css, source.ignore_regex, source.encoding]
+    settings = [__version__, *page_extraction(source).values()]
     return hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:16]
 
 
@@ -152,17 +150,32 @@ def prepare_page(item: FetchedPage, source: Source, keyword_sets: tuple[KeywordS
         capture, findings=Findings.of(capture.original_text, matcher_for(keyword_sets)), body_keyframe=bodies.keyframe(item.body),
         body=b"",
     )
-    return capture, warc_exchange(item)
+    return capture, warc_exchange(item, capture, page_extraction(source))
 
 
-def warc_exchange(item: FetchedPage) -> WarcExchange:
-    """The exact HTTP exchange, as WARC records."""
-    try:
-        reason = HTTPStatus(item.status).phrase
-    except ValueError:
-        reason = ""
-    return build_exchange(
-        url=item.final_url, request_headers=list(item.request_headers.items()), method="GET",
-        response_status=item.status, response_reason=reason, response_headers=list(item.headers.items()),
-        body=item.body, fetched_at=datetime.fromisoformat(item.fetched_at),
-    )
+def warc_exchange(item: FetchedPage, capture: PageCapture, extraction: dict[str, object]) -> WarcExchange:
+    """The fetch as exchanged (each redirect hop, then the final answer), as WARC records, with a
+    metadata record of what docwatch decided: read with `extraction`, it gave `capture`."""
+    return build_exchange(item.exchanges, capture.body_sha256, {
+        "software": f"docwatch/{__version__}",
+        "watched-url": item.url,
+        "source": item.source_id,
+        "kind": item.kind,
+        "encoding": capture.encoding,
+        "extraction": json.dumps(extraction, ensure_ascii=False, sort_keys=True),
+        "extract-fingerprint": capture.extract_fingerprint or "",
+        "body-sha256": capture.body_sha256,
+        "text-sha256": capture.text_sha256,
+        "title": capture.title,
+    })
+
+
+def listing_extraction(source: Source) -> dict[str, object]:
+    """What a list page's links were read with, for its metadata record."""
+    return {"follow": source.follow, "encoding": source.encoding}
+
+
+def page_extraction(source: Source) -> dict[str, object]:
+    """The settings a page's text was extracted with, for its metadata record."""
+    return {"selector": source.selector, "ignore_css": list(source.ignore_css),
+            "ignore_regex": list(source.ignore_regex), "encoding": source.encoding}

@@ -138,7 +138,7 @@ def crawl(app: App, source_ids: tuple[str, ...], tags: tuple[str, ...], urls: tu
         raise BadInput(str(error)) from None
     started = time.monotonic()
     summary = run_crawl(app.config, sources, trigger, verbosity=verbosity)
-    print_summary(summary.run, summary.failures, time.monotonic() - started)
+    print_summary(summary.run, summary.unstored, time.monotonic() - started)
     if summary.errors_logged:
         click.echo(f"{summary.errors_logged} error(s) logged during the run, worth a look: {summary.log_path}")
     if archive_settings.work_after_crawl:
@@ -150,18 +150,25 @@ def crawl(app: App, source_ids: tuple[str, ...], tags: tuple[str, ...], urls: tu
 MAX_FAILURES_SHOWN = 5  # the summary stays a few lines however many pages failed
 
 
-def print_summary(run: dict, failures: list[dict], seconds: float) -> None:
+def print_summary(run: dict, unstored: list[dict], seconds: float) -> None:
     click.echo(
         f"Run {run['id']} {run['status']} in {seconds:.1f}s: {run['pages_fetched']} pages fetched, "
         f"{run['pages_new']} new, {run['pages_changed']} changed, {run['pages_unchanged']} unchanged, "
-        f"{run['pages_failed']} failed, {run['pages_gone']} gone."
+        f"{run['pages_failed']} failed, {run['pages_gone']} gone; {run['pages_skipped']} skipped."
     )
-    if failures:
-        click.echo("Failed or gone (a page is reported removed after repeated 404/410 answers):")
-        for failure in failures[:MAX_FAILURES_SHOWN]:
-            click.echo(f"  {printable_line(failure['url'], MAX_URL_CHARS)}  {printable_line(failure['error'], MAX_TITLE_CHARS)}")
-        if len(failures) > MAX_FAILURES_SHOWN:
-            click.echo(f"  … and {len(failures) - MAX_FAILURES_SHOWN} more: `docwatch pages` shows each page's last outcome")
+    if unstored:
+        click.echo("Failed, gone or skipped (a page is reported removed after repeated 404/410 answers):")
+        for fetch in unstored[:MAX_FAILURES_SHOWN]:
+            led_to = f" (redirected to {fetch['final_url']})" if fetch["final_url"] not in (None, fetch["url"]) else ""
+            click.echo(f"  {fetch['outcome']:<7} {printable_line(fetch['url'], MAX_URL_CHARS)}"
+                       f"  {printable_line(fetch['error'] + led_to, MAX_TITLE_CHARS)}")
+        if len(unstored) > MAX_FAILURES_SHOWN:
+            click.echo(f"  … and {len(unstored) - MAX_FAILURES_SHOWN} more: `docwatch pages` shows each page's last outcome")
+    if run["requests_unaccounted"]:
+        click.echo(
+            f"The count does not add up: the crawl set out to fetch {run['requests']} URLs and recorded "
+            f"{run['requests'] - run['requests_unaccounted']} fetches; the log says more.", err=True,
+        )
 
 
 @main.command()

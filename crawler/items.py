@@ -8,10 +8,32 @@ from dataclasses import dataclass, field
 from storage.queries import PageCapture
 
 
+@dataclass(frozen=True)
+class WireExchange:
+    """One HTTP request and the answer to it as they crossed the wire: a redirect hop, or the
+    final answer before Scrapy decompressed it (`body` still in its `Content-Encoding`).
+
+    Twisted, under Scrapy, consumes the connection headers (`Transfer-Encoding`,
+    `Content-Length`, `Connection`, `Keep-Alive`) and de-chunks the body before anyone else
+    sees the answer, so those are not in `headers`."""
+
+    url: str
+    method: str
+    request_headers: list[tuple[str, str]]
+    status: int
+    protocol: str  # "HTTP/1.1"
+    headers: list[tuple[str, str]]
+    body: bytes
+    received_at: str  # ISO 8601, UTC
+    ip: str | None = None
+
+
 @dataclass
 class FetchedPage:
     """One HTTP answer for a watched page, an article found on a listing, or a document
-    (attachment) linked from either: then `parent_url` is that page and `link_text` its label."""
+    (attachment) linked from either: then `parent_url` is that page and `link_text` its label.
+    `headers` and `body` are the answer as the crawler reads it (decompressed); `exchanges` are
+    what went over the wire, each redirect hop and then the final answer, for the WARC records."""
 
     source_id: str
     kind: str  # "page", "article", "document" or "listing"
@@ -22,7 +44,7 @@ class FetchedPage:
     body: bytes
     fetched_at: str
     elapsed_ms: int | None
-    request_headers: dict[str, str] = field(default_factory=dict)
+    exchanges: list[WireExchange] = field(default_factory=list)
     parent_url: str | None = None
     link_text: str = ""
 
@@ -40,7 +62,8 @@ class ListingFetched:
 
 @dataclass
 class FetchFailed:
-    """No usable answer: network error, timeout, size cap, robots.txt, or an HTTP error status."""
+    """No usable answer: network error, timeout, size cap, a redirect loop or too many
+    redirects, or an HTTP error status. `final_url` is where redirects had led, if anywhere."""
 
     source_id: str
     kind: str  # "page", "article", "document" or "listing"
@@ -49,3 +72,16 @@ class FetchFailed:
     fetched_at: str
     status: int | None = None
     size: int | None = None
+    final_url: str | None = None
+
+
+@dataclass
+class FetchSkipped:
+    """A request docwatch decided not to send (robots.txt, off-site, already requested in this
+    run): recorded with the reason, so that no URL a crawl should fetch goes unaccounted for."""
+
+    source_id: str
+    kind: str
+    url: str
+    reason: str
+    fetched_at: str

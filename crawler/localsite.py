@@ -6,13 +6,18 @@ request, so a test or a user can edit the site between crawls) overrides what a 
     {"/a/page.shtml": {"status": 503},
      "/gbk.shtml": {"content_type": "text/html"},              # no charset in the header
      "/old.shtml": {"redirect": "/"},                           # 302 to the home page
-     "/guarded.shtml": {"status": 521, "file": "challenge.html"}}
+     "/guarded.shtml": {"status": 521, "file": "challenge.html"},
+     "/moved.shtml": {"status": 301, "redirect": "/new.shtml"},   # a redirect with its own status
+     "/zipped.shtml": {"gzip": true, "chunked": true},          # Content-Encoding: gzip, sent in chunks
+     "/squeezed.shtml": {"brotli": true}}                       # br, when the request accepts it
 
-Without an override, `.html`/`.shtml` files are sent as `text/html; charset=utf-8`.
+Without an override, `.html`/`.shtml` files are sent as `text/html; charset=utf-8`. A `gzip`
+answer is the file gzip-compressed without a timestamp: the same bytes on every request.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import mimetypes
 import threading
@@ -20,7 +25,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import brotli
+
 MANIFEST = "_site.json"
+CHUNK_BYTES = 4096
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -50,16 +58,31 @@ class _Handler(BaseHTTPRequestHandler):
             default_type = "text/html; charset=utf-8"
         else:
             default_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-        self._send(rule.get("status", 200), body, rule.get("content_type", default_type), {}, send_body)
+        headers = {}
+        if rule.get("gzip"):
+            body, headers["Content-Encoding"] = gzip.compress(body, mtime=0), "gzip"
+        elif rule.get("brotli") and "br" in self.headers.get("Accept-Encoding", ""):
+            body, headers["Content-Encoding"] = brotli.compress(body), "br"
+        self._send(rule.get("status", 200), body, rule.get("content_type", default_type), headers, send_body,
+                   chunked=rule.get("chunked", False))
 
-    def _send(self, status: int, body: bytes, content_type: str, headers: dict, send_body: bool) -> None:
+    def _send(self, status: int, body: bytes, content_type: str, headers: dict, send_body: bool,
+              chunked: bool = False) -> None:
+        if chunked:  # chunks need HTTP/1.1; the connection is closed after the answer all the same
+            self.protocol_version = "HTTP/1.1"
+            self.close_connection = True
         self.send_response(status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Transfer-Encoding" if chunked else "Content-Length", "chunked" if chunked else str(len(body)))
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
-        if send_body:
+        if send_body and chunked:
+            for start in range(0, len(body), CHUNK_BYTES):
+                chunk = body[start:start + CHUNK_BYTES]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
+        elif send_body:
             self.wfile.write(body)
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 (stdlib signature)

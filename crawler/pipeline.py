@@ -12,21 +12,25 @@ from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from scrapy import signals
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
 from crawler.capture import (
-    DOCUMENT_FINGERPRINT, capture_document, extraction_fingerprint, matcher_for, prepare_page, warc_exchange,
+    DOCUMENT_FINGERPRINT, capture_document, extraction_fingerprint, listing_extraction, matcher_for, prepare_page,
+    warc_exchange,
 )
 from crawler.config import watchlist_path
 from crawler.detect import Verdict, classify_response, is_error_page
 from crawler.documents import DocumentReading, read_document
 from crawler.evidence.warc import WarcExchange, WarcRecordRef, WarcWriter
-from crawler.items import FetchedPage, FetchFailed, ListingFetched
+from crawler.items import FetchedPage, FetchFailed, FetchSkipped, ListingFetched
 from crawler.store import (
     Attachment, ListingRead, store_capture, store_failure, store_gone, store_listing, store_listing_page, store_same_body,
+    store_skipped,
 )
 from crawler.watchlist import KeywordSet, Source, load_watchlist
+from spiders.base import FETCH_ID
 from storage import open_database, queries
 from storage.queries import PageCapture
 
@@ -71,10 +75,31 @@ class StorePipeline:
         self.run_id = int(run_id) if run_id else None
         self.owns_run = self.run_id is None
         self.listings: dict[str, ListingRead] = defaultdict(ListingRead)  # listing source → what was read
+        self.requested: set[int] = set()  # fetch ids: the URLs the crawl set out to fetch
+        self.requested_by: dict[str, str] = {}  # URL → the source that asked for it first
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(crawler)
+        pipeline = cls(crawler)
+        crawler.signals.connect(pipeline.request_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(pipeline.request_dropped, signal=signals.request_dropped)
+        return pipeline
+
+    def request_scheduled(self, request, spider=None):
+        """Counts each URL the crawl sets out to fetch once, however often it is redirected or retried."""
+        if FETCH_ID in request.meta:
+            self.requested.add(request.meta[FETCH_ID])
+            self.requested_by.setdefault(request.url, request.meta["source_id"])
+
+    def request_dropped(self, request, spider=None):
+        """Scrapy's duplicate filter refused a request: recorded as skipped, never silently lost."""
+        if FETCH_ID not in request.meta:
+            return
+        self.requested.add(request.meta[FETCH_ID])
+        first = self.requested_by.get(request.url)
+        reason = "duplicate: already requested in this run" + (f" by source {first}" if first else "")
+        store_skipped(self.db, self.run_id, request.meta["source_id"], request.url, request.meta["kind"],
+                      queries.utcnow(), reason)
 
     def open_spider(self, spider=None):
         self.db = open_database(self.db_path)
@@ -86,6 +111,7 @@ class StorePipeline:
             self.run_id = queries.start_run(self.db, "scrapy", sorted(self.sources))
 
     def close_spider(self, spider=None):
+        queries.add_run_requests(self.db, self.run_id, len(self.requested))
         for source_id, read in self.listings.items():
             if not read.failed:  # a partial listing says nothing about what was dropped
                 store_listing(self.db, self.run_id, source_id, read, queries.utcnow())
@@ -105,7 +131,9 @@ class StorePipeline:
             if item.kind == "listing":
                 self.listings[item.source_id].failed = True
             store_failure(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, item.error,
-                          item.status, item.size)
+                          item.status, item.size, item.final_url)
+        elif isinstance(item, FetchSkipped):
+            store_skipped(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, item.reason)
         return item
 
     async def _store_page(self, item: FetchedPage) -> None:
@@ -123,16 +151,16 @@ class StorePipeline:
             verdict, reason = await self._store_content(item, source)
         if verdict is Verdict.GONE:
             store_gone(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, reason,
-                       item.status, source.removal_confirmations)
+                       item.status, source.removal_confirmations, item.final_url)
         elif verdict is Verdict.ERROR:
             store_failure(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, reason,
-                          item.status, len(item.body))
+                          item.status, len(item.body), item.final_url)
 
     def _same_body_as_last_time(self, item: FetchedPage, source) -> list[dict[str, str]] | None:
         """Recorded unchanged by the fast path: the page's attachments; else None."""
         fingerprint = DOCUMENT_FINGERPRINT if item.kind == "document" else extraction_fingerprint(source)
         return store_same_body(self.db, self.run_id, item.url, item.fetched_at, hashlib.sha256(item.body).hexdigest(),
-                               fingerprint, item.status, item.elapsed_ms, len(item.body))
+                               fingerprint, item.status, item.elapsed_ms, len(item.body), item.final_url)
 
     async def _store_content(self, item: FetchedPage, source) -> tuple[Verdict, str]:
         """Extract and store a page; a verdict other than OK says why nothing was stored."""
@@ -163,7 +191,8 @@ class StorePipeline:
         if reading.error is not None:
             return Verdict.ERROR, reading.error
         capture = capture_document(item, reading.text)
-        await self._store(capture, warc_exchange(item), source, Attachment(item.parent_url or "", reading.file_type))
+        exchange = warc_exchange(item, capture, {"file_type": reading.file_type})
+        await self._store(capture, exchange, source, Attachment(item.parent_url or "", reading.file_type))
         return Verdict.OK, ""
 
     async def _store(self, capture: PageCapture, exchange: WarcExchange, source: Source,
@@ -176,7 +205,8 @@ class StorePipeline:
         read = self.listings[item.answer.source_id]
         read.article_urls.extend(url for url in item.article_urls if url not in read.article_urls)
         read.shown.update(link["url"] for link in item.listing.links)
-        warc = await self._warc_record_if_new(item.listing, warc_exchange(item.answer))
+        exchange = warc_exchange(item.answer, item.listing, listing_extraction(self.sources[item.answer.source_id]))
+        warc = await self._warc_record_if_new(item.listing, exchange)
         read.snapshots[item.listing.url] = store_listing_page(self.db, self.run_id, item.listing, warc)
 
     async def _warc_record_if_new(self, capture: PageCapture, exchange: WarcExchange) -> WarcRecordRef | None:

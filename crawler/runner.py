@@ -27,7 +27,7 @@ from storage import locks, open_database, queries
 @dataclass(frozen=True)
 class RunSummary:
     run: dict
-    failures: list[dict]
+    unstored: list[dict]  # fetches that stored nothing: failed, gone or skipped, each with its reason
     errors_logged: int  # Scrapy's ERROR log lines: a bug or a broken page worth a look
     log_path: Path  # where Scrapy's log of the run went
 
@@ -136,10 +136,10 @@ def run_crawl(
         Progress.close()
         shutdown_extraction_pool()
         run = queries.finish_run(db, run_id, status, error)
-        failures = queries.run_failures(db, run_id)
+        unstored = queries.run_unstored(db, run_id)
         lock.release(db)
         db.close()
-    return RunSummary(run=run, failures=failures, errors_logged=errors_logged, log_path=log_path)
+    return RunSummary(run=run, unstored=unstored, errors_logged=errors_logged, log_path=log_path)
 
 
 def crawl_in_subprocess(

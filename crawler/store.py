@@ -15,7 +15,7 @@ from crawler.compare.keywords import KeywordMatcher
 from crawler.detect import Version, compare_versions
 from crawler.evidence.warc import WarcRecordRef
 from storage import archive_queue, changes, documents, queries, transaction
-from storage.queries import CHANGED, FAILED, GONE, NEW, UNCHANGED, PageCapture
+from storage.queries import CHANGED, FAILED, GONE, NEW, SKIPPED, UNCHANGED, PageCapture
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +40,8 @@ def store_capture(
         if attachment is not None:
             documents.link_to_parent(db, page, attachment.parent_url, capture.fetched_at)
         previous = queries.latest_snapshot(db, page)
-        fetch = dict(http_status=capture.http_status, elapsed_ms=capture.elapsed_ms, size=len(capture.body))
+        fetch = dict(http_status=capture.http_status, elapsed_ms=capture.elapsed_ms, size=len(capture.body),
+                     final_url=capture.final_url)
         if page["state"] == "removed":
             changes.insert_event(
                 db, "restored", page, run_id, capture.fetched_at, snapshot_id=page["latest_snapshot_id"],
@@ -108,7 +109,7 @@ def _record_unlinked_documents(db: sqlite_utils.Database, run_id: int | None, pa
 
 def store_same_body(
     db: sqlite_utils.Database, run_id: int | None, url: str, fetched_at: str, body_sha256: str, fingerprint: str,
-    http_status: int, elapsed_ms: int | None, size: int,
+    http_status: int, elapsed_ms: int | None, size: int, final_url: str,
 ) -> list[dict[str, str]] | None:
     """The fast path of an unchanged re-crawl: the same bytes as last time, read with the same
     extraction settings, cannot have changed; nothing is decoded, extracted or hashed again.
@@ -121,7 +122,8 @@ def store_same_body(
     # The source's lock keeps other crawls off this page, so the row read above is still current.
     with transaction(db):
         live = dict(state="live", gone_count=0, error_count=0, last_fetched=fetched_at, last_status=http_status)
-        _record_unchanged(db, run_id, page, fetched_at, live, http_status=http_status, elapsed_ms=elapsed_ms, size=size)
+        _record_unchanged(db, run_id, page, fetched_at, live, http_status=http_status, elapsed_ms=elapsed_ms, size=size,
+                          final_url=final_url)
     return json.loads(page["attachments"])
 
 
@@ -134,7 +136,7 @@ def _record_unchanged(db: sqlite_utils.Database, run_id: int | None, page: dict,
 
 def store_gone(
     db: sqlite_utils.Database, run_id: int | None, source_id: str, url: str, kind: str, fetched_at: str,
-    reason: str, http_status: int | None, confirmations: int,
+    reason: str, http_status: int | None, confirmations: int, final_url: str | None = None,
 ) -> str:
     """404/410, a redirect home, or an error page. The page becomes `removed` (one event) only
     after `confirmations` such answers in a row, and only if it was ever seen live."""
@@ -142,7 +144,7 @@ def store_gone(
         page = queries.page_for(db, source_id, url, kind, fetched_at)
         gone_count = page["gone_count"] + 1
         queries.insert_fetch(db, run_id, page, source_id, url, kind, fetched_at, GONE, http_status=http_status,
-                             error=reason)
+                             error=reason, final_url=final_url)
         state = page["state"]
         if page["latest_snapshot_id"] is not None and state != "removed":
             state = "missing"
@@ -161,15 +163,15 @@ def store_gone(
 
 def store_failure(
     db: sqlite_utils.Database, run_id: int | None, source_id: str, url: str, kind: str, fetched_at: str,
-    error: str, http_status: int | None = None, size: int | None = None,
+    error: str, http_status: int | None = None, size: int | None = None, final_url: str | None = None,
 ) -> str:
     """No usable answer. Never a change: the last snapshot stands, a removal count is not
     advanced, and a `fetch_error` event is written when a page starts failing."""
+    fetch = dict(http_status=http_status, size=size, error=error, final_url=final_url)
     with transaction(db):
         # A list page is a page once it was read (a failure does not make one): it has no events.
         page = queries.page_at(db, url) if kind == "listing" else queries.page_for(db, source_id, url, kind, fetched_at)
-        queries.insert_fetch(db, run_id, page, source_id, url, kind, fetched_at, FAILED,
-                             http_status=http_status, size=size, error=error)
+        queries.insert_fetch(db, run_id, page, source_id, url, kind, fetched_at, FAILED, **fetch)
         if page is None:
             return FAILED
         if page["error_count"] == 0 and kind != "listing":
@@ -178,6 +180,17 @@ def store_failure(
         queries.update_page(db, page, error_count=page["error_count"] + 1, last_fetched=fetched_at,
                             last_status=http_status, last_outcome=FAILED)
         return FAILED
+
+
+def store_skipped(
+    db: sqlite_utils.Database, run_id: int | None, source_id: str, url: str, kind: str, fetched_at: str, reason: str,
+) -> str:
+    """A request docwatch chose not to send (robots.txt, off-site, a duplicate). Says nothing about
+    the page: no event, no change to its state; the fetch row keeps the reason."""
+    with transaction(db):
+        queries.insert_fetch(db, run_id, queries.page_at(db, url), source_id, url, kind, fetched_at, SKIPPED,
+                             error=reason)
+        return SKIPPED
 
 
 @dataclasses.dataclass
@@ -199,7 +212,8 @@ def store_listing_page(db: sqlite_utils.Database, run_id: int | None, listing: P
     with transaction(db):
         page = queries.page_for(db, listing.source_id, listing.url, "listing", listing.fetched_at)
         previous = queries.latest_snapshot(db, page)
-        fetch = dict(http_status=listing.http_status, elapsed_ms=listing.elapsed_ms, size=len(listing.body))
+        fetch = dict(http_status=listing.http_status, elapsed_ms=listing.elapsed_ms, size=len(listing.body),
+                     final_url=listing.final_url)
         live = dict(state="live", gone_count=0, error_count=0, last_fetched=listing.fetched_at,
                     last_status=listing.http_status)
         if previous is not None and previous["text_sha256"] == listing.text_sha256:

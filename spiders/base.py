@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
 import scrapy
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from crawler.items import FetchedPage, FetchFailed
+from crawler.items import FetchedPage, FetchFailed, FetchSkipped
+from crawler.middlewares import HOPS, WIRE_EXCHANGE
 from crawler.watchlist import Source, load_watchlist
+
+# Scrapy's refusals that are docwatch's policy, not a failure of the page: a skipped fetch.
+# Other refusals (a body over the size cap once decompressed, too many redirects) are failures.
+SKIP_REASONS = ("Forbidden by robots.txt", "Filtered offsite request")
+FETCH_ID = "fetch_id"  # request.meta: one per URL the crawl set out to fetch, kept across redirects and retries
+_fetch_ids = itertools.count(1)
 
 
 def _now() -> str:
@@ -40,7 +49,7 @@ class WatchlistSpider(scrapy.Spider):
         self.sources = {s.id: s for s in sources if s.type == self.source_type}
 
     def request(self, source: Source, url: str, kind: str, callback, **meta: Any) -> scrapy.Request:
-        meta.update(source_id=source.id, kind=kind)
+        meta.update({"source_id": source.id, "kind": kind, FETCH_ID: next(_fetch_ids)})
         if not source.obey_robots:
             meta["dont_obey_robotstxt"] = True
         if source.proxy:
@@ -73,7 +82,7 @@ class WatchlistSpider(scrapy.Spider):
             body=response.body,
             fetched_at=_now(),
             elapsed_ms=_elapsed_ms(response.meta),
-            request_headers=_headers(response.request.headers),
+            exchanges=[*response.meta.get(HOPS, []), response.meta[WIRE_EXCHANGE]],
             parent_url=response.meta.get("parent_url"),
             link_text=response.meta.get("link_text", ""),
         )
@@ -88,16 +97,26 @@ class WatchlistSpider(scrapy.Spider):
             fetched_at=_now(),
             status=response.status,
             size=len(response.body),
+            final_url=response.url,
         )
 
     def failed(self, failure: Failure):
+        """No answer to use: a failed fetch with the reason, or, for a request docwatch's policy
+        kept from being sent (robots.txt, off-site), a skipped one."""
         request = failure.request
+        url = request.meta.get("redirect_urls", [request.url])[0]
+        message = failure.getErrorMessage()
+        if failure.check(IgnoreRequest) and message.startswith(SKIP_REASONS):
+            yield FetchSkipped(source_id=request.meta["source_id"], kind=request.meta["kind"], url=url,
+                               reason=message, fetched_at=_now())
+            return
         yield FetchFailed(
             source_id=request.meta["source_id"],
             kind=request.meta["kind"],
-            url=request.meta.get("redirect_urls", [request.url])[0],
-            error=f"{failure.type.__name__}: {failure.getErrorMessage()}",
+            url=url,
+            error=message if failure.check(IgnoreRequest) else f"{failure.type.__name__}: {message}",
             fetched_at=_now(),
+            final_url=request.url,
         )
 
 

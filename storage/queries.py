@@ -12,9 +12,10 @@ import sqlite_utils
 from storage import bodies
 from storage.database import insert_row, transaction, update_row, utcnow
 
-# Outcomes of one fetch, as stored in fetches.outcome and counted in runs.
-NEW, CHANGED, UNCHANGED, FAILED, GONE = "new", "changed", "unchanged", "failed", "gone"
-PAGE_OUTCOMES = (NEW, CHANGED, UNCHANGED, FAILED, GONE)
+# Outcomes of one fetch, as stored in fetches.outcome and counted in runs. SKIPPED: not sent
+# (robots.txt, off-site, already requested in the run); fetches.error says why.
+NEW, CHANGED, UNCHANGED, FAILED, GONE, SKIPPED = "new", "changed", "unchanged", "failed", "gone", "skipped"
+PAGE_OUTCOMES = (NEW, CHANGED, UNCHANGED, FAILED, GONE, SKIPPED)
 # What a person reads of a snapshot (`s`): the page's own characters; a snapshot stored before
 # docwatch kept them (migration 10) has only its normalised text, which stands in.
 ORIGINAL_TEXT = "coalesce(s.original_text, s.text) AS original_text"
@@ -84,7 +85,8 @@ def start_run(db: sqlite_utils.Database, trigger: str, source_ids: list[str]) ->
 
 
 def finish_run(db: sqlite_utils.Database, run_id: int, status: str, error: str | None = None) -> dict:
-    """Close a run, counting its outcomes from the fetches it recorded (the single source of truth)."""
+    """Close a run, counting its outcomes from the fetches it recorded (the single source of truth),
+    and how many of the URLs it set out to fetch (`runs.requests`) left no fetch row."""
     counts = dict(
         db.execute(
             "SELECT outcome, count(*) FROM fetches WHERE run_id = ? AND kind != 'listing' GROUP BY outcome",
@@ -95,18 +97,22 @@ def finish_run(db: sqlite_utils.Database, run_id: int, status: str, error: str |
         "finished_at": utcnow(),
         "status": status,
         "error": error,
-        "pages_new": counts.get(NEW, 0),
-        "pages_changed": counts.get(CHANGED, 0),
-        "pages_unchanged": counts.get(UNCHANGED, 0),
-        "pages_failed": counts.get(FAILED, 0),
-        "pages_gone": counts.get(GONE, 0),
+        **{f"pages_{outcome}": counts.get(outcome, 0) for outcome in PAGE_OUTCOMES},
     }
-    row["pages_fetched"] = sum(
-        row[k] for k in ("pages_new", "pages_changed", "pages_unchanged", "pages_failed", "pages_gone")
-    )
+    row["pages_fetched"] = sum(row[f"pages_{outcome}"] for outcome in PAGE_OUTCOMES if outcome != SKIPPED)
+    [(requests, rows)] = db.execute(
+        "SELECT requests, (SELECT count(*) FROM fetches WHERE run_id = runs.id) FROM runs WHERE id = ?", [run_id]
+    ).fetchall()
+    row["requests_unaccounted"] = None if requests is None else requests - rows
     with transaction(db):
         db["runs"].update(run_id, row)
     return db["runs"].get(run_id)
+
+
+def add_run_requests(db: sqlite_utils.Database, run_id: int, count: int) -> None:
+    """Add `count` URLs a spider set out to fetch to the run's total (both spiders of a run add theirs)."""
+    with transaction(db):
+        db.execute("UPDATE runs SET requests = coalesce(requests, 0) + ? WHERE id = ?", [count, run_id])
 
 
 def interrupt_dead_runs(db: sqlite_utils.Database) -> int:
@@ -212,14 +218,15 @@ def insert_snapshot(
 def insert_fetch(
     db: sqlite_utils.Database, run_id: int | None, page: dict | None, source_id: str, url: str, kind: str,
     fetched_at: str, outcome: str, http_status: int | None = None, elapsed_ms: int | None = None,
-    size: int | None = None, error: str | None = None, snapshot_id: int | None = None,
+    size: int | None = None, error: str | None = None, snapshot_id: int | None = None, final_url: str | None = None,
 ) -> None:
+    """One fetch of `url`; `final_url` is where its redirects led (the URL itself when there were none)."""
     insert_row(
         db, "fetches",
         {
             "run_id": run_id, "source_id": source_id, "page_id": page["id"] if page else None, "url": url,
             "kind": kind, "fetched_at": fetched_at, "http_status": http_status, "elapsed_ms": elapsed_ms,
-            "size": size, "outcome": outcome, "error": error, "snapshot_id": snapshot_id,
+            "size": size, "outcome": outcome, "error": error, "snapshot_id": snapshot_id, "final_url": final_url,
         },
     )
 
@@ -250,11 +257,13 @@ def snapshot_body(db: sqlite_utils.Database, snapshot_id: int) -> bytes:
     return bodies.unpack(db, *row)
 
 
-def run_failures(db: sqlite_utils.Database, run_id: int) -> list[dict]:
+def run_unstored(db: sqlite_utils.Database, run_id: int) -> list[dict]:
+    """The run's fetches that stored nothing (failed, gone, skipped), with the reason in `error`."""
     return list(
         db.query(
-            "SELECT url, http_status, outcome, error FROM fetches WHERE run_id = ? AND outcome IN (?, ?) ORDER BY id",
-            [run_id, FAILED, GONE],
+            "SELECT url, final_url, http_status, outcome, error FROM fetches WHERE run_id = ? AND outcome IN (?, ?, ?)"
+            " ORDER BY id",
+            [run_id, FAILED, GONE, SKIPPED],
         )
     )
 

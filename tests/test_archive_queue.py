@@ -22,6 +22,7 @@ import requests
 from crawler.evidence.fake_wayback import FakeWayback
 from crawler.evidence.queue import ArchiveSettings, work_queue
 from crawler.evidence.warc import WarcWriter, build_exchange
+from crawler.items import WireExchange
 from crawler.evidence.wayback import Credentials, WaybackClient, WaybackEndpoints
 from storage import archive_queue, open_database
 from tests.conftest import run_docwatch
@@ -357,12 +358,19 @@ def test_cli_status_run_and_retry(fake, db, site, tmp_path) -> None:
 # --- local evidence ---
 
 
+def write_warc(warc_dir, url: str, body: bytes):
+    """A page's WARC records, as a crawl writes them for a plain 200 answer."""
+    answer = WireExchange(url=url, method="GET", request_headers=[("User-Agent", "docwatch")], status=200,
+                          protocol="HTTP/1.1", headers=[("Content-Type", "text/html")], body=body,
+                          received_at=datetime.now(timezone.utc).isoformat())
+    return WarcWriter(warc_dir).append(build_exchange([answer], hashlib.sha256(body).hexdigest()))
+
+
 def test_evidence_lists_copies_and_the_replay_check_catches_a_changed_byte(db, site, tmp_path) -> None:
     url = site.base_url + ARTICLES[1]
     body = (site.root / ARTICLES[1].lstrip("/")).read_bytes()
     warc_dir = tmp_path / "data" / "warc"
-    ref = WarcWriter(warc_dir).append(build_exchange(url, [("User-Agent", "docwatch")], "GET", 200, "OK",
-                                                     [("Content-Type", "text/html")], body, datetime.now(timezone.utc)))
+    ref = write_warc(warc_dir, url, body)
     add_snapshot(db, url, body, (ref.path, ref.offset, ref.length))
     unrecorded = add_snapshot(db, url, b"<html>fetched before WARC files existed</html>")
     args = ("--data-dir", str(tmp_path / "data"), "evidence", url)
@@ -389,7 +397,7 @@ def test_the_last_capture_of_a_removed_page_names_both_copies(fake, db, site, tm
     url = site.base_url + ARTICLES[0]
     assert archive_queue.last_capture_for_page(db, url) is None
     body = (site.root / ARTICLES[0].lstrip("/")).read_bytes()
-    ref = WarcWriter(tmp_path / "warc").append(build_exchange(url, [], "GET", 200, "OK", [], body, datetime.now(timezone.utc)))
+    ref = write_warc(tmp_path / "warc", url, body)
     snapshot_id = add_snapshot(db, url, body, (ref.path, ref.offset, ref.length))
     archive_queue.enqueue(db, url, "new_page", snapshot_id)
     work_queue(db, client_for(fake), settings_for(fake))

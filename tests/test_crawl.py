@@ -113,7 +113,7 @@ def test_robots_txt_is_obeyed_unless_the_source_opts_out(tmp_path, site, demo_wa
     (site.root / "robots.txt").write_text("User-agent: *\nDisallow: /politics/\n")
     db = tmp_path / "dw.db"
     result = run_docwatch("crawl", "--source", "demo-xinhua-xinjiang", db=db, watchlist=demo_watchlist)
-    assert "1 failed" in result.stdout and "robots.txt" in result.stdout
+    assert "0 failed, 0 gone; 1 skipped" in result.stdout and "Forbidden by robots.txt" in result.stdout
     assert not any(path.startswith("/politics/") for path in site.requests)
 
     opted_out = demo_watchlist.read_text("utf-8").replace(

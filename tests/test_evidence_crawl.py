@@ -7,6 +7,7 @@ import sqlite3
 from crawler.evidence.fake_wayback import FakeWayback
 from crawler.evidence.warc import WarcRecordRef, verify
 from tests.conftest import run_docwatch
+from tests.warc_check import assert_warcs_pass_warcio_check
 
 SECRET = "s3cret-never-printed-7f3a"
 EDITED = "xjrst/c112676/201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml"
@@ -25,6 +26,7 @@ def test_every_snapshot_has_a_warc_record_whose_sha256_matches(tmp_path, site, d
     for warc_file, offset, length, sha256 in rows:
         assert warc_file, "snapshot without a WARC record"
         assert verify(tmp_path / "warc", WarcRecordRef(warc_file, offset, length, sha256))
+    assert_warcs_pass_warcio_check(tmp_path / "warc")
     reasons = con.execute("SELECT reason, count(*) FROM archive_requests GROUP BY reason").fetchall()
     # the edited page's request was still open: pointed at its new snapshot
     assert dict(reasons) == {"new_page": 6, "listing_changed": 2}

@@ -15,6 +15,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawler.demo import SITE_DIR
 from crawler.evidence.warc import WarcRecordRef, WarcWriter, build_exchange, read_record, replay_problem, verify
+from crawler.items import WireExchange
 
 # Raw GB2312 bytes of a Xinhua Hebei article, as the Wayback Machine replayed it.
 PAGE = (Path(__file__).parent / "files" / "pages" / "wayback_he.xinhuanet.com_article_gb2312.html"
@@ -24,16 +25,22 @@ FETCHED = datetime(2026, 11, 22, 3, 4, 5, 678901, tzinfo=timezone.utc)
 REQUEST_HEADERS = [("User-Agent", "docwatch/0.1"), ("Accept-Encoding", "gzip, deflate")]
 SERVER_HEADERS = [
     ("Content-Type", "text/html; charset=gb2312"),
-    ("Content-Encoding", "gzip"),
     ("Transfer-Encoding", "chunked"),
     ("Server", "nginx"),
 ]
 
 
+def wire(body: bytes = PAGE, url: str = URL, fetched_at: datetime = FETCHED,
+         headers: list[tuple[str, str]] = SERVER_HEADERS, status: int = 200) -> WireExchange:
+    return WireExchange(url=url, method="GET", request_headers=REQUEST_HEADERS, status=status, protocol="HTTP/1.1",
+                        headers=headers, body=body, received_at=fetched_at.isoformat(), ip="203.0.113.7")
+
+
 def store(writer: WarcWriter, body: bytes = PAGE, url: str = URL, fetched_at: datetime = FETCHED,
-          headers: list[tuple[str, str]] = SERVER_HEADERS, **options: object) -> WarcRecordRef:
-    return writer.append(build_exchange(url, REQUEST_HEADERS, "GET", 200, "OK", headers, body,
-                                        fetched_at, ip="203.0.113.7", **options))
+          headers: list[tuple[str, str]] = SERVER_HEADERS) -> WarcRecordRef:
+    read = gzip.decompress(body) if ("Content-Encoding", "gzip") in headers else body
+    return writer.append(build_exchange([wire(body, url, fetched_at, headers)], hashlib.sha256(read).hexdigest(),
+                                        {"encoding": "gb18030"}))
 
 
 def records_in(path: Path) -> list[tuple[str, dict[str, str], bytes]]:
@@ -56,16 +63,15 @@ def test_a_gbk_page_round_trips_byte_for_byte(tmp_path: Path) -> None:
     assert verify(tmp_path, ref)
 
 
-def test_headers_describe_the_decoded_body_so_replay_reads_it(tmp_path: Path) -> None:
+def test_headers_are_kept_as_received_and_describe_the_stored_payload(tmp_path: Path) -> None:
     ref = store(WarcWriter(tmp_path))
 
     headers = dict(read_record(tmp_path, ref).headers)
-    (info, response, request) = records_in(tmp_path / ref.path)
+    (info, response, request, metadata) = records_in(tmp_path / ref.path)
 
-    assert "Content-Encoding" not in headers and "Transfer-Encoding" not in headers
+    assert "Transfer-Encoding" not in headers  # the payload is stored de-chunked...
+    assert headers["X-Docwatch-Orig-Transfer-Encoding"] == "chunked"  # ...and the header is kept under this name
     assert headers["Content-Length"] == str(len(PAGE))
-    assert headers["X-Docwatch-Orig-Content-Encoding"] == "gzip"
-    assert headers["X-Docwatch-Orig-Transfer-Encoding"] == "chunked"
     assert headers["Server"] == "nginx"
     assert info[0] == "warcinfo" and b"docwatch" in info[2]
     assert response[0] == "response" and response[2] == PAGE
@@ -74,19 +80,38 @@ def test_headers_describe_the_decoded_body_so_replay_reads_it(tmp_path: Path) ->
     assert request[0] == "request"
     assert request[1]["WARC-Concurrent-To"] == response[1]["WARC-Record-ID"]
     assert request[1]["WARC-Target-URI"] == URL
+    assert metadata[0] == "metadata" and metadata[1]["WARC-Refers-To"] == response[1]["WARC-Record-ID"]
+    assert metadata[2] == b"encoding: gb18030\r\nredirects: 0\r\n"
 
 
-def test_a_body_still_encoded_keeps_its_content_encoding(tmp_path: Path) -> None:
+def test_a_gzip_answer_is_stored_as_transferred_and_verified_decoded(tmp_path: Path) -> None:
     compressed = gzip.compress(PAGE)
-    ref = store(WarcWriter(tmp_path), body=compressed, body_decoded=False)
+    ref = store(WarcWriter(tmp_path), body=compressed, headers=[("Content-Encoding", "gzip"), ("Content-Length", "9")])
 
-    headers = dict(read_record(tmp_path, ref).headers)
-    (_, response, _) = records_in(tmp_path / ref.path)
+    stored = read_record(tmp_path, ref)
+    (_, response, _, _) = records_in(tmp_path / ref.path)
 
-    assert headers["Content-Encoding"] == "gzip"
-    assert headers["Content-Length"] == str(len(compressed))
+    assert dict(stored.headers)["Content-Encoding"] == "gzip" and stored.body == compressed
+    assert dict(stored.headers)["Content-Length"] == str(len(compressed))
+    assert dict(stored.headers)["X-Docwatch-Orig-Content-Length"] == "9"  # not what is stored: kept aside
     assert response[2] == PAGE  # a replay tool decodes it
+    assert ref.sha256 == hashlib.sha256(PAGE).hexdigest()  # the body the crawler read
     assert verify(tmp_path, ref)
+
+
+def test_each_redirect_hop_comes_before_the_final_exchange(tmp_path: Path) -> None:
+    moved = wire(b"", url="http://example.gov.cn/old", headers=[("Location", URL)], status=301)
+    ref = WarcWriter(tmp_path).append(build_exchange([moved, wire()], hashlib.sha256(PAGE).hexdigest()))
+
+    found = [(kind, headers.get("WARC-Target-URI")) for kind, headers, _ in records_in(tmp_path / ref.path)]
+
+    assert found == [("warcinfo", None), ("response", "http://example.gov.cn/old"), ("request", "http://example.gov.cn/old"),
+                     ("response", URL), ("request", URL), ("metadata", URL)]
+    assert read_record(tmp_path, ref).url == URL  # the snapshot points at the final answer
+    with open(tmp_path / ref.path, "rb") as warc:
+        hop = next(record for record in ArchiveIterator(warc) if record.rec_type == "response")
+        assert hop.http_headers.statusline == "301 Moved Permanently"
+        assert hop.http_headers.get_header("Location") == URL
 
 
 def test_a_large_body_round_trips(tmp_path: Path) -> None:
@@ -108,7 +133,7 @@ def test_a_file_that_reached_max_bytes_takes_no_more_records(tmp_path: Path) -> 
     assert third.path == "docwatch-20261122-000002.warc.gz"
     assert all(verify(tmp_path, ref) for ref in (first, second, third))
     assert [kind for kind, _, _ in records_in(tmp_path / third.path)] == [
-        "warcinfo", "response", "request"]
+        "warcinfo", "response", "request", "metadata"]
 
 
 def test_records_of_one_day_share_a_file_and_a_new_utc_day_starts_a_new_one(
@@ -180,7 +205,9 @@ def test_bad_input_gets_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         store(writer, fetched_at=datetime(2026, 11, 22, 3, 4, 5))
     with pytest.raises(ValueError, match="HTTP status"):
-        build_exchange(URL, [], "GET", 2000, "OK", [], b"", FETCHED)
+        build_exchange([wire(status=2000)], "")
+    with pytest.raises(ValueError, match="at least one exchange"):
+        build_exchange([], "")
     with pytest.raises(ValueError, match="prefix"):
         WarcWriter(tmp_path, prefix="../evil")
     with pytest.raises(ValueError, match="max_bytes"):
@@ -206,3 +233,15 @@ def test_two_crawl_processes_never_interleave(tmp_path: Path) -> None:
     assert len(responses) == 50
     assert {r[1]["WARC-Target-URI"] for r in responses} == {
         f"{URL}?worker={w}&n={n}" for w in (1, 2) for n in range(25)}
+
+
+def test_a_payload_is_decoded_as_scrapy_decodes_it(tmp_path: Path) -> None:
+    # A bogus coding is left alone (Scrapy hands the body on as it came); padding after gzip is ignored.
+    for headers, payload, read in (([("Content-Encoding", "utf-8")], PAGE, PAGE),
+                                   ([("Content-Encoding", "gzip")], gzip.compress(PAGE) + b"\0\0", PAGE)):
+        ref = WarcWriter(tmp_path).append(build_exchange([wire(payload, headers=headers)],
+                                                         hashlib.sha256(read).hexdigest()))
+        assert replay_problem(tmp_path, ref) is None
+    truncated = WarcWriter(tmp_path).append(build_exchange(
+        [wire(gzip.compress(PAGE)[:-20], headers=[("Content-Encoding", "gzip")])], hashlib.sha256(PAGE).hexdigest()))
+    assert replay_problem(tmp_path, truncated).startswith("unreadable: payload does not decode as gzip")

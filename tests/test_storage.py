@@ -8,7 +8,7 @@ import pytest
 
 from crawler.compare.keywords import KeywordMatcher, KeywordSetSpec
 from crawler.store import store_capture, store_failure
-from storage import open_database, queries
+from storage import SCHEMA_VERSION, open_database, queries
 from storage.migrations import MIGRATIONS
 from tests.conftest import FILES
 
@@ -37,6 +37,7 @@ def test_open_migrates_once_and_uses_wal(tmp_path):
     open_database(path).close()
     db = open_database(path)
     assert [r[0] for r in db.execute("SELECT version FROM schema_migrations")] == [m[0] for m in MIGRATIONS]
+    assert MIGRATIONS[-1][0] == SCHEMA_VERSION
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert {"sources", "pages", "snapshots", "fetches", "runs"} <= set(db.table_names())
 
@@ -49,6 +50,29 @@ def test_a_database_from_before_undecodable_bytes_migrates(tmp_path, db):
     migrated = open_database(tmp_path / "d.db")
     assert [row["undecodable_bytes"] for row in migrated.query("SELECT undecodable_bytes FROM snapshots")] == [0]
     assert store_capture(migrated, None, capture(text="转移就业276万人次。"), MATCHER) == queries.CHANGED
+
+
+def test_a_database_made_before_fetch_accounting_migrates_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
+                " applied_at TEXT NOT NULL)")
+    for version, description, sql in MIGRATIONS:
+        if version < 12:  # the schema of the version before m0012
+            old.executescript(sql)
+            old.execute("INSERT INTO schema_migrations VALUES (?, ?, 'then')", [version, description])
+    old.execute("INSERT INTO runs (started_at, trigger, pid, status) VALUES ('2026-11-01', 'cli', 1, 'done')")
+    old.execute("INSERT INTO fetches (run_id, source_id, url, kind, fetched_at, outcome)"
+                " VALUES (1, 's1', 'http://gov.example/a', 'page', '2026-11-01', 'new')")
+    old.commit()
+    old.close()
+
+    db = open_database(path)
+    assert db.execute("SELECT url, final_url FROM fetches").fetchall() == [("http://gov.example/a", None)]
+    run = queries.finish_run(db, 1, "done")
+    assert (run["pages_new"], run["pages_skipped"], run["requests"], run["requests_unaccounted"]) == (1, 0, None, None)
+    queries.add_run_requests(db, 1, 2)
+    assert queries.finish_run(db, 1, "done")["requests_unaccounted"] == 1  # two set out, one recorded
 
 
 def test_snapshot_only_when_text_changes_but_every_fetch_recorded(db):

@@ -10,12 +10,15 @@ record can be read back from its offset alone. Appends happen under an ``fcntl``
 ``.<prefix>.lock`` in the directory: two crawl processes never interleave records, and readers
 only ever see complete records through the references returned after ``fsync``.
 
-The body is stored exactly as given, and the HTTP headers are made to describe it, because
-replay tools trust the headers. ``Transfer-Encoding`` is always removed (the body is never
-chunked), ``Content-Length`` is set to the stored length, and ``Content-Encoding`` is removed
-when the body was already decoded (``body_decoded=True``, what Scrapy hands over). Every
-removed or rewritten header is kept as ``X-Docwatch-Orig-<Name>`` so the server's answer is
-still on record.
+A fetch is kept as it was exchanged (`build_exchange`): for each redirect hop, then for the
+final answer, a ``response`` record (status line and headers as received, ``Location``
+included, the payload as transferred: still gzip when the server sent ``Content-Encoding:
+gzip``) followed by its ``request`` record; then one ``metadata`` record of what docwatch made
+of it (encoding, extraction settings, text SHA-256), so a replay can be read without the
+database. Twisted, under Scrapy, consumes the connection headers and de-chunks the body before
+anyone sees them: the records hold the de-chunked payload and a ``Content-Length`` of it. A
+``Transfer-Encoding`` or a different ``Content-Length`` given to `build_exchange` is kept as
+``X-Docwatch-Orig-<Name>``, because the stored payload no longer matches it.
 """
 
 from __future__ import annotations
@@ -29,10 +32,14 @@ import threading
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from http import HTTPStatus
 from io import BytesIO
 from pathlib import Path
+from typing import Sequence
 from urllib.parse import urlsplit
 
+import brotli  # Scrapy's dependency: what lets it ask servers for br
+import zstandard
 from isal import isal_zlib
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
@@ -42,10 +49,10 @@ from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
 import crawler
+from crawler.items import WireExchange
 
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 ORIGINAL_HEADER_PREFIX = "X-Docwatch-Orig-"
-_REWRITTEN_HEADERS = ("content-length", "transfer-encoding")
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,8 @@ class WarcRecordRef:
 
 @dataclass(frozen=True)
 class StoredResponse:
-    """A response record read back from a WARC file."""
+    """A response record read back from a WARC file; `body` is the payload as stored
+    (as transferred: still in its `Content-Encoding`)."""
 
     url: str
     status: int
@@ -89,7 +97,7 @@ class WarcWriter:
 
     def append(self, exchange: WarcExchange) -> WarcRecordRef:
         """Append an exchange built by `build_exchange` (possibly in another process) to the
-        file of its day, and return where its response record is, once it is on disk."""
+        file of its day, and return where its final response record is, once it is on disk."""
         with self._thread_lock, open(self.directory / f".{self.prefix}.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             path = self._file_for(exchange.day)
@@ -98,10 +106,11 @@ class WarcWriter:
                     warc.write(_gzip_member(RecordBuilder(warc_version="1.1").create_warcinfo_record(
                         path.name, {"software": f"docwatch/{crawler.__version__}", "format": "WARC File Format 1.1"},
                     )))
+                warc.write(exchange.hops)
                 offset = warc.tell()
                 warc.write(exchange.response)
                 length = warc.tell() - offset
-                warc.write(exchange.request)
+                warc.write(exchange.after)
                 warc.flush()
                 os.fsync(warc.fileno())  # the reference must survive a machine crash
         return WarcRecordRef(path=path.name, offset=offset, length=length, sha256=exchange.sha256)
@@ -125,65 +134,137 @@ class WarcExchange:
     """One fetch as WARC records, each already its own gzip member: appending it to a file is
     then only a write."""
 
-    day: str  # YYYYMMDD (UTC) of the fetch: which file it goes to
-    response: bytes
-    request: bytes
-    sha256: str  # of the body
+    day: str  # YYYYMMDD (UTC) of the final answer: which file it goes to
+    hops: bytes  # a response and a request record per redirect followed ("" when none)
+    response: bytes  # the final answer: the record a snapshot points at
+    after: bytes  # its request record, then the metadata record
+    sha256: str  # of the final body as the crawler read it (decompressed): what `verify` checks
 
 
 def build_exchange(
-    url: str,
-    request_headers: list[tuple[str, str]],
-    method: str,
-    response_status: int,
-    response_reason: str,
-    response_headers: list[tuple[str, str]],
-    body: bytes,
-    fetched_at: datetime,
-    ip: str | None = None,
-    body_decoded: bool = True,
+    exchanges: Sequence[WireExchange], body_sha256: str, metadata: dict[str, str] | None = None
 ) -> WarcExchange:
-    """A response record and the request record that goes with it (pure: no file touched)."""
-    if fetched_at.tzinfo is None:
-        raise ValueError("fetched_at must be timezone-aware (UTC), got a naive datetime")
-    if not 100 <= response_status <= 599:
-        raise ValueError(f"response_status must be an HTTP status (100-599): {response_status}")
-    fetched_utc = fetched_at.astimezone(timezone.utc)
-    warc_date = datetime_to_iso_date(fetched_utc.replace(tzinfo=None), use_micros=True)
-    response_fields = {"WARC-Date": warc_date}
-    if ip:
-        response_fields["WARC-IP-Address"] = ip
-
+    """The records of one fetch (pure: no file touched). `exchanges` are the redirect hops in
+    order, then the final answer; `body_sha256` is the SHA-256 of its body as the crawler read
+    it (decompressed), which `verify` finds again; `metadata` is what docwatch made of it."""
+    if not exchanges:
+        raise ValueError("a fetch has at least one exchange (its final answer)")
     builder = RecordBuilder(warc_version="1.1")
+    records = [_exchange_records(builder, exchange) for exchange in exchanges]
+    final = exchanges[-1]
+    response, request = records[-1]
+    response_id = response.rec_headers.get_header("WARC-Record-ID")
+    fields = {**(metadata or {}), "redirects": str(len(exchanges) - 1)}
+    if len(exchanges) > 1:
+        fields["requested-url"] = exchanges[0].url
+    described = builder.create_warc_record(
+        final.url, "metadata", payload=BytesIO(_warc_fields(fields)), warc_content_type="application/warc-fields",
+        warc_headers_dict={"WARC-Date": response.rec_headers.get_header("WARC-Date"), "WARC-Refers-To": response_id,
+                           "WARC-Concurrent-To": response_id},
+    )
+    return WarcExchange(
+        day=_utc(final.received_at).strftime("%Y%m%d"),
+        hops=b"".join(_gzip_member(record) for pair in records[:-1] for record in pair),
+        response=_gzip_member(response),
+        after=_gzip_member(request) + _gzip_member(described),
+        sha256=body_sha256,
+    )
+
+
+def _exchange_records(builder: RecordBuilder, exchange: WireExchange):
+    """The response record of one answer, as received, and the request record that asked for it."""
+    if not 100 <= exchange.status <= 599:
+        raise ValueError(f"status must be an HTTP status (100-599): {exchange.status}")
+    warc_date = datetime_to_iso_date(_utc(exchange.received_at).replace(tzinfo=None), use_micros=True)
+    response_fields = {"WARC-Date": warc_date}
+    if exchange.ip:
+        response_fields["WARC-IP-Address"] = exchange.ip
+    try:
+        reason = HTTPStatus(exchange.status).phrase
+    except ValueError:
+        reason = ""
     response = builder.create_warc_record(
-        url,
+        exchange.url,
         "response",
-        payload=BytesIO(body),
-        length=len(body),
+        payload=BytesIO(exchange.body),
+        length=len(exchange.body),
         warc_headers_dict=response_fields,
         http_headers=StatusAndHeaders(
-            f"{response_status} {response_reason}".strip(),
-            _headers_describing(response_headers, len(body), body_decoded),
-            protocol="HTTP/1.1",
+            f"{exchange.status} {reason}".strip(),
+            _headers_describing(exchange.headers, len(exchange.body)),
+            protocol=exchange.protocol,
         ),
     )
     request = builder.create_warc_record(
-        url,
+        exchange.url,
         "request",
         warc_headers_dict={
             "WARC-Date": warc_date,
             "WARC-Concurrent-To": response.rec_headers.get_header("WARC-Record-ID"),
         },
         http_headers=StatusAndHeaders(
-            f"{method.upper()} {_request_target(url)} HTTP/1.1",
-            list(request_headers),
+            f"{exchange.method.upper()} {_request_target(exchange.url)} {exchange.protocol}",
+            list(exchange.request_headers),
             is_http_request=True,
         ),
     )
-    return WarcExchange(
-        day=fetched_utc.strftime("%Y%m%d"), response=_gzip_member(response), request=_gzip_member(request),
-        sha256=hashlib.sha256(body).hexdigest(),
-    )
+    return response, request
+
+
+def _utc(moment: str) -> datetime:
+    at = datetime.fromisoformat(moment)
+    if at.tzinfo is None:
+        raise ValueError(f"received_at must be timezone-aware (UTC), got {moment!r}")
+    return at.astimezone(timezone.utc)
+
+
+def _warc_fields(fields: dict[str, str]) -> bytes:
+    """`application/warc-fields`: one `name: value` line each, values on one line."""
+    return "".join(f"{name}: {' '.join(str(value).split())}\r\n" for name, value in fields.items()).encode("utf-8")
+
+
+def decoded_payload(headers: Sequence[tuple[str, str]], payload: bytes) -> bytes:
+    """A payload with its `Content-Encoding` undone, to compare it with the body the crawler
+    read. Like Scrapy, it undoes the codings it knows (gzip, deflate, br, zstd), last applied
+    first, and stops at one it does not know (a server's `Content-Encoding: utf-8`): Scrapy
+    hands such a body on as it came."""
+    codings = [c.strip().lower() for name, value in headers if name.lower() == "content-encoding"
+               for c in value.split(",") if c.strip()]
+    for coding in reversed(codings):
+        if coding not in _DECODERS:
+            break
+        try:
+            payload = _DECODERS[coding](payload)
+        except Exception as error:  # each library has its own error class
+            raise ValueError(f"payload does not decode as {coding}: {error}") from error
+    return payload
+
+
+def _gunzip(payload: bytes) -> bytes:
+    """Every gzip member, and nothing of what follows the last one (some servers pad), as Scrapy reads it."""
+    parts = []
+    while payload[:2] == b"\x1f\x8b":
+        member = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        parts.append(member.decompress(payload))
+        if not member.eof:
+            raise ValueError("the gzip stream is truncated")
+        payload = member.unused_data
+    if not parts:
+        raise ValueError("not gzip data")
+    return b"".join(parts)
+
+
+def _inflate(payload: bytes) -> bytes:
+    try:
+        return zlib.decompress(payload)
+    except zlib.error:  # some servers send raw deflate, without the zlib wrapper
+        return zlib.decompress(payload, -zlib.MAX_WBITS)
+
+
+_DECODERS = {
+    "gzip": _gunzip, "x-gzip": _gunzip, "deflate": _inflate, "br": brotli.decompress,
+    "zstd": lambda payload: zstandard.ZstdDecompressor().decompressobj().decompress(payload),
+}
 
 
 def _gzip_member(record) -> bytes:
@@ -224,12 +305,14 @@ def verify(directory: Path, ref: WarcRecordRef) -> bool:
 
 
 def replay_problem(directory: Path, ref: WarcRecordRef) -> str | None:
-    """What is wrong with the record at ``ref`` (unreadable, or another SHA-256), or None."""
+    """What is wrong with the record at ``ref`` (unreadable, or its payload, decoded, has
+    another SHA-256), or None."""
     try:
         stored = read_record(directory, ref)
+        body = decoded_payload(stored.headers, stored.body)
     except (OSError, ValueError, EOFError, zlib.error, ArchiveLoadFailed) as error:
         return f"unreadable: {error}"
-    found = hashlib.sha256(stored.body).hexdigest()
+    found = hashlib.sha256(body).hexdigest()
     return None if found == ref.sha256 else f"payload SHA-256 is {found}, expected {ref.sha256}"
 
 
@@ -247,17 +330,15 @@ def _record_bytes(directory: Path, ref: WarcRecordRef) -> bytes:
     return data
 
 
-def _headers_describing(
-    headers: list[tuple[str, str]], body_length: int, body_decoded: bool
-) -> list[tuple[str, str]]:
-    """Response headers that truthfully describe the stored body (see module docstring)."""
-    rewritten = set(_REWRITTEN_HEADERS) | ({"content-encoding"} if body_decoded else set())
+def _headers_describing(headers: Sequence[tuple[str, str]], body_length: int) -> list[tuple[str, str]]:
+    """The headers as received, with a `Content-Length` of the stored payload; a
+    `Transfer-Encoding` or another `Content-Length` is kept as X-Docwatch-Orig-<Name>."""
     kept: list[tuple[str, str]] = []
     originals: list[tuple[str, str]] = []
     for name, value in headers:
-        if name.lower() in rewritten:
+        if name.lower() == "transfer-encoding" or (name.lower() == "content-length" and value.strip() != str(body_length)):
             originals.append((ORIGINAL_HEADER_PREFIX + name, value))
-        else:
+        elif name.lower() != "content-length":
             kept.append((name, value))
     return kept + [("Content-Length", str(body_length))] + originals
 

@@ -37,6 +37,21 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.BackoffRetryMiddleware": 550,
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.middlewares.QuickMetaRefreshMiddleware": 580,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawler.middlewares.HopRedirectMiddleware": 600,
+    # Nearer the downloader than redirects (600) and decompression (590): the answer as received.
+    "crawler.middlewares.WireRecorderMiddleware": 650,
+}
+
+
+# Scrapy's, asking only for the codings that evidence tools read back: warcio (`warcio check`)
+# and pywb decode gzip and deflate; warcio cannot read br with the Brotli Scrapy needs (nor can
+# Scrapy with the brotlipy pywb brings), and neither reads zstd. A page that is stored is kept as
+# it was sent, so what is asked for decides whether its WARC record can be checked and replayed.
+DEFAULT_REQUEST_HEADERS = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "en",
+    "Accept-Encoding": "gzip, deflate",
 }
 ITEM_PIPELINES = {"crawler.pipeline.StorePipeline": 300}
 # Outputs of one response processed at once. A page yields one item and a few attachment
