@@ -8,7 +8,8 @@ import pytest
 
 from crawler.compare.keywords import KeywordMatcher, KeywordSetSpec
 from crawler.store import store_capture, store_failure
-from storage import SCHEMA_VERSION, open_database, queries
+from storage import open_database, queries
+from storage.migrations import MIGRATIONS
 from tests.conftest import FILES
 
 MATCHER = KeywordMatcher({"labor_transfer": KeywordSetSpec(terms=["转移就业"])})
@@ -35,7 +36,7 @@ def test_open_migrates_once_and_uses_wal(tmp_path):
     path = tmp_path / "d.db"
     open_database(path).close()
     db = open_database(path)
-    assert [r[0] for r in db.execute("SELECT version FROM schema_migrations")] == list(range(1, SCHEMA_VERSION + 1))
+    assert [r[0] for r in db.execute("SELECT version FROM schema_migrations")] == [m[0] for m in MIGRATIONS]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert {"sources", "pages", "snapshots", "fetches", "runs"} <= set(db.table_names())
 
