@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -518,3 +519,36 @@ def test_an_older_database_stops_claiming_an_earlier_versions_capture(tmp_path) 
         ("archived", "20261120100500"), ("earlier_version", None)]
     assert evidence[1]["earlier_capture"]["wayback_timestamp"] == "20261120100500"
     assert archive_queue.retry_failed(db) == (1, 0)  # and it can be asked for again
+
+
+def test_a_request_being_worked_is_pointed_at_the_newer_version_a_crawl_finds(fake, db, site) -> None:
+    # The page changes while its capture job runs: the job's capture was taken before the new
+    # version was fetched, so the request asks again, for the new version.
+    fake.polls_until_done = 3
+    request_id, first = queue_article(db, site, ARTICLES[0])
+    url = site.base_url + ARTICLES[0]
+    settings = settings_for(fake, poll_interval=0.5)
+    path = db.execute("PRAGMA database_list").fetchone()[2]
+    worker = threading.Thread(target=lambda: work_queue(open_database(path), client_for(fake), settings,
+                                                        stop_after=1, deadline=time.monotonic() + 20))
+    worker.start()
+    give_up = time.monotonic() + 10
+    while archive_queue.request(db, request_id).job_id is None and time.monotonic() < give_up:
+        time.sleep(0.05)
+    time.sleep(1.1)  # the new version is fetched a second after the capture was taken
+    changed = add_snapshot(db, url, b"<html>changed while the job ran</html>")
+    assert archive_queue.enqueue(db, url, "changed", changed) == request_id
+    assert archive_queue.request(db, request_id).state == "in_progress"
+    worker.join(timeout=20)
+    request = archive_queue.request(db, request_id)
+    assert (request.snapshot_id, request.state, request.attempts) == (changed, "queued", 1)
+    assert "it shows an earlier version" in request.last_error
+    assert db["snapshots"].get(changed)["wayback_url"] is None
+
+    time.sleep(delay_of(request))
+    work_queue(db, client_for(fake), settings_for(fake))
+    request = archive_queue.request(db, request_id)
+    assert (request.state, request.capture_kind) == ("done", "new")
+    assert request.wayback_timestamp >= archive_queue.wayback_time(db["snapshots"].get(changed)["fetched_at"])
+    assert db["snapshots"].get(changed)["wayback_url"] == request.wayback_url
+    assert db["snapshots"].get(first)["wayback_url"] is None
