@@ -118,7 +118,8 @@ def test_when_the_archive_only_has_the_earlier_version_nothing_says_archived(tmp
             # The article's two events: its first version, archived; its revision, not.
             first, revised = [block for block in text.split(event_start) if f"{flow.url} (" in block]
             assert f"(archived {day} at {earlier_url})." in first and EARLIER_WORDING not in first
-            assert f"{EARLIER_WORDING} (captured {day})" in revised and "shows an earlier version)." in revised
+            assert f"{EARLIER_WORDING} (captured {day}): " in revised and "; this version queued" in revised
+            assert "shows an earlier version)." in revised  # the citation
             assert f"archived {day} at" not in revised and "21859" in revised
         [entry] = [e for e in atom.entries if e.link == flow.url and "shows an earlier version" in e.summary]
         assert f"archived {day} at" not in entry.summary

@@ -109,15 +109,23 @@ class Archive:
     sha256: str | None = None
     earlier_url: str | None = None  # the newest capture, taken before this version was fetched
     earlier_timestamp: str | None = None
+    request_state: str = "not_archived"  # the page's latest archive request, as a status
 
     @property
     def pending(self) -> str:
-        """What to say instead of a Wayback link: never a capture that is not confirmed."""
+        """What to say instead of a Wayback link: never a capture that is not confirmed (an
+        earlier version's is followed by its link and ``this_version``)."""
         if self.status == "earlier_version":
             return f"archived copy shows an earlier version (captured {_date(self.earlier_timestamp)})"
         if self.status in ("not_archived", "archived"):
             return "not yet archived"
         return f"not yet archived ({self.status.replace('_', ' ')})"
+
+    @property
+    def this_version(self) -> str:
+        """Where archiving the event's own version stands, when only an earlier one is archived."""
+        state = "not yet archived" if self.request_state == "not_archived" else self.request_state.replace("_", " ")
+        return f"this version {state}"
 
     @property
     def archived_on(self) -> str | None:
@@ -444,15 +452,16 @@ def _archive(db: sqlite_utils.Database, row: dict) -> Archive:
             wayback_url, stamp = last.wayback_url, last.wayback_timestamp
     if wayback_url is None and row["fetched_at"] is not None:
         earlier = archive_queue.earlier_capture(db, row["url"], row["fetched_at"])
+    request = db.execute(
+        "SELECT state FROM archive_requests WHERE url = ? ORDER BY id DESC LIMIT 1", [row["url"]]
+    ).fetchone()
+    request_state = "not_archived" if request is None or request[0] == "done" else request[0]
     if wayback_url:
         status = "archived"
     elif earlier is not None:
         status = "earlier_version"
     else:
-        request = db.execute(
-            "SELECT state FROM archive_requests WHERE url = ? ORDER BY id DESC LIMIT 1", [row["url"]]
-        ).fetchone()
-        status = "not_archived" if request is None or request[0] == "done" else request[0]
+        status = request_state
     return Archive(
         status=status,
         wayback_url=clean(wayback_url, 2048) or None,
@@ -463,6 +472,7 @@ def _archive(db: sqlite_utils.Database, row: dict) -> Archive:
         sha256=row["body_sha256"],
         earlier_url=clean(earlier.wayback_url, 2048) if earlier else None,
         earlier_timestamp=earlier.wayback_timestamp if earlier else None,
+        request_state=request_state,
     )
 
 
