@@ -10,6 +10,8 @@ Times are ISO 8601 UTC strings with milliseconds, so they sort as text.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import socket
 from dataclasses import dataclass, fields, replace
@@ -17,12 +19,14 @@ from datetime import datetime, timedelta, timezone
 
 import sqlite_utils
 
+from storage import bodies
 from storage.database import transaction
 
 REASONS = ("new_page", "changed", "new_hits", "attachment", "manual", "listing_changed")
 STATES = ("queued", "in_progress", "done", "needs_credentials", "failed")
 NEW_CAPTURE, EXISTING_CAPTURE = "new", "existing"
 MAX_URL_CHARS = 2048
+WAYBACK_TIME = "%Y%m%d%H%M%S"  # Wayback timestamps: UTC, to the second
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,36 @@ class PageEvidence:
     body_sha256: str | None
 
 
+@dataclass(frozen=True)
+class WaybackCopy:
+    """A Wayback Machine capture of a URL: its playback address and 14-digit UTC timestamp."""
+
+    wayback_url: str
+    wayback_timestamp: str
+
+
+@dataclass(frozen=True)
+class Version:
+    """The version of a page a snapshot holds, as a Wayback capture is judged against it.
+
+    A capture shows this version when it was taken at or after the snapshot was fetched (and
+    before the page's next version was), or when the CDX index's payload digest is the SHA-1
+    of this very body. A capture taken before the fetch without that proof may show an
+    earlier version: citing it would send the reader to text the page no longer had.
+    """
+
+    snapshot_id: int
+    fetched_at: datetime  # UTC, to the second (Wayback timestamps have no fractions)
+    body_sha1: str | None  # base32, as the CDX index writes payload digests
+    superseded_at: datetime | None = None  # when the page's next version was fetched
+
+    def shows(self, capture_timestamp: str, digest: str | None = None) -> bool:
+        if digest is not None and digest == self.body_sha1:
+            return True
+        return capture_timestamp >= self.fetched_at.strftime(WAYBACK_TIME) and (
+            self.superseded_at is None or capture_timestamp < self.superseded_at.strftime(WAYBACK_TIME))
+
+
 _REQUEST_COLUMNS = ", ".join(f.name for f in fields(ArchiveRequest) if f.name != "resumed")
 
 
@@ -67,6 +101,48 @@ def timestamp(moment: datetime | None = None) -> str:
     """How queue times are stored (also for callers comparing against them)."""
     return (moment or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(
         timespec="milliseconds")
+
+
+def wayback_time(iso_time: str) -> str:
+    """A stored ISO time as a Wayback timestamp (UTC, to the second), so the two compare."""
+    return datetime.fromisoformat(iso_time).astimezone(timezone.utc).strftime(WAYBACK_TIME)
+
+
+def payload_digest(body: bytes) -> str:
+    """The CDX index's digest of a payload: base32 SHA-1."""
+    return base64.b32encode(hashlib.sha1(body).digest()).decode()
+
+
+def version(db: sqlite_utils.Database, snapshot_id: int) -> Version:
+    row = db.execute(
+        "SELECT s.fetched_at, s.body_zlib, s.body_codec, s.body_base_id, (SELECT min(n.fetched_at)"
+        " FROM snapshots n WHERE n.page_id = s.page_id AND n.id > s.id) FROM snapshots s WHERE s.id = ?",
+        [snapshot_id]).fetchone()
+    if row is None:
+        raise KeyError(f"no snapshot with id {snapshot_id}")
+    fetched_at, blob, codec, base_id, next_fetched_at = row
+    body_sha1 = payload_digest(bodies.unpack(db, blob, codec, base_id)) if blob and codec else None
+    return Version(snapshot_id, _utc_second(fetched_at), body_sha1,
+                   _utc_second(next_fetched_at) if next_fetched_at else None)
+
+
+def _utc_second(iso_time: str) -> datetime:
+    return datetime.fromisoformat(iso_time).astimezone(timezone.utc).replace(microsecond=0)
+
+
+def earlier_capture(db: sqlite_utils.Database, url: str, fetched_at: str) -> WaybackCopy | None:
+    """The newest capture of ``url`` we know of (on a snapshot, or found by a request) taken
+    before ``fetched_at``: it shows an earlier version than the one fetched then."""
+    row = db.execute(
+        "SELECT wayback_url, wayback_timestamp FROM ("
+        " SELECT s.wayback_url, s.wayback_timestamp FROM snapshots s JOIN pages p ON p.id = s.page_id"
+        " WHERE p.url = ? AND s.wayback_url IS NOT NULL"
+        " UNION ALL SELECT wayback_url, wayback_timestamp FROM archive_requests"
+        " WHERE url = ? AND wayback_url IS NOT NULL)"
+        " WHERE wayback_timestamp < ? ORDER BY wayback_timestamp DESC LIMIT 1",
+        [url, url, wayback_time(fetched_at)],
+    ).fetchone()
+    return WaybackCopy(*row) if row else None
 
 
 def local_worker_id() -> str:
@@ -77,10 +153,11 @@ def local_worker_id() -> str:
 def enqueue(db: sqlite_utils.Database, url: str, reason: str, snapshot_id: int | None = None) -> int:
     """Queue ``url`` for archiving and return the request id.
 
-    A URL with an open request is not queued twice: the open request is returned, and when it
-    is still waiting it is pointed at the newer ``snapshot_id`` (the capture will show the page
-    as it is by then); a manual request makes it due now. Works inside a caller's transaction
-    (e.g. together with the snapshot insert).
+    A URL with an open request is not queued twice: the open request is returned and pointed
+    at the newer ``snapshot_id`` (the capture will show the page as it is by then; a worker
+    already at it judges its capture against that newer version); a manual request makes a
+    waiting one due now. Works inside a caller's transaction (e.g. together with the snapshot
+    insert).
     """
     if reason not in REASONS:
         raise ValueError(f"archive reason must be one of {', '.join(REASONS)}, got {reason!r}")
@@ -93,8 +170,8 @@ def enqueue(db: sqlite_utils.Database, url: str, reason: str, snapshot_id: int |
             " updated_at) VALUES (?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (url) WHERE state IN ('queued', 'in_progress') DO UPDATE SET"
             " snapshot_id = coalesce(excluded.snapshot_id, snapshot_id), updated_at = excluded.updated_at,"
-            " next_attempt_at = CASE WHEN excluded.reason = 'manual' THEN excluded.next_attempt_at"
-            " ELSE next_attempt_at END WHERE state = 'queued'",
+            " next_attempt_at = CASE WHEN excluded.reason = 'manual' AND state = 'queued'"
+            " THEN excluded.next_attempt_at ELSE next_attempt_at END",
             [url, reason, snapshot_id, now, now, now],
         )
         row = db.execute(
@@ -175,6 +252,14 @@ def complete(
     return True
 
 
+def note_earlier_capture(db: sqlite_utils.Database, request_id: int, worker_id: str,
+                         capture: WaybackCopy) -> bool:
+    """Keep the capture the Wayback Machine offered that shows an earlier version than the
+    request's snapshot: digests name it as such. The request stays unfinished."""
+    return _update_leased(db, request_id, worker_id, "wayback_url = ?, wayback_timestamp = ?",
+                          [capture.wayback_url, capture.wayback_timestamp])
+
+
 def retry_later(
     db: sqlite_utils.Database, request_id: int, worker_id: str, error: str, delay_seconds: float,
     keep_job: bool = False,
@@ -242,7 +327,7 @@ def request(db: sqlite_utils.Database, request_id: int) -> ArchiveRequest:
 
 def recently_archived(db: sqlite_utils.Database, url: str, within: timedelta) -> ArchiveRequest | None:
     """The newest done request of ``url`` whose capture is younger than ``within``."""
-    cutoff = (datetime.now(timezone.utc) - within).strftime("%Y%m%d%H%M%S")
+    cutoff = (datetime.now(timezone.utc) - within).strftime(WAYBACK_TIME)
     row = db.execute(
         f"SELECT {_REQUEST_COLUMNS} FROM archive_requests WHERE url = ? AND state = 'done'"
         " AND wayback_timestamp >= ? ORDER BY wayback_timestamp DESC LIMIT 1",
@@ -288,8 +373,10 @@ def last_errors(db: sqlite_utils.Database, limit: int = 10) -> list[ArchiveReque
 
 
 def snapshot_evidence(db: sqlite_utils.Database, url: str) -> list[dict]:
-    """A page's stored copies, oldest first: hashes, WARC record and Wayback capture."""
-    return list(
+    """A page's stored copies, oldest first: hashes, WARC record and Wayback capture, with
+    ``archive_status`` ``archived`` (a capture of this version), ``earlier_version`` (only
+    ``earlier_capture``, taken before this version was fetched) or ``not_archived``."""
+    copies = list(
         db.query(
             "SELECT s.id, s.fetched_at, s.http_status, s.body_sha256, s.body_size, s.warc_file, s.warc_offset,"
             " s.warc_length, s.wayback_url, s.wayback_timestamp FROM snapshots s"
@@ -297,6 +384,12 @@ def snapshot_evidence(db: sqlite_utils.Database, url: str) -> list[dict]:
             [url],
         )
     )
+    for copy in copies:
+        earlier = None if copy["wayback_url"] else earlier_capture(db, url, copy["fetched_at"])
+        copy["archive_status"] = "archived" if copy["wayback_url"] else (
+            "earlier_version" if earlier else "not_archived")
+        copy["earlier_capture"] = earlier.__dict__ if earlier else None
+    return copies
 
 
 def last_capture_for_page(db: sqlite_utils.Database, url: str) -> PageEvidence | None:

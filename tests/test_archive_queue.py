@@ -8,8 +8,10 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -24,7 +26,8 @@ from crawler.evidence.queue import ArchiveSettings, work_queue
 from crawler.evidence.warc import WarcWriter, build_exchange
 from crawler.items import WireExchange
 from crawler.evidence.wayback import Credentials, WaybackClient, WaybackEndpoints
-from storage import archive_queue, open_database
+from storage import archive_queue, bodies, open_database
+from storage.migrations import MIGRATIONS
 from tests.conftest import run_docwatch
 
 ACCESS, SECRET = "docwatch-access", "s3cr3t-queue-never-shown"
@@ -58,7 +61,8 @@ def client_for(fake: FakeWayback, keys: Credentials | None = Credentials(ACCESS,
     return WaybackClient(WaybackEndpoints.from_base(fake.base_url), keys, timeout=5)
 
 
-def add_snapshot(db, url: str, body: bytes, warc: tuple[str, int, int] | None = None) -> int:
+def add_snapshot(db, url: str, body: bytes, warc: tuple[str, int, int] | None = None,
+                 fetched_at: datetime | None = None) -> int:
     """A stored snapshot of `url`, as a crawl leaves it (the crawl itself is tested elsewhere)."""
     db["sources"].upsert({"id": "xjrst", "url": url, "type": "page", "added_at": "2024-01-01T00:00:00+00:00",
                           "updated_at": "2024-01-01T00:00:00+00:00"}, pk="id")
@@ -67,10 +71,10 @@ def add_snapshot(db, url: str, body: bytes, warc: tuple[str, int, int] | None = 
         {"source_id": "xjrst", "url": url, "kind": "page", "first_seen": "2024-01-01T00:00:00+00:00"}).last_pk
     warc_file, warc_offset, warc_length = warc or (None, None, None)
     return db["snapshots"].insert({
-        "page_id": page_id, "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "page_id": page_id, "fetched_at": (fetched_at or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
         "http_status": 200, "final_url": url, "encoding": "utf-8", "title": "", "text": "",
         "text_sha256": hashlib.sha256(body).hexdigest(), "body_sha256": hashlib.sha256(body).hexdigest(),
-        "body_size": len(body), "body_zlib": b"", "warc_file": warc_file, "warc_offset": warc_offset,
+        "body_size": len(body), "body_zlib": bodies.keyframe(body), "body_codec": bodies.ZSTD, "warc_file": warc_file, "warc_offset": warc_offset,
         "warc_length": warc_length,
     }).last_pk
 
@@ -104,7 +108,8 @@ def test_a_confirmed_capture_is_stored_on_the_request_and_its_snapshot(fake, db,
         path = request.url.removeprefix(site.base_url)
         assert requests.get(request.wayback_url, timeout=5).content == (site.root / path.lstrip("/")).read_bytes()
     assert set(submissions(fake).values()) == {1}
-    assert all(r.form["if_not_archived_within"] == ["1h"] for r in fake.save_requests())
+    # The window never reaches back before the snapshot was fetched (just now): seconds, not "1h".
+    assert all(int(r.form["if_not_archived_within"][0]) <= 5 for r in fake.save_requests())
 
 
 def test_a_429_pauses_submissions_for_its_retry_after_then_succeeds(fake, db, site) -> None:
@@ -143,16 +148,35 @@ def test_a_session_limit_refusal_slows_down_and_is_retried(fake, db, site) -> No
     assert (request.state, request.capture_kind, request.attempts) == ("done", "new", 1)
 
 
-def test_the_daily_cap_refusal_records_the_capture_already_made(fake, db, site) -> None:
-    request_id, snapshot_id = queue_article(db, site, ARTICLES[0])
+def test_the_daily_cap_refusal_records_a_capture_taken_since_the_fetch(fake, db, site) -> None:
     url = site.base_url + ARTICLES[0]
-    earlier = (datetime.now(timezone.utc) - timedelta(hours=3)).strftime("%Y%m%d%H%M%S")
-    fake.add_capture(url, b"<html>captured this morning</html>", earlier)
+    body = (site.root / ARTICLES[0].lstrip("/")).read_bytes()
+    fetched = datetime.now(timezone.utc) - timedelta(hours=3)
+    snapshot_id = add_snapshot(db, url, body, fetched_at=fetched)
+    request_id = archive_queue.enqueue(db, url, "new_page", snapshot_id)
+    since = (fetched + timedelta(minutes=5)).strftime("%Y%m%d%H%M%S")
+    fake.add_capture(url, b"<html>captured after our fetch</html>", since)
     fake.script(["refuse_daily_limit"])
     work_queue(db, client_for(fake), settings_for(fake))
     request = archive_queue.request(db, request_id)
-    assert (request.state, request.capture_kind, request.wayback_timestamp) == ("done", "existing", earlier)
-    assert db["snapshots"].get(snapshot_id)["wayback_timestamp"] == earlier
+    assert (request.state, request.capture_kind, request.wayback_timestamp) == ("done", "existing", since)
+    assert db["snapshots"].get(snapshot_id)["wayback_timestamp"] == since
+
+
+def test_the_daily_cap_with_only_an_earlier_capture_is_no_capture_of_this_version(fake, db, site) -> None:
+    request_id, snapshot_id = queue_article(db, site, ARTICLES[0], reason="changed")
+    url = site.base_url + ARTICLES[0]
+    earlier = (datetime.now(timezone.utc) - timedelta(hours=3)).strftime("%Y%m%d%H%M%S")
+    fake.add_capture(url, b"<html>the page before it changed</html>", earlier)
+    fake.script(["refuse_daily_limit"])
+    work_queue(db, client_for(fake), settings_for(fake))
+    request = archive_queue.request(db, request_id)
+    assert (request.state, request.capture_kind, request.attempts) == ("queued", None, 1)
+    assert request.wayback_timestamp == earlier  # kept as the earlier version's copy
+    assert "it shows an earlier version" in request.last_error and "captured 10 times today" in request.last_error
+    assert delay_of(request) >= 6 * 3600 - 5  # the cap lifts tomorrow: not before the longest backoff
+    assert db["snapshots"].get(snapshot_id)["wayback_url"] is None
+    assert archive_queue.snapshot_evidence(db, url)[0]["archive_status"] == "earlier_version"
 
 
 def test_a_blocked_url_fails_at_once_with_the_reason(fake, db, site) -> None:
@@ -191,22 +215,33 @@ def test_after_max_attempts_the_request_fails_with_its_reason(fake, db, site) ->
     assert len(fake.save_requests()) == 3
 
 
-def test_without_keys_only_a_recent_existing_capture_is_recorded(fake, db, site) -> None:
-    recent_id, recent_snapshot = queue_article(db, site, ARTICLES[0])
-    old_id, _ = queue_article(db, site, ARTICLES[1])
-    unknown_id, _ = queue_article(db, site, ARTICLES[2])
-    recent = (datetime.now(timezone.utc) - timedelta(minutes=20)).strftime("%Y%m%d%H%M%S")
-    fake.add_capture(site.base_url + ARTICLES[0], b"<html>recent</html>", recent)
-    fake.add_capture(site.base_url + ARTICLES[1], b"<html>old</html>", "20190301120000")
+def test_without_keys_only_a_capture_of_the_fetched_version_is_recorded(fake, db, site) -> None:
+    fetched = datetime.now(timezone.utc) - timedelta(hours=2)
+    queued = {}
+    for path in ARTICLES[:4]:
+        snapshot_id = add_snapshot(db, site.base_url + path, (site.root / path.lstrip("/")).read_bytes(),
+                                   fetched_at=fetched)
+        queued[path] = archive_queue.enqueue(db, site.base_url + path, "new_page", snapshot_id), snapshot_id
+    since, before = (fetched + timedelta(minutes=20)), (fetched - timedelta(minutes=20))
+    since, before = since.strftime("%Y%m%d%H%M%S"), before.strftime("%Y%m%d%H%M%S")
+    fake.add_capture(site.base_url + ARTICLES[0], b"<html>taken after our fetch</html>", since)
+    fake.add_capture(site.base_url + ARTICLES[1], b"<html>the version before</html>", before)
+    same_bytes = (site.root / ARTICLES[2].lstrip("/")).read_bytes()
+    fake.add_capture(site.base_url + ARTICLES[2], same_bytes, "20190301120000")  # its digest is our body's
     summary = work_queue(db, client_for(fake, keys=None), settings_for(fake))
-    assert (summary.existing_captures, summary.needs_credentials, summary.new_captures) == (1, 2, 0)
-    found = archive_queue.request(db, recent_id)
-    assert (found.state, found.capture_kind) == ("done", "existing")
-    assert found.wayback_url == f"{fake.base_url}/web/{recent}/{site.base_url + ARTICLES[0]}"
-    assert db["snapshots"].get(recent_snapshot)["wayback_url"] == found.wayback_url
-    for request_id in (old_id, unknown_id):
-        request = archive_queue.request(db, request_id)
-        assert request.state == "needs_credentials" and "DOCWATCH_IA_ACCESS_KEY" in request.last_error
+    assert (summary.existing_captures, summary.needs_credentials, summary.new_captures) == (2, 2, 0)
+    for path, stamp in ((ARTICLES[0], since), (ARTICLES[2], "20190301120000")):
+        request_id, snapshot_id = queued[path]
+        found = archive_queue.request(db, request_id)
+        assert (found.state, found.capture_kind) == ("done", "existing")
+        assert found.wayback_url == f"{fake.base_url}/web/{stamp}/{site.base_url + path}"
+        assert db["snapshots"].get(snapshot_id)["wayback_url"] == found.wayback_url
+    earlier = archive_queue.request(db, queued[ARTICLES[1]][0])
+    assert earlier.state == "needs_credentials" and "DOCWATCH_IA_ACCESS_KEY" in earlier.last_error
+    assert "it shows an earlier version" in earlier.last_error and earlier.wayback_timestamp == before
+    assert db["snapshots"].get(queued[ARTICLES[1]][1])["wayback_url"] is None
+    unknown = archive_queue.request(db, queued[ARTICLES[3]][0])
+    assert unknown.state == "needs_credentials" and "no capture in the Wayback Machine" in unknown.last_error
     assert fake.save_requests() == []
 
 
@@ -220,7 +255,8 @@ def test_refused_keys_mean_needs_credentials_and_the_secret_is_never_stored(fake
     assert len(fake.save_requests()) == 1  # no use sending the second with keys known to be bad
 
 
-def test_the_same_url_is_not_submitted_twice_within_the_window(fake, db, site) -> None:
+def test_within_the_window_an_unchanged_page_is_not_submitted_again_but_a_changed_one_is(
+        fake, db, site) -> None:
     first_id, _ = queue_article(db, site, ARTICLES[0])
     url = site.base_url + ARTICLES[0]
     changed_snapshot = add_snapshot(db, url, b"<html>changed</html>")
@@ -230,14 +266,42 @@ def test_the_same_url_is_not_submitted_twice_within_the_window(fake, db, site) -
     first = archive_queue.request(db, first_id)
     assert first.snapshot_id == changed_snapshot and first.capture_kind == "new"
 
-    again_snapshot = add_snapshot(db, url, b"<html>new hits</html>")
+    manual_id = archive_queue.enqueue(db, url, "manual")  # the URL alone: the recent capture does
+    work_queue(db, client, settings)
+    manual = archive_queue.request(db, manual_id)
+    assert (manual.state, manual.capture_kind, manual.wayback_url) == ("done", "existing", first.wayback_url)
+    assert submissions(fake) == {url: 1}
+
+    time.sleep(1.1)  # Wayback timestamps are whole seconds: the next version is fetched after the capture
+    again_snapshot = add_snapshot(db, url, b"<html>changed again, with new hits</html>")
     again_id = archive_queue.enqueue(db, url, "new_hits", again_snapshot)
     work_queue(db, client, settings)
     again = archive_queue.request(db, again_id)
-    assert again_id != first_id and (again.state, again.capture_kind) == ("done", "existing")
-    assert again.wayback_url == first.wayback_url
-    assert db["snapshots"].get(again_snapshot)["wayback_url"] == first.wayback_url
-    assert submissions(fake) == {url: 1}
+    assert (again.state, again.capture_kind) == ("done", "new")
+    assert again.wayback_timestamp >= archive_queue.wayback_time(db["snapshots"].get(again_snapshot)["fetched_at"])
+    assert db["snapshots"].get(again_snapshot)["wayback_url"] == again.wayback_url != first.wayback_url
+    assert submissions(fake) == {url: 2}
+
+
+def test_a_capture_spn2_offers_from_before_the_fetch_is_kept_as_the_earlier_version(db, site) -> None:
+    # SPN2's own repeat-capture limit: within it, the answer is the earlier capture's job.
+    with FakeWayback(ACCESS, SECRET, repeat_capture_interval="1h") as fake:
+        request_id, _ = queue_article(db, site, ARTICLES[0])
+        url = site.base_url + ARTICLES[0]
+        work_queue(db, client_for(fake), settings_for(fake))
+        first = archive_queue.request(db, request_id)
+        time.sleep(1.1)
+        changed = add_snapshot(db, url, b"<html>changed</html>")
+        changed_id = archive_queue.enqueue(db, url, "changed", changed)
+        summary = work_queue(db, client_for(fake), settings_for(fake))
+    request = archive_queue.request(db, changed_id)
+    assert (summary.retry_later, summary.existing_captures, summary.new_captures) == (1, 0, 0)
+    assert (request.state, request.capture_kind, request.wayback_timestamp) == ("queued", None,
+                                                                                first.wayback_timestamp)
+    assert "was taken before this version was fetched" in request.last_error
+    assert delay_of(request) >= 3600 - 5  # "You can make new capture of this URL after 1 hours"
+    assert db["snapshots"].get(changed)["wayback_url"] is None
+    assert len(fake.save_requests()) == 2
 
 
 def test_submissions_never_exceed_the_captures_per_minute(fake, db, site) -> None:
@@ -425,3 +489,74 @@ def test_settings_come_from_the_environment_with_clear_errors() -> None:
             ArchiveSettings.resolve(environ={env: "soon"})
     with pytest.raises(ValueError, match="DOCWATCH_ARCHIVE_CAPTURES_PER_MINUTE must be at least 1"):
         ArchiveSettings.resolve(environ={"DOCWATCH_ARCHIVE_CAPTURES_PER_MINUTE": "0"})
+
+
+def test_an_older_database_stops_claiming_an_earlier_versions_capture(tmp_path) -> None:
+    # A database as the previous version left it: the revised page's snapshot was given the
+    # capture taken two hours before it was fetched.
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
+                    " applied_at TEXT NOT NULL)")
+        for number, description, sql in [m for m in MIGRATIONS if m[0] < 13]:
+            for statement in filter(str.strip, sql.split(";")):
+                old.execute(statement)
+            old.execute("INSERT INTO schema_migrations VALUES (?, ?, datetime('now'))", [number, description])
+        url, web = "http://www.htx.gov.cn/htx/c114304/202310/f44ac40812424a1c9bcb113ab2b88936.shtml", "https://web.archive.org/web"
+        old.execute("INSERT INTO sources (id, url, type, added_at, updated_at) VALUES ('htx', ?, 'page', 'x', 'x')", [url])
+        old.execute("INSERT INTO pages (id, source_id, url, kind, first_seen) VALUES (1, 'htx', ?, 'page', 'x')", [url])
+        for snapshot_id, fetched_at in ((1, "2026-11-20T10:00:00+00:00"), (2, "2026-11-20T12:00:00+00:00")):
+            old.execute("INSERT INTO snapshots (id, page_id, fetched_at, http_status, final_url, encoding, title, text,"
+                        " text_sha256, body_sha256, body_size, body_zlib, wayback_url, wayback_timestamp)"
+                        " VALUES (?, 1, ?, 200, ?, 'utf-8', '', '', ?, ?, 0, x'', ?, '20261120100500')",
+                        [snapshot_id, fetched_at, url, str(snapshot_id), str(snapshot_id), f"{web}/20261120100500/{url}"])
+            old.execute("INSERT INTO archive_requests (url, reason, snapshot_id, state, next_attempt_at, wayback_url,"
+                        " wayback_timestamp, capture_kind, created_at, updated_at) VALUES (?, ?, ?, 'done', 'x', ?,"
+                        " '20261120100500', ?, 'x', 'x')",
+                        [url, "new_page" if snapshot_id == 1 else "changed", snapshot_id,
+                         f"{web}/20261120100500/{url}", "new" if snapshot_id == 1 else "existing"])
+
+    db = open_database(path)
+
+    first, revised = (archive_queue.request(db, request_id) for request_id in (1, 2))
+    assert (first.state, first.capture_kind, first.wayback_timestamp) == ("done", "new", "20261120100500")
+    assert (revised.state, revised.wayback_timestamp) == ("failed", "20261120100500")  # kept, as the earlier copy
+    assert "it shows an earlier version" in revised.last_error and "docwatch archive retry" in revised.last_error
+    evidence = archive_queue.snapshot_evidence(db, url)
+    assert [(c["archive_status"], c["wayback_timestamp"]) for c in evidence] == [
+        ("archived", "20261120100500"), ("earlier_version", None)]
+    assert evidence[1]["earlier_capture"]["wayback_timestamp"] == "20261120100500"
+    assert archive_queue.retry_failed(db) == (1, 0)  # and it can be asked for again
+
+
+def test_a_request_being_worked_is_pointed_at_the_newer_version_a_crawl_finds(fake, db, site) -> None:
+    # The page changes while its capture job runs: the job's capture was taken before the new
+    # version was fetched, so the request asks again, for the new version.
+    fake.polls_until_done = 3
+    request_id, first = queue_article(db, site, ARTICLES[0])
+    url = site.base_url + ARTICLES[0]
+    settings = settings_for(fake, poll_interval=0.5)
+    path = db.execute("PRAGMA database_list").fetchone()[2]
+    worker = threading.Thread(target=lambda: work_queue(open_database(path), client_for(fake), settings,
+                                                        stop_after=1, deadline=time.monotonic() + 20))
+    worker.start()
+    give_up = time.monotonic() + 10
+    while archive_queue.request(db, request_id).job_id is None and time.monotonic() < give_up:
+        time.sleep(0.05)
+    time.sleep(1.1)  # the new version is fetched a second after the capture was taken
+    changed = add_snapshot(db, url, b"<html>changed while the job ran</html>")
+    assert archive_queue.enqueue(db, url, "changed", changed) == request_id
+    assert archive_queue.request(db, request_id).state == "in_progress"
+    worker.join(timeout=20)
+    request = archive_queue.request(db, request_id)
+    assert (request.snapshot_id, request.state, request.attempts) == (changed, "queued", 1)
+    assert "it shows an earlier version" in request.last_error
+    assert db["snapshots"].get(changed)["wayback_url"] is None
+
+    time.sleep(delay_of(request))
+    work_queue(db, client_for(fake), settings_for(fake))
+    request = archive_queue.request(db, request_id)
+    assert (request.state, request.capture_kind) == ("done", "new")
+    assert request.wayback_timestamp >= archive_queue.wayback_time(db["snapshots"].get(changed)["fetched_at"])
+    assert db["snapshots"].get(changed)["wayback_url"] == request.wayback_url
+    assert db["snapshots"].get(first)["wayback_url"] is None

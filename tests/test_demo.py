@@ -4,6 +4,8 @@ import os
 import sqlite3
 import subprocess
 
+from crawler.demo import EDITED_ARTICLE
+from storage.archive_queue import wayback_time
 from tests.conftest import run_docwatch
 
 
@@ -22,6 +24,12 @@ def test_demo_crawls_the_bundled_site_twice_with_an_edit_in_between(tmp_path):
     new_terms = {row[0] for row in con.execute(
         "SELECT f.term FROM hit_flags f JOIN events e ON e.id = f.event_id WHERE e.type = 'changed' AND f.kind = 'new'")}
     assert "内生动力" in new_terms
+    # The revised report is cited by a capture of the revision, not by the one taken before it.
+    (_, first), (fetched_at, revised) = con.execute(
+        "SELECT s.fetched_at, s.wayback_timestamp FROM snapshots s JOIN pages p ON p.id = s.page_id"
+        " WHERE p.url LIKE ? ORDER BY s.id", [f"%/{EDITED_ARTICLE}"]).fetchall()
+    assert first < revised and revised >= wayback_time(fetched_at)
+    assert "archived copy shows an earlier version" not in digest.read_text("utf-8")
 
 
 def test_every_command_the_demo_prints_runs_as_printed(tmp_path):

@@ -142,7 +142,7 @@ def test_citation_of_a_removed_page_points_to_its_confirmed_capture(tmp_path, si
     assert removed["detected_at"] > second
     assert warc[0] and removed["archive"] == {
         "status": "archived", "wayback_url": wayback_url, "wayback_timestamp": "20240509123456",
-        "warc": {"file": warc[0], "offset": warc[1], "length": warc[2]}, "sha256": warc[3],
+        "warc": {"file": warc[0], "offset": warc[1], "length": warc[2]}, "sha256": warc[3], "earlier_capture": None,
     }
     assert removed["citation"].endswith(f"{removed_url} (archived 2024-05-09 at {wayback_url}).")
     queued = events[("new_page", figure_url)]

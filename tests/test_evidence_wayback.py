@@ -27,6 +27,7 @@ from crawler.evidence.wayback import (
     WaybackUnavailable,
     parse_spn_interval,
 )
+from storage.archive_queue import payload_digest
 
 FILES = Path(__file__).parent / "files" / "wayback"
 PAGE = (FILES.parent / "pages" / "wayback_he.xinhuanet.com_article_gb2312.html").read_bytes()
@@ -238,8 +239,10 @@ def test_user_status_reads_remaining_capacity(fake: FakeWayback, origin: str) ->
     assert capacity.daily_captures_limit == DAILY_CAPTURES_LIMIT
 
 
-def test_a_recent_capture_is_already_archived_and_lookup_confirms_it(fake: FakeWayback,
-                                                                     origin: str) -> None:
+def test_within_the_window_spn2_answers_with_the_earlier_captures_job(fake: FakeWayback,
+                                                                       origin: str) -> None:
+    # As SPN2 does: the job id of the capture already made, "The same snapshot had been made
+    # N minutes ago", and that job reports success with the earlier capture's timestamp.
     url = origin + ARTICLE_PATH
     two_hours_ago = (datetime.now(timezone.utc) - timedelta(hours=2)).strftime("%Y%m%d%H%M%S")
     fake.add_capture(url, PAGE, two_hours_ago)
@@ -247,12 +250,31 @@ def test_a_recent_capture_is_already_archived_and_lookup_confirms_it(fake: FakeW
 
     result = client.submit(url, if_not_archived_within="1d")
 
-    assert result.kind is Kind.ALREADY_ARCHIVED
-    assert "same snapshot" in result.message
-    assert client.lookup(url) == Capture(two_hours_ago, url,
-                                         f"{fake.base_url}/web/{two_hours_ago}/{url}", 200)
+    assert result.kind is Kind.SUBMITTED and result.offers_earlier_capture
+    assert result.message == ("The same snapshot had been made 120 minutes ago. "
+                              "You can make new capture of this URL after 24 hours.")
+    assert result.retry_after == 24 * 3600
+    status = client.status(result.job_id)
+    assert (status.kind, status.timestamp) == (Kind.SUCCESS, two_hours_ago)
+    assert client.submit(url, if_not_archived_within="1d").job_id == result.job_id  # the same job again
+    assert client.lookup(url) == Capture(two_hours_ago, url, f"{fake.base_url}/web/{two_hours_ago}/{url}",
+                                         200, digest=payload_digest(PAGE))
     assert client.lookup(url, max_age=timedelta(hours=1)) is None
-    assert client.submit(url, if_not_archived_within="1h").kind is Kind.SUBMITTED
+    fresh = client.submit(url, if_not_archived_within="1h")
+    assert fresh.kind is Kind.SUBMITTED and not fresh.offers_earlier_capture
+    assert client.wait(fresh.job_id, 5, poll_interval=0.05).timestamp > two_hours_ago
+
+
+def test_spn2s_own_repeat_capture_limit_applies_without_a_window(origin: str) -> None:
+    url = origin + ARTICLE_PATH
+    with FakeWayback(ACCESS, SECRET, repeat_capture_interval="45m") as fake:
+        client = client_for(fake)
+        first = client.wait(client.submit(url, if_not_archived_within="5").job_id, 5, poll_interval=0.05)
+        again = client.submit(url, if_not_archived_within="5")
+        assert again.offers_earlier_capture and again.retry_after == 3600
+        assert client.wait(again.job_id, 5, poll_interval=0.05).timestamp == first.timestamp
+    with pytest.raises(ValueError, match="if_not_archived_within must look like"):
+        FakeWayback(ACCESS, SECRET, repeat_capture_interval="soon")
 
 
 def test_lookup_returns_the_newest_capture_and_none_for_an_unknown_url(fake: FakeWayback,

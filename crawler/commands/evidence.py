@@ -52,7 +52,14 @@ def _describe(copy: dict) -> str:
             if copy["warc_file"] else "no WARC record")
     if "replay" in copy and copy["warc_file"]:
         warc += f"  replay: {copy['replay']}"
-    wayback = (f"{copy['wayback_url']}" if copy["wayback_url"] else "not archived (see `docwatch archive status`)")
+    earlier = copy["earlier_capture"]
+    if copy["wayback_url"]:
+        wayback = copy["wayback_url"]
+    elif earlier:
+        wayback = (f"not archived; archived copy shows an earlier version: {earlier['wayback_url']} "
+                   f"(captured {earlier['wayback_timestamp']}, before this copy was fetched)")
+    else:
+        wayback = "not archived (see `docwatch archive status`)"
     return (f"#{copy['id']:<5} {copy['fetched_at']}  HTTP {copy['http_status']}  {copy['body_size']} bytes\n"
             f"       body SHA-256 {copy['body_sha256']}\n"
             f"       WARC         {warc}\n"

@@ -92,28 +92,47 @@ class Diff:
 @dataclass(frozen=True)
 class Archive:
     """Where the page as this event saw it is kept: the Wayback Machine (only a confirmed
-    capture counts) and the local WARC record, with the SHA-256 of the fetched body."""
+    capture of that version counts) and the local WARC record, with the SHA-256 of the
+    fetched body. A capture taken before the version was fetched is only ever shown as an
+    earlier version's (``earlier_version``, ``earlier_url``)."""
 
-    status: str  # archived | queued | in_progress | needs_credentials | failed | not_archived
+    status: str  # archived | earlier_version | queued | in_progress | needs_credentials | failed | not_archived
     wayback_url: str | None = None
     wayback_timestamp: str | None = None
     warc_file: str | None = None
     warc_offset: int | None = None
     warc_length: int | None = None
     sha256: str | None = None
+    earlier_url: str | None = None  # the newest capture, taken before this version was fetched
+    earlier_timestamp: str | None = None
+    request_state: str = "not_archived"  # the page's latest archive request, as a status
 
     @property
     def pending(self) -> str:
-        """What to say instead of a Wayback link: never a capture that is not confirmed."""
+        """What to say instead of a Wayback link: never a capture that is not confirmed (an
+        earlier version's is followed by its link and ``this_version``)."""
+        if self.status == "earlier_version":
+            return f"archived copy shows an earlier version (captured {_date(self.earlier_timestamp)})"
         if self.status in ("not_archived", "archived"):
             return "not yet archived"
         return f"not yet archived ({self.status.replace('_', ' ')})"
 
     @property
+    def this_version(self) -> str:
+        """Where archiving the event's own version stands, when only an earlier one is archived."""
+        state = "not yet archived" if self.request_state == "not_archived" else self.request_state.replace("_", " ")
+        return f"this version {state}"
+
+    @property
     def archived_on(self) -> str | None:
         """The capture's date, YYYY-MM-DD, from its 14-digit Wayback timestamp."""
-        stamp = self.wayback_timestamp or ""
-        return f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}" if len(stamp) >= 8 and stamp[:8].isdigit() else None
+        return _date(self.wayback_timestamp)
+
+
+def _date(wayback_timestamp: str | None) -> str | None:
+    """YYYY-MM-DD from a 14-digit Wayback timestamp."""
+    stamp = wayback_timestamp or ""
+    return f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}" if len(stamp) >= 8 and stamp[:8].isdigit() else None
 
 
 @dataclass(frozen=True)
@@ -192,12 +211,15 @@ class DigestEvent:
 
     @property
     def citation(self) -> str:
-        """`Title. Site, publication date. URL (archived DATE at WAYBACK-URL).`, ready to paste."""
-        archived = (
-            f"archived {self.archive.archived_on} at {self.archive.wayback_url}"
-            if self.archive.wayback_url and self.archive.archived_on
-            else "not yet archived"
-        )
+        """`Title. Site, publication date. URL (archived DATE at WAYBACK-URL).`, ready to paste.
+        It cites a capture only of the version the event describes."""
+        if self.archive.wayback_url and self.archive.archived_on:
+            archived = f"archived {self.archive.archived_on} at {self.archive.wayback_url}"
+        elif self.archive.earlier_url:
+            archived = (f"not yet archived; the archived copy of {_date(self.archive.earlier_timestamp)} at "
+                        f"{self.archive.earlier_url} shows an earlier version")
+        else:
+            archived = "not yet archived"
         published = (self.published or "")[:10] or "n.d"  # the date (the time of day is noise); "n.d." with the stop
         return f"{self.title.rstrip('.')}. {self.site}, {published}. {self.url} ({archived})."
 
@@ -285,7 +307,7 @@ def build_digest(
     rows = list(db.query(
         "SELECT e.id, e.type, e.source_id, e.url, e.detected_at, e.silent_edit, e.detail, e.reviewed_at,"
         " coalesce(s.title, p.title) AS title, s.published, s.body_sha256, s.warc_file, s.warc_offset, s.warc_length,"
-        " s.wayback_url, s.wayback_timestamp, s.body_size, s.file_type, s.no_text,"
+        " s.wayback_url, s.wayback_timestamp, s.fetched_at, s.body_size, s.file_type, s.no_text,"
         " parent.url AS parent_url, coalesce(parent.title, parent.url) AS parent_title"
         " FROM events e JOIN pages p ON p.id = e.page_id"
         " LEFT JOIN snapshots s ON s.id = coalesce(e.snapshot_id, p.latest_snapshot_id)"
@@ -488,19 +510,26 @@ def delisted_summary(detail: dict, source_id: str) -> str:
 
 def _archive(db: sqlite_utils.Database, row: dict) -> Archive:
     """The event's own snapshot evidence. For a page that is gone or failing, the last capture
-    of any earlier version is the best evidence there is, so it stands in."""
-    wayback_url, stamp = row["wayback_url"], row["wayback_timestamp"]
+    of the page stands in when it was taken after its last version was fetched. A capture
+    taken before the version was fetched shows an earlier version, and is named as such."""
+    wayback_url, stamp, earlier = row["wayback_url"], row["wayback_timestamp"], None
     if wayback_url is None and row["type"] in ("removed", "delisted", "fetch_error"):
-        earlier = archive_queue.last_capture_for_page(db, row["url"])
-        if earlier is not None:
-            wayback_url, stamp = earlier.wayback_url, earlier.wayback_timestamp
+        last = archive_queue.last_capture_for_page(db, row["url"])
+        if last is not None and last.wayback_url and (
+                row["fetched_at"] is None or last.wayback_timestamp >= archive_queue.wayback_time(row["fetched_at"])):
+            wayback_url, stamp = last.wayback_url, last.wayback_timestamp
+    if wayback_url is None and row["fetched_at"] is not None:
+        earlier = archive_queue.earlier_capture(db, row["url"], row["fetched_at"])
+    request = db.execute(
+        "SELECT state FROM archive_requests WHERE url = ? ORDER BY id DESC LIMIT 1", [row["url"]]
+    ).fetchone()
+    request_state = "not_archived" if request is None or request[0] == "done" else request[0]
     if wayback_url:
         status = "archived"
+    elif earlier is not None:
+        status = "earlier_version"
     else:
-        request = db.execute(
-            "SELECT state FROM archive_requests WHERE url = ? ORDER BY id DESC LIMIT 1", [row["url"]]
-        ).fetchone()
-        status = "not_archived" if request is None or request[0] == "done" else request[0]
+        status = request_state
     return Archive(
         status=status,
         wayback_url=printable_line(wayback_url, 2048) or None,
@@ -509,6 +538,9 @@ def _archive(db: sqlite_utils.Database, row: dict) -> Archive:
         warc_offset=row["warc_offset"],
         warc_length=row["warc_length"],
         sha256=row["body_sha256"],
+        earlier_url=printable_line(earlier.wayback_url, 2048) if earlier else None,
+        earlier_timestamp=earlier.wayback_timestamp if earlier else None,
+        request_state=request_state,
     )
 
 

@@ -108,6 +108,8 @@ def _archive_json(archive: Archive) -> dict:
         "warc": {"file": archive.warc_file, "offset": archive.warc_offset, "length": archive.warc_length}
         if archive.warc_file else None,
         "sha256": archive.sha256,
+        "earlier_capture": {"wayback_url": archive.earlier_url, "wayback_timestamp": archive.earlier_timestamp}
+        if archive.earlier_url else None,
     }
 
 

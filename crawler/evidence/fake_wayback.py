@@ -6,6 +6,12 @@ It runs a real HTTP server on 127.0.0.1 and implements the endpoints docwatch us
 lines) and ``GET /web/<timestamp>/<url>`` (playback). A finished job really fetches the
 submitted URL (bounded), so playback returns what the page said at capture time.
 
+When a capture of the URL is younger than ``if_not_archived_within`` (or than
+``repeat_capture_interval``: SPN2's own limit on capturing one URL again, which applies even
+without that field), it does what SPN2 does: answers with the job of that earlier capture and
+"The same snapshot had been made N minutes ago. ...", and the job reports ``success`` with
+the earlier capture's timestamp.
+
 Tests steer it with :meth:`FakeWayback.script`: answers queued in order, e.g.
 ``['429', '502', 'refuse_daily_limit', 'pending_forever']``. Transport answers ('429', '502',
 'not_json', 'stall') are taken by the next request of any kind (or only by requests to
@@ -19,8 +25,6 @@ Run it as a process for the demo or CI::
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import json
 import logging
 import secrets
@@ -37,6 +41,7 @@ from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
 from crawler.evidence.wayback import parse_spn_interval
+from storage.archive_queue import payload_digest
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +91,7 @@ class StoredCapture:
     body: bytes
     mimetype: str = "text/html"
     status: int = 200
+    job_id: str | None = None  # the job that made it, if one did
 
 
 @dataclass
@@ -124,6 +130,7 @@ class FakeWayback:
         captures_per_minute: int | None = None,
         session_limit: int = 8,
         stall_seconds: float = 5.0,
+        repeat_capture_interval: str | None = None,
         port: int = 0,
     ) -> None:
         self._authorization = f"LOW {access_key}:{secret_key}"
@@ -131,6 +138,9 @@ class FakeWayback:
         self.captures_per_minute = captures_per_minute
         self.session_limit = session_limit
         self.stall_seconds = stall_seconds
+        if repeat_capture_interval:
+            parse_spn_interval(repeat_capture_interval)  # rejects a malformed interval now
+        self.repeat_capture_interval = repeat_capture_interval
         self.requests: list[RecordedRequest] = []
         self._state = _State()
         self._lock = threading.Lock()
@@ -223,29 +233,34 @@ class FakeWayback:
                 return 200, {}, {"status": "error", "status_ext": "error:bad-request",
                                  "message": str(exc)}
             if recent is not None:
-                return 200, {}, {"url": url, "message": recent}
+                return 200, {}, recent
             state.submissions.append(time.monotonic())
             job = _Job("spn2-" + secrets.token_hex(20), url, now, self.polls_until_done,
                        outcome=forced or "capture")
             state.jobs[job.job_id] = job
         return 200, {}, {"url": url, "job_id": job.job_id}
 
-    def _recent_capture(self, url: str, window: str, now: datetime) -> str | None:
-        """SPN2's answer when if_not_archived_within finds a capture inside the window."""
-        if not window:
+    def _recent_capture(self, url: str, window: str, now: datetime) -> dict | None:
+        """SPN2's answer when a capture is inside if_not_archived_within, or inside its own
+        repeat-capture interval: the earlier capture's job, whose status reports it."""
+        windows = [parse_spn_interval(w) for w in (window, self.repeat_capture_interval) if w]
+        newest = max((c for c in self._state.captures if _surt(c.url) == _surt(url)),
+                     key=lambda c: c.timestamp, default=None)
+        if newest is None or not windows:
             return None
-        interval = parse_spn_interval(window)
-        newest = max((c.timestamp for c in self._state.captures if _surt(c.url) == _surt(url)),
-                     default=None)
-        if newest is None:
+        age = now - datetime.strptime(newest.timestamp, "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+        interval = max((w for w in windows if age <= w), default=None)
+        if interval is None:
             return None
-        age = now - datetime.strptime(newest, "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
-        if age > interval:
-            return None
+        if newest.job_id not in self._state.jobs:  # a capture no job of ours made
+            newest.job_id = "spn2-" + secrets.token_hex(20)
+            self._state.jobs[newest.job_id] = _Job(
+                newest.job_id, url, now, 0, result=_job_success(newest.job_id, newest, first=False))
         minutes = int(age.total_seconds() // 60)
-        hours = int(interval.total_seconds() // 3600)
-        return (f"The same snapshot had been made {minutes} minutes ago. "
-                f"You can make new capture of this URL after {hours} hours.")
+        hours = max(1, int(interval.total_seconds() // 3600))
+        return {"url": url, "job_id": newest.job_id,
+                "message": f"The same snapshot had been made {minutes} minutes ago. "
+                           f"You can make new capture of this URL after {hours} hours."}
 
     def _handle_status(self, job_id: str) -> dict:
         with self._lock:
@@ -280,17 +295,13 @@ class FakeWayback:
             return _job_error(job, "error:bad-gateway", f"HTTP status={exc.code}.")
         except (urllib.error.URLError, OSError) as exc:
             return _job_error(job, "error:cannot-fetch", f"Cannot fetch {job.url}: {exc}")
-        timestamp = job.submitted_at.strftime("%Y%m%d%H%M%S")
+        capture = StoredCapture(final_url, job.submitted_at.strftime("%Y%m%d%H%M%S"), body, mimetype,
+                                job_id=job.job_id)
         with self._lock:
             first = not any(_surt(c.url) == _surt(final_url) for c in self._state.captures)
-            self._state.captures.append(StoredCapture(final_url, timestamp, body, mimetype))
+            self._state.captures.append(capture)
             self._state.daily_captures += 1
-        return {
-            "status": "success", "job_id": job.job_id, "original_url": final_url,
-            "timestamp": timestamp, "duration_sec": round(time.monotonic() - started, 3),
-            "resources": [final_url], "outlinks": {}, "http_status": 200,
-            "counters": {"outlinks": 0, "embeds": 0}, "first_archive": first,
-        }
+        return _job_success(job.job_id, capture, first, round(time.monotonic() - started, 3))
 
     def _handle_user_status(self, authorization: str) -> tuple[int, dict]:
         if not secrets.compare_digest(authorization.encode(), self._authorization.encode()):
@@ -434,6 +445,15 @@ def _handler_for(fake: FakeWayback) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def _job_success(job_id: str, capture: StoredCapture, first: bool, duration: float = 0.0) -> dict:
+    return {
+        "status": "success", "job_id": job_id, "original_url": capture.url,
+        "timestamp": capture.timestamp, "duration_sec": duration,
+        "resources": [capture.url], "outlinks": {}, "http_status": capture.status,
+        "counters": {"outlinks": 0, "embeds": 0}, "first_archive": first,
+    }
+
+
 def _job_error(job: _Job, status_ext: str, message: str) -> dict:
     return {"status": "error", "status_ext": status_ext, "job_id": job.job_id,
             "message": message, "resources": []}
@@ -449,7 +469,7 @@ def _surt(url: str) -> str:
 
 
 def _cdx_line(capture: StoredCapture) -> str:
-    digest = base64.b32encode(hashlib.sha1(capture.body).digest()).decode()
+    digest = payload_digest(capture.body)
     return " ".join([_surt(capture.url), capture.timestamp, capture.url, capture.mimetype,
                      str(capture.status), digest, str(len(capture.body))])
 
@@ -475,10 +495,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--secret-key", required=True)
     parser.add_argument("--polls-until-done", type=int, default=1)
     parser.add_argument("--captures-per-minute", type=int, default=None)
+    parser.add_argument("--repeat-capture-interval", default=None,
+                        help="SPN2's own limit on capturing one URL again, e.g. 45m")
     args = parser.parse_args(argv)
     fake = FakeWayback(args.access_key, args.secret_key, port=args.port,
                        polls_until_done=args.polls_until_done,
-                       captures_per_minute=args.captures_per_minute)
+                       captures_per_minute=args.captures_per_minute,
+                       repeat_capture_interval=args.repeat_capture_interval)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with fake:

@@ -11,6 +11,13 @@ A request ends ``done`` only with a capture the Wayback Machine confirmed: a job
 SPN2 declined because the URL was captured recently, or when there are no keys). Without
 working keys and without a recent capture it ends ``needs_credentials``.
 
+A request for a snapshot ends ``done`` only with a capture of *that version* of the page
+(``storage.archive_queue.Version``): taken at or after the snapshot was fetched, or with the
+body's own digest. So a changed page is submitted even inside ``if_not_archived_within`` (the
+window sent never reaches back before the fetch), and a capture of an earlier version that the
+Wayback Machine offers instead (its own repeat-capture limit, the daily cap) is kept as such on
+the request, which is tried again later.
+
 Killed at any moment, nothing is lost: requests are leased (see storage.archive_queue), a
 restarted worker polls the recorded job instead of submitting again, and when a worker died
 between sending a submission and learning its job id, the next one looks the capture up first.
@@ -28,7 +35,7 @@ from datetime import datetime, timedelta, timezone
 import sqlite_utils
 
 from crawler.evidence.wayback import (
-    Capture,
+    ALREADY_CAPTURED_ERRORS,
     Credentials,
     Kind,
     WaybackClient,
@@ -37,7 +44,7 @@ from crawler.evidence.wayback import (
     parse_spn_interval,
 )
 from storage import archive_queue
-from storage.archive_queue import EXISTING_CAPTURE, NEW_CAPTURE, ArchiveRequest
+from storage.archive_queue import EXISTING_CAPTURE, NEW_CAPTURE, WAYBACK_TIME, ArchiveRequest, Version, WaybackCopy
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +148,8 @@ class _Flight:
     job_id: str
     poll_until: float
     next_poll: float
+    capture_kind: str = NEW_CAPTURE  # EXISTING when SPN2 answered with an earlier capture's job
+    retry_after: float = 0.0  # when that capture shows an earlier version: SPN2's "new capture after"
 
 
 class _Worker:
@@ -249,30 +258,52 @@ class _Worker:
         if submitted_at and (request.job_id or request.resumed):
             # The job is forgotten by now, or its worker died before learning the job id.
             max_age = datetime.now(timezone.utc) - submitted_at + timedelta(minutes=1)
-            return self._record_lookup(request, self.client.lookup(request.url, max_age))
+            return self._record_lookup(request, max_age) is None
         return False
 
     def _reuse_recent_capture(self, request: ArchiveRequest) -> bool:
-        """Never submit a URL twice within if_not_archived_within: point at the earlier capture."""
+        """Never submit a URL twice within if_not_archived_within: point at the earlier capture,
+        unless it was taken before this request's version of the page was fetched."""
         earlier = archive_queue.recently_archived(self.db, request.url, self.settings.window)
-        if earlier is None:
+        version = self._version(request)
+        if earlier is None or (version is not None and not version.shows(earlier.wayback_timestamp)):
             return False
         self._finish_done(request, earlier.wayback_url, earlier.wayback_timestamp, EXISTING_CAPTURE)
         return True
 
+    def _version(self, request: ArchiveRequest) -> Version | None:
+        """The version of the page the request is for now (a crawl may have pointed it at a
+        newer one meanwhile); None for a URL alone (a manual request)."""
+        snapshot_id = archive_queue.request(self.db, request.id).snapshot_id
+        return None if snapshot_id is None else archive_queue.version(self.db, snapshot_id)
+
+    def _window(self, request: ArchiveRequest) -> str:
+        """``if_not_archived_within`` for this request: the configured window, cut short at the
+        snapshot's fetch, so that SPN2 never answers a changed page with its earlier capture."""
+        version = self._version(request)
+        if version is None:
+            return self.settings.if_not_archived_within
+        since_fetch = datetime.now(timezone.utc) - version.fetched_at
+        if since_fetch >= self.settings.window:
+            return self.settings.if_not_archived_within
+        return str(max(1, int(since_fetch.total_seconds())))  # SPN2 takes plain seconds
+
     def _submit(self, request: ArchiveRequest) -> None:
         archive_queue.mark_submitting(self.db, request.id, self.worker_id)
-        result = self.client.submit(request.url, self.settings.if_not_archived_within)
+        result = self.client.submit(request.url, self._window(request))
         if result.kind is Kind.SUBMITTED:
             archive_queue.record_job(self.db, request.id, self.worker_id, result.job_id)
             self.rate_limit_streak = 0
             now = time.monotonic()
-            self.in_flight.append(_Flight(request, result.job_id, now + self.settings.poll_deadline,
-                                          now + self.settings.poll_interval))
+            self.in_flight.append(_Flight(
+                request, result.job_id, now + self.settings.poll_deadline, now + self.settings.poll_interval,
+                EXISTING_CAPTURE if result.offers_earlier_capture else NEW_CAPTURE, result.retry_after or 0.0))
         elif result.kind is Kind.ALREADY_ARCHIVED:
-            capture = self.client.lookup(request.url, max(self.settings.window, DAILY_CAP_WINDOW))
-            if not self._record_lookup(request, capture):
-                self._retry(request, f"{result.message} (the capture is not in the index yet)")
+            why_not = self._record_lookup(request, max(self.settings.window, DAILY_CAP_WINDOW))
+            if why_not is not None:
+                # The daily cap lifts tomorrow; a "same snapshot" refusal after the window.
+                tomorrow = DAILY_CAP_WINDOW.total_seconds() if result.status_ext in ALREADY_CAPTURED_ERRORS else 0
+                self._retry(request, f"{result.message} ({why_not})", min_delay=tomorrow)
         elif result.kind is Kind.RATE_LIMITED:
             self._retry(request, result.message, min_delay=self._slow_down(result.retry_after))
         elif result.kind is Kind.REFUSED:
@@ -284,16 +315,36 @@ class _Worker:
             self._retry(request, _reason(result.status_ext, result.message), min_delay=result.retry_after or 0)
 
     def _without_keys(self, request: ArchiveRequest, why: str) -> None:
-        if not self._record_lookup(request, self.client.lookup(request.url, self.settings.window)):
+        why_not = self._record_lookup(request, self.settings.window)
+        if why_not is not None:
             self._finish(request, "needs_credentials", archive_queue.needs_credentials(
-                self.db, request.id, self.worker_id,
-                f"{why}; no capture within {self.settings.if_not_archived_within} in the Wayback Machine"))
+                self.db, request.id, self.worker_id, f"{why}; {why_not}"))
 
-    def _record_lookup(self, request: ArchiveRequest, capture: Capture | None) -> bool:
+    def _record_lookup(self, request: ArchiveRequest, max_age: timedelta) -> str | None:
+        """Record the newest capture the index lists, if it is one of the request's version
+        (for a URL alone: one younger than ``max_age``); else say why not."""
+        capture = self.client.lookup(request.url)
         if capture is None:
-            return False
-        self._finish_done(request, capture.wayback_url, capture.timestamp, EXISTING_CAPTURE)
-        return True
+            return "no capture in the Wayback Machine yet"
+        if self._version(request) is None and capture.captured_at < datetime.now(timezone.utc) - max_age:
+            return f"no capture in the Wayback Machine within {_duration(max_age)}"
+        return self._record_capture(request, WaybackCopy(capture.wayback_url, capture.timestamp),
+                                    EXISTING_CAPTURE, capture.digest)
+
+    def _record_capture(self, request: ArchiveRequest, capture: WaybackCopy, kind: str,
+                        digest: str | None = None) -> str | None:
+        """Finish the request with ``capture`` if it shows the request's version of the page;
+        otherwise keep it on the request as an earlier version's and say so."""
+        version = self._version(request)
+        if version is None or version.shows(capture.wayback_timestamp, digest):
+            self._finish_done(request, capture.wayback_url, capture.wayback_timestamp, kind)
+            return None
+        if capture.wayback_timestamp >= version.fetched_at.strftime(WAYBACK_TIME):
+            return (f"the Wayback Machine's capture {capture.wayback_timestamp} was taken after the page "
+                    "changed again: it shows a later version")
+        archive_queue.note_earlier_capture(self.db, request.id, self.worker_id, capture)
+        return (f"the Wayback Machine's capture {capture.wayback_timestamp} was taken before this version "
+                f"was fetched ({version.fetched_at.strftime(WAYBACK_TIME)}): it shows an earlier version")
 
     def _poll_due_jobs(self) -> None:
         for flight in [f for f in self.in_flight if f.next_poll <= time.monotonic()]:
@@ -302,7 +353,10 @@ class _Worker:
             if status.kind in (Kind.SUCCESS, Kind.ERROR):
                 self.in_flight.remove(flight)
             if status.kind is Kind.SUCCESS:
-                self._finish_done(request, status.wayback_url, status.timestamp, NEW_CAPTURE)
+                why_not = self._record_capture(request, WaybackCopy(status.wayback_url, status.timestamp),
+                                               flight.capture_kind)
+                if why_not is not None:
+                    self._retry(request, why_not, min_delay=flight.retry_after)
             elif status.kind is Kind.ERROR and status.permanent:
                 self._finish_failed(request, _reason(status.status_ext, status.message))
             elif status.kind is Kind.ERROR:
@@ -344,6 +398,10 @@ class _Worker:
 
 def _env_name(setting: str) -> str:
     return f"DOCWATCH_ARCHIVE_{setting.upper()}"
+
+
+def _duration(interval: timedelta) -> str:
+    return f"{interval.total_seconds() / 3600:g}h" if interval >= timedelta(hours=1) else f"{interval.total_seconds():g}s"
 
 
 def _reason(status_ext: str | None, message: str) -> str:

@@ -65,6 +65,8 @@ ALREADY_CAPTURED_ERRORS = frozenset({"error:too-many-daily-captures"})
 _ALREADY_ARCHIVED_MESSAGE = re.compile(
     r"same snapshot had been made|you can make new capture", re.IGNORECASE
 )
+_NEW_CAPTURE_AFTER = re.compile(r"new capture of this URL after (\d+) hours?", re.IGNORECASE)
+_PAYLOAD_DIGEST = re.compile(r"[A-Z2-7]{32}")
 _RATE_LIMIT_MESSAGE = re.compile(r"too many|limit of active sessions|try again later",
                                  re.IGNORECASE)
 _INTERVAL_PART = re.compile(r"(\d+)([dhms]?)")
@@ -159,7 +161,13 @@ class SubmitResult:
     job_id: str | None = None
     status_ext: str | None = None
     message: str = ""
-    retry_after: float | None = None  # seconds, from a Retry-After header
+    retry_after: float | None = None  # seconds, from a Retry-After header or "new capture after N hours"
+
+    @property
+    def offers_earlier_capture(self) -> bool:
+        """SPN2 answered with the job of a capture made earlier ("The same snapshot had been
+        made N minutes ago"): its success reports that capture's timestamp, not a new one."""
+        return self.kind is Kind.SUBMITTED and bool(_ALREADY_ARCHIVED_MESSAGE.search(self.message))
 
 
 @dataclass(frozen=True)
@@ -195,6 +203,7 @@ class Capture:
     url: str
     wayback_url: str
     status_code: int | None  # None for index rows without one (e.g. revisits, "-")
+    digest: str | None = None  # the CDX payload digest: base32 SHA-1 of the captured body
 
     @property
     def captured_at(self) -> datetime:
@@ -328,6 +337,7 @@ class WaybackClient:
             url=snapshot.original,
             wayback_url=f"{self.endpoints.web}/{snapshot.timestamp}/{snapshot.original}",
             status_code=int(snapshot.statuscode) if snapshot.statuscode.isdigit() else None,
+            digest=snapshot.digest if _PAYLOAD_DIGEST.fullmatch(snapshot.digest or "") else None,
         )
         if max_age is not None and capture.captured_at < datetime.now(timezone.utc) - max_age:
             return None
@@ -387,7 +397,9 @@ def _classify_submission(url: str, answer: _Answer) -> SubmitResult:
     message = _bounded(_text(body.get("message")))
     job_id = _text(body.get("job_id"))
     if job_id and _JOB_ID.fullmatch(job_id):
-        return SubmitResult(Kind.SUBMITTED, url, job_id=job_id, message=message)
+        after = _NEW_CAPTURE_AFTER.search(message)
+        return SubmitResult(Kind.SUBMITTED, url, job_id=job_id, message=message,
+                            retry_after=int(after.group(1)) * 3600.0 if after else None)
     if status_ext in ALREADY_CAPTURED_ERRORS or (
         not status_ext and _ALREADY_ARCHIVED_MESSAGE.search(message)
     ):
