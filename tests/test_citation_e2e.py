@@ -115,8 +115,11 @@ def test_when_the_archive_only_has_the_earlier_version_nothing_says_archived(tmp
         html = flow.run("digest", "--since", "1d", "--format", "html")
         atom = feedparser.parse(flow.run("digest", "--since", "1d", "--format", "atom"))
         for text, event_start in ((markdown, "\n#### "), (html, "<article")):
-            # The article's two events: its first version, archived; its revision, not.
-            first, revised = [block for block in text.split(event_start) if f"{flow.url} (" in block]
+            # The article's two events (the revision first: it scores higher): its first version,
+            # archived; its revision, not.
+            blocks = [block for block in text.split(event_start) if f"{flow.url} (" in block]
+            [revised] = [block for block in blocks if "21859" in block]
+            [first] = [block for block in blocks if block is not revised]
             assert f"(archived {day} at {earlier_url})." in first and EARLIER_WORDING not in first
             assert f"{EARLIER_WORDING} (captured {day}): " in revised and "; this version queued" in revised
             assert "shows an earlier version)." in revised  # the citation
