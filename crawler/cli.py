@@ -1,7 +1,8 @@
 """The `docwatch` command.
 
 Exit codes: 0 the command did its work (a crawl with failed pages still exits 0 and lists
-them), 2 bad input (watchlist, options, unknown source or snapshot), 1 an unexpected error.
+them), 2 bad input (watchlist, options, unknown source or snapshot), 1 an unexpected error or
+a crawl that stopped because it could not write its data (a full disk).
 """
 
 from __future__ import annotations
@@ -78,9 +79,15 @@ def crawl(app: App, source_ids: tuple[str, ...], tags: tuple[str, ...], urls: tu
         raise BadInput(f"no source has tag(s) {', '.join(tags)}")
     started = time.monotonic()
     summary = run_crawl(app.config, sources, trigger)
-    print_summary(summary.run, summary.failures, time.monotonic() - started)
+    if summary.run is not None:
+        print_summary(summary.run, summary.failures, time.monotonic() - started)
     if summary.errors_logged:
         click.echo(f"{summary.errors_logged} error(s) were logged during the run: see the log above.", err=True)
+    if summary.storage_error:
+        recorded = "" if summary.run is not None else " (not even the run's end could be recorded)"
+        click.echo(f"docwatch: the crawl stopped: {summary.storage_error}{recorded}. What was fetched and not "
+                   "stored is fetched again by the next crawl: free some space and crawl again.", err=True)
+        raise SystemExit(1)
     if ArchiveSettings.resolve(app.watchlist.settings).work_after_crawl:
         from crawler.commands.archive import run as work_archive_queue
 

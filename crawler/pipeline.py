@@ -12,7 +12,7 @@ from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
 from crawler.capture import (
@@ -23,13 +23,19 @@ from crawler.detect import Verdict, classify_response, is_error_page
 from crawler.documents import DocumentReading, read_document
 from crawler.evidence.warc import WarcExchange, WarcWriter
 from crawler.items import FetchedPage, FetchFailed, ListingFetched
-from crawler.store import Attachment, store_capture, store_failure, store_gone, store_listing, store_same_body
+from crawler.lifeline import die_with_parent
+from crawler.store import (
+    Attachment, store_capture, store_failure, store_gone, store_listing, store_same_body, store_unsaved,
+)
 from crawler.watchlist import KeywordSet, Source, load_watchlist
-from storage import open_database, queries
+from storage import open_database, out_of_space, queries
 from storage.queries import PageCapture
 
 log = logging.getLogger(__name__)
 
+# Sent (with `message`) when the crawl cannot write its data any more: the runner stops every
+# spider of the run and reports the run failed.
+storage_failed = object()
 
 _extraction_pool: ProcessPoolExecutor | None = None
 
@@ -38,11 +44,13 @@ def extraction_pool() -> ProcessPoolExecutor:
     """Extraction (decode, parse, main text) is the heaviest step: it runs in worker processes,
     one per core, while this process fetches and writes the database. Shared by both spiders.
     Workers are spawned (no fork of a process with threads) as direct children, so the crawl's
-    CPU accounting includes them once `shutdown_extraction_pool` has waited for them."""
+    CPU accounting includes them once `shutdown_extraction_pool` has waited for them. They die
+    with the crawl, however it ends; the pool is used from the reactor (main) thread only."""
     global _extraction_pool
     if _extraction_pool is None:
         _extraction_pool = ProcessPoolExecutor(
-            max_workers=os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn")
+            max_workers=os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn"),
+            initializer=die_with_parent, initargs=(os.getpid(),),
         )
     return _extraction_pool
 
@@ -70,6 +78,7 @@ class StorePipeline:
         self.owns_run = self.run_id is None
         self.listed: dict[str, list[str]] = defaultdict(list)  # listing source → article URLs, in order
         self.listing_failed: set[str] = set()
+        self.storage_error: str | None = None  # set when nothing more can be written
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -85,17 +94,58 @@ class StorePipeline:
             self.run_id = queries.start_run(self.db, "scrapy", sorted(self.sources))
 
     def close_spider(self, spider=None):
-        for source_id, urls in self.listed.items():
-            if source_id not in self.listing_failed:  # a partial listing says nothing about what was dropped
-                store_listing(self.db, self.run_id, source_id, urls, queries.utcnow())
+        if self.storage_error is None:  # a crawl stopped early read partial listings
+            for source_id, urls in self.listed.items():
+                if source_id not in self.listing_failed:  # a partial listing says nothing about what was dropped
+                    store_listing(self.db, self.run_id, source_id, urls, queries.utcnow())
         if self.owns_run:
-            queries.finish_run(self.db, self.run_id, "done")
+            queries.finish_run(self.db, self.run_id, "failed" if self.storage_error else "done", self.storage_error)
         self.db.close()
 
     def keyword_sets_of(self, source: Source) -> tuple[KeywordSet, ...]:
         return tuple(self.keyword_sets[name] for name in source.keyword_sets if name in self.keyword_sets)
 
     async def process_item(self, item, spider=None):
+        if self.storage_error is None:
+            try:
+                await self._process(item)
+            except Exception as error:
+                if not out_of_space(error):
+                    raise
+                self._stop_storing(error)
+        if self.storage_error is not None:
+            self._record_unsaved(item)
+        return item
+
+    def _stop_storing(self, error: BaseException) -> None:
+        """The disk (or a quota) is full: say so once, and stop the crawl, since nothing more it
+        fetches could be kept. What was fetched and not stored is fetched again next time."""
+        if self.storage_error is not None:
+            return
+        self.storage_error = f"cannot write to {Path(self.db_path).parent}: {describe_write_error(error)}"
+        self.crawler.stats.set_value(STORAGE_ERROR_STAT, self.storage_error)
+        if not self.crawler.signals.send_catch_log(storage_failed, message=self.storage_error):
+            log.error("%s; the crawl stops", self.storage_error)  # a bare `scrapy crawl`: no runner to tell
+        deferred_from_coro(self.crawler.stop_async())
+
+    def _record_unsaved(self, item) -> None:
+        """A fetch the full disk kept us from storing: a failed fetch row, if even that fits."""
+        if isinstance(item, ListingFetched):
+            self.listing_failed.add(item.source_id)
+            return
+        unsaved = f"not stored: {self.storage_error}"
+        try:
+            if isinstance(item, FetchedPage):
+                store_unsaved(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, unsaved,
+                              item.status, len(item.body))
+            else:
+                store_unsaved(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at,
+                              f"{item.error}; {unsaved}", item.status, item.size)
+        except Exception as error:
+            if not out_of_space(error):
+                raise
+
+    async def _process(self, item) -> None:
         if isinstance(item, FetchedPage):
             await self._store_page(item)
         elif isinstance(item, ListingFetched):
@@ -107,7 +157,6 @@ class StorePipeline:
                 self.listing_failed.add(item.source_id)
             store_failure(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, item.error,
                           item.status, item.size)
-        return item
 
     async def _store_page(self, item: FetchedPage) -> None:
         source = self.sources[item.source_id]
@@ -175,3 +224,14 @@ class StorePipeline:
         if queries.needs_snapshot(self.db, capture.url, capture.text_sha256):
             warc = await maybe_deferred_to_future(deferToThread(self.warc.append, exchange))
         store_capture(self.db, self.run_id, capture, matcher_for(self.keyword_sets_of(source)), warc, attachment)
+
+
+STORAGE_ERROR_STAT = "docwatch/storage_error"
+
+
+def describe_write_error(error: BaseException) -> str:
+    """A full disk, as a user reads it: the file system's message and the file, or SQLite's."""
+    if isinstance(error, OSError) and error.errno is not None:
+        where = f" ({error.filename})" if error.filename else ""
+        return f"{os.strerror(error.errno)}{where}"
+    return f"{error} (SQLite)"

@@ -182,6 +182,20 @@ def store_failure(
         return FAILED
 
 
+def store_unsaved(
+    db: sqlite_utils.Database, run_id: int | None, source_id: str, url: str, kind: str, fetched_at: str,
+    error: str, http_status: int | None = None, size: int | None = None,
+) -> str:
+    """Fetched, but not stored because docwatch could not write (a full disk): a failed fetch row
+    and nothing else. It says nothing about the page, so neither its state nor its events change;
+    the next crawl fetches it again."""
+    with transaction(db):
+        rows = list(db.query("SELECT * FROM pages WHERE url = ?", [url]))
+        queries.insert_fetch(db, run_id, rows[0] if rows else None, source_id, url, kind, fetched_at, FAILED,
+                             http_status=http_status, size=size, error=error)
+        return FAILED
+
+
 def store_listing(db: sqlite_utils.Database, run_id: int | None, source_id: str, urls: list[str], seen_at: str) -> list[str]:
     """After every page of a listing was read: record its articles, flag the ones it dropped."""
     with transaction(db):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -42,9 +43,23 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     try:
         yield db
     except BaseException:
-        db.conn.execute("ROLLBACK")
+        if db.conn.in_transaction:  # SQLite rolls back by itself on some errors, a full disk among them
+            db.conn.execute("ROLLBACK")
         raise
     db.conn.execute("COMMIT")
+
+
+SQLITE_FULL = 13  # "database or disk is full"
+
+
+def out_of_space(error: BaseException) -> bool:
+    """Is `error` the file system refusing to take more (a full disk or a quota), from a file
+    write or from SQLite? Such a crawl cannot keep anything more: it has to stop."""
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(error, sqlite3.Error):
+        return getattr(error, "sqlite_errorcode", None) == SQLITE_FULL or "database or disk is full" in str(error)
+    return False
 
 
 def insert_row(db: sqlite_utils.Database, table: str, row: dict) -> int:

@@ -8,7 +8,8 @@ file takes no more records once it has reached ``max_bytes`` (it overshoots by a
 record pair). Each record is its own gzip member, so a
 record can be read back from its offset alone. Appends happen under an ``fcntl`` lock on
 ``.<prefix>.lock`` in the directory: two crawl processes never interleave records, and readers
-only ever see complete records through the references returned after ``fsync``.
+only ever see complete records through the references returned after ``fsync``. An append that
+fails (a full disk) leaves the file as it was.
 
 The body is stored exactly as given, and the HTTP headers are made to describe it, because
 replay tools trust the headers. ``Transfer-Encoding`` is always removed (the body is never
@@ -89,22 +90,31 @@ class WarcWriter:
 
     def append(self, exchange: WarcExchange) -> WarcRecordRef:
         """Append an exchange built by `build_exchange` (possibly in another process) to the
-        file of its day, and return where its response record is, once it is on disk."""
+        file of its day, and return where its response record is, once it is on disk.
+
+        All or nothing: when the write fails (a full disk), the file is cut back to where it
+        ended, so it never keeps a partial gzip member that would stop sequential readers."""
         with self._thread_lock, open(self.directory / f".{self.prefix}.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             path = self._file_for(exchange.day)
-            with open(path, "ab") as warc:
-                if warc.tell() == 0:
-                    warc.write(_gzip_member(RecordBuilder(warc_version="1.1").create_warcinfo_record(
-                        path.name, {"software": f"docwatch/{crawler.__version__}", "format": "WARC File Format 1.1"},
-                    )))
-                offset = warc.tell()
-                warc.write(exchange.response)
-                length = warc.tell() - offset
-                warc.write(exchange.request)
-                warc.flush()
-                os.fsync(warc.fileno())  # the reference must survive a machine crash
-        return WarcRecordRef(path=path.name, offset=offset, length=length, sha256=exchange.sha256)
+            descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                end = os.lseek(descriptor, 0, os.SEEK_END)
+                header = b"" if end else _gzip_member(RecordBuilder(warc_version="1.1").create_warcinfo_record(
+                    path.name, {"software": f"docwatch/{crawler.__version__}", "format": "WARC File Format 1.1"},
+                ))
+                try:
+                    _write_all(descriptor, header + exchange.response + exchange.request)
+                    os.fsync(descriptor)  # the reference must survive a machine crash
+                except BaseException:
+                    os.ftruncate(descriptor, end)
+                    if not end:
+                        path.unlink()
+                    raise
+            finally:
+                os.close(descriptor)
+        offset = end + len(header)
+        return WarcRecordRef(path=path.name, offset=offset, length=len(exchange.response), sha256=exchange.sha256)
 
     def _file_for(self, day: str) -> Path:
         """The newest file of ``day``, or the next one once that has reached ``max_bytes``."""
@@ -184,6 +194,13 @@ def build_exchange(
         day=fetched_utc.strftime("%Y%m%d"), response=_gzip_member(response), request=_gzip_member(request),
         sha256=hashlib.sha256(body).hexdigest(),
     )
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    """One write, or as many as the kernel needs: a large write may be taken in parts."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view):]
 
 
 def _gzip_member(record) -> bytes:
