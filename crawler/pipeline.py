@@ -29,9 +29,14 @@ from crawler.store import (
 )
 from crawler.watchlist import KeywordSet, Source, load_watchlist
 from storage import open_database, out_of_space, queries
+from storage.database import describe_write_error, keep_space_reserve, release_space_reserve
 from storage.queries import PageCapture
 
 log = logging.getLogger(__name__)
+
+class StorageStopped(Exception):
+    """Storing stopped (a full disk) while this item was on its way to be stored."""
+
 
 # Sent (with `message`) when the crawl cannot write its data any more: the runner stops every
 # spider of the run and reports the run failed.
@@ -86,6 +91,7 @@ class StorePipeline:
 
     def open_spider(self, spider=None):
         self.db = open_database(self.db_path)
+        keep_space_reserve(self.db_path)
         self.warc = WarcWriter(Path(self.warc_dir))
         self.sources = self.crawler.spider.sources
         self.keyword_sets = load_watchlist(self.watchlist_path).keyword_sets
@@ -109,12 +115,14 @@ class StorePipeline:
         if self.storage_error is None:
             try:
                 await self._process(item)
+                return item
+            except StorageStopped:
+                pass
             except Exception as error:
                 if not out_of_space(error):
                     raise
                 self._stop_storing(error)
-        if self.storage_error is not None:
-            self._record_unsaved(item)
+        self._record_unsaved(item)
         return item
 
     def _stop_storing(self, error: BaseException) -> None:
@@ -123,10 +131,16 @@ class StorePipeline:
         if self.storage_error is not None:
             return
         self.storage_error = f"cannot write to {Path(self.db_path).parent}: {describe_write_error(error)}"
+        release_space_reserve(self.db, self.db_path)  # room to record the fetches in flight and the run's end
         self.crawler.stats.set_value(STORAGE_ERROR_STAT, self.storage_error)
         if not self.crawler.signals.send_catch_log(storage_failed, message=self.storage_error):
             log.error("%s; the crawl stops", self.storage_error)  # a bare `scrapy crawl`: no runner to tell
         deferred_from_coro(self.crawler.stop_async())
+
+    def _check_still_storing(self) -> None:
+        """Pages extracted while the disk filled up must not use the space kept for the records."""
+        if self.storage_error is not None:
+            raise StorageStopped(self.storage_error)
 
     def _record_unsaved(self, item) -> None:
         """A fetch the full disk kept us from storing: a failed fetch row, if even that fits."""
@@ -222,16 +236,10 @@ class StorePipeline:
         The append waits for fsync, in a thread: downloads and other pages go on meanwhile."""
         warc = None
         if queries.needs_snapshot(self.db, capture.url, capture.text_sha256):
+            self._check_still_storing()
             warc = await maybe_deferred_to_future(deferToThread(self.warc.append, exchange))
+        self._check_still_storing()
         store_capture(self.db, self.run_id, capture, matcher_for(self.keyword_sets_of(source)), warc, attachment)
 
 
 STORAGE_ERROR_STAT = "docwatch/storage_error"
-
-
-def describe_write_error(error: BaseException) -> str:
-    """A full disk, as a user reads it: the file system's message and the file, or SQLite's."""
-    if isinstance(error, OSError) and error.errno is not None:
-        where = f" ({error.filename})" if error.filename else ""
-        return f"{os.strerror(error.errno)}{where}"
-    return f"{error} (SQLite)"

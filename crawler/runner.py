@@ -21,6 +21,7 @@ from crawler.watchlist import ADHOC_SOURCE_ID, Source
 from spiders.listing import ListingSpider
 from spiders.page import PageSpider
 from storage import locks, open_database, out_of_space, queries
+from storage.database import describe_write_error
 
 
 @dataclass(frozen=True)
@@ -61,14 +62,14 @@ def run_crawl(config: Config, sources: list[Source], trigger: str = "cli", progr
 
     The sources are locked for the whole run; if another live process holds any of them, the
     command exits BUSY_EXIT_CODE (3) naming the holder, and crawls nothing."""
-    db = open_database(config.db_path)
-
     def start_run() -> int:
         queries.interrupt_dead_runs(db)
         queries.sync_sources(db, sources)
         return queries.start_run(db, trigger, [s.id for s in sources])
 
+    db = None
     try:  # ad-hoc URLs are not a watched source: two of them never collide
+        db = open_database(config.db_path)
         lock, run_id = locks.SourceLock.acquire(
             db, config.db_path, [s.id for s in sources if s.id != ADHOC_SOURCE_ID], trigger, start_run
         )
@@ -76,6 +77,14 @@ def run_crawl(config: Config, sources: list[Source], trigger: str = "cli", progr
         db.close()
         click.echo(f"docwatch: {busy}", err=True)
         raise SystemExit(locks.BUSY_EXIT_CODE) from None
+    except Exception as exc:
+        if not out_of_space(exc):
+            raise
+        if db is not None:
+            db.close()
+        click.echo(f"docwatch: cannot start the crawl: cannot write to {config.db_path.parent}: "
+                   f"{describe_write_error(exc)}. Free some space and crawl again.", err=True)
+        raise SystemExit(1) from None
     if progress is None:
         progress = sys.stderr.isatty()
     status, error, errors_logged = "done", None, 0
@@ -117,15 +126,20 @@ def run_crawl(config: Config, sources: list[Source], trigger: str = "cli", progr
 
 
 def close_run(db, lock: locks.SourceLock, run_id: int, status: str, error: str | None) -> dict | None:
-    """Record the end of the run and free its sources; None when a full disk refuses even that
-    (the run is then marked interrupted, and its lock recovered, by the next crawl)."""
+    """Record the end of the run and free its sources. On a full disk either may not fit: a run
+    left `running` (None here) is marked interrupted, and a lock left behind recovered, by the
+    next crawl."""
     try:
         run = queries.finish_run(db, run_id, status, error)
+    except Exception as exc:
+        if not out_of_space(exc):
+            raise
+        run = None
+    try:
         lock.release(db)
     except Exception as exc:
         if not out_of_space(exc):
             raise
-        return None
     return run
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -42,14 +43,17 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     db.conn.execute("BEGIN IMMEDIATE")
     try:
         yield db
+        db.conn.execute("COMMIT")
     except BaseException:
-        if db.conn.in_transaction:  # SQLite rolls back by itself on some errors, a full disk among them
+        # A COMMIT that failed (a full disk) leaves the transaction open; other errors may have
+        # rolled it back already. Either way nothing of it is kept, and the next one starts clean.
+        if db.conn.in_transaction:
             db.conn.execute("ROLLBACK")
         raise
-    db.conn.execute("COMMIT")
 
 
 SQLITE_FULL = 13  # "database or disk is full"
+SPACE_RESERVE_BYTES = 512 * 1024
 
 
 def out_of_space(error: BaseException) -> bool:
@@ -81,3 +85,40 @@ def update_row(db: sqlite_utils.Database, table: str, row_id: int, changes: dict
 def utcnow() -> str:
     """Timestamps are stored as ISO 8601 UTC strings: sortable, readable, unambiguous."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def describe_write_error(error: BaseException) -> str:
+    """A full disk, as a user reads it: the file system's message and the file, or SQLite's."""
+    if isinstance(error, OSError) and error.errno is not None:
+        where = f" ({error.filename})" if error.filename else ""
+        return f"{os.strerror(error.errno)}{where}"
+    return f"{error} (SQLite)"
+
+
+def space_reserve(db_path: str | Path) -> Path:
+    return Path(f"{db_path}-reserve")
+
+
+def keep_space_reserve(db_path: str | Path) -> None:
+    """Hold SPACE_RESERVE_BYTES in a file next to the database, to be given up when the disk is
+    full (`release_space_reserve`): a crawl can then still record how it ended. On a disk that
+    is full already, whatever fits."""
+    path = space_reserve(db_path)
+    try:
+        if path.exists() and path.stat().st_size >= SPACE_RESERVE_BYTES:
+            return
+        with open(path, "wb") as reserve:
+            reserve.write(bytes(SPACE_RESERVE_BYTES))
+            reserve.flush()
+            os.fsync(reserve.fileno())
+    except OSError as error:
+        if not out_of_space(error):
+            raise
+
+
+def release_space_reserve(db: sqlite_utils.Database, db_path: str | Path) -> None:
+    """The disk is full: give up the reserve, and fold the write-ahead log into the database,
+    which frees the room the log took (the log only restarts after a complete checkpoint)."""
+    space_reserve(db_path).unlink(missing_ok=True)
+    with contextlib.suppress(sqlite3.Error):
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
