@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import os
@@ -15,6 +16,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawler.demo import SITE_DIR
 from crawler.evidence.warc import WarcRecordRef, WarcWriter, build_exchange, read_record, replay_problem, verify
+from tests.conftest import resize_filesystem, small_filesystem
 
 # Raw GB2312 bytes of a Xinhua Hebei article, as the Wayback Machine replayed it.
 PAGE = (Path(__file__).parent / "files" / "pages" / "wayback_he.xinhuanet.com_article_gb2312.html"
@@ -206,3 +208,24 @@ def test_two_crawl_processes_never_interleave(tmp_path: Path) -> None:
     assert len(responses) == 50
     assert {r[1]["WARC-Target-URI"] for r in responses} == {
         f"{URL}?worker={w}&n={n}" for w in (1, 2) for n in range(25)}
+
+
+def test_an_append_that_fills_the_disk_leaves_the_file_whole_and_the_next_one_continues_it(tmp_path: Path) -> None:
+    binary = [("Content-Type", "application/octet-stream")]
+    with small_filesystem(tmp_path / "disk", "256k") as disk:
+        writer = WarcWriter(disk)
+        refs = []
+        with pytest.raises(OSError) as full:
+            for number in range(100):  # incompressible bodies: the disk is full after a few
+                refs.append(store(writer, body=os.urandom(40_000), url=f"{URL}?{number}", headers=binary))
+        assert full.value.errno == errno.ENOSPC and len(refs) >= 2
+        [path] = disk.glob("*.warc.gz")
+        gzip.decompress(path.read_bytes())  # no partial gzip member at the end
+        assert len(records_in(path)) == 1 + 2 * len(refs)  # warcinfo, then a response and a request each
+        assert all(verify(disk, ref) for ref in refs)
+
+        resize_filesystem(disk, "4m")
+        refs.append(store(writer, url=f"{URL}?after", headers=binary))
+        gzip.decompress(path.read_bytes())
+        assert len(records_in(path)) == 1 + 2 * len(refs)
+        assert all(verify(disk, ref) for ref in refs)

@@ -39,6 +39,7 @@ from crawler.config import resolve
 from crawler.demo import EDITED_ARTICLE, SITE_DIR
 from crawler.evidence.fake_wayback import FakeWayback
 from crawler.runner import crawl_in_subprocess
+from tests.conftest import resize_filesystem, small_filesystem
 from tests.test_archive_queue import ACCESS, SECRET, cli_env, submissions
 
 pytestmark = pytest.mark.e2e
@@ -231,6 +232,7 @@ class Docwatch:
         self.mark = uuid.uuid4().hex
         self.env = {**os.environ, "DOCWATCH_ENV": "local", MARK: self.mark, **env}
         self.outputs: list[str] = []
+        self.orphaned = 0  # left alive by the processes `kill` killed
 
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "crawler", "--db", str(self.db_path), "--watchlist", str(self.watchlist),
@@ -246,17 +248,21 @@ class Docwatch:
         return result
 
     def kill(self, process: subprocess.Popen) -> set[psutil.Process]:
-        """SIGKILL, as `kill -9`; returns the processes it had started."""
+        """SIGKILL, as `kill -9`; returns the processes it had started, and adds those it left
+        alive to `orphaned`."""
+        children: set[psutil.Process] = set()
         with contextlib.suppress(psutil.NoSuchProcess):
             children = set(psutil.Process(process.pid).children(recursive=True))
         process.kill()
+        process.wait()
+        self.orphaned += self.orphans()  # first: orphans would keep its output pipes open
         stdout, stderr = process.communicate()
-        self.outputs.append(stdout + stderr)
+        self.outputs.append((stdout or "") + (stderr or ""))
         return children
 
     def orphans(self, wait: float = 5) -> int:
         """Processes started by this test's docwatch commands still alive (after `wait` seconds
-        for them to go); they are killed afterwards, so one test's leftovers do not count twice."""
+        for them to go); they are killed, so that each is counted once."""
         deadline = time.monotonic() + wait
         while (alive := self.marked_processes()) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -338,7 +344,6 @@ def test_kill_9_at_random_points_mid_crawl_loses_duplicates_and_orphans_nothing(
         if crawl.poll() is None:
             killed_pids.append(crawl.pid)
         started.append(len(docwatch.kill(crawl)))
-        figures.orphaned += docwatch.orphans()
         figures.half_written += docwatch.half_written()
 
     final = docwatch.run("crawl")
@@ -347,7 +352,7 @@ def test_kill_9_at_random_points_mid_crawl_loses_duplicates_and_orphans_nothing(
     figures.duplicated = docwatch.duplicated_snapshots()
     figures.tracebacks = docwatch.tracebacks()
     figures.half_written += docwatch.half_written()
-    figures.orphaned += docwatch.orphans()
+    figures.orphaned = docwatch.orphaned + docwatch.orphans()
     figures.assert_zero()
     assert max(started) >= 2, "no crawl was killed while its workers ran"
     # A run the kill caught is marked interrupted by the next crawl; one that was only exiting is done.
@@ -372,13 +377,13 @@ def test_kill_9_at_random_points_mid_archive_never_submits_twice(tmp_path, fault
                     and time.monotonic() < deadline:
                 time.sleep(0.005)
             docwatch.kill(worker)
-            figures.orphaned += docwatch.orphans()
             figures.half_written += docwatch.half_written()
         finished = docwatch.run("archive", "run")
         assert finished.returncode == 0, finished.stderr
         submitted = submissions(wayback)
     figures.duplicated = sum(count - 1 for count in submitted.values())
     figures.lost = len(paths) - len(submitted)
+    figures.orphaned = docwatch.orphaned
     figures.tracebacks = docwatch.tracebacks()
     figures.assert_zero()
     assert docwatch.query("SELECT state, count(*) FROM archive_requests GROUP BY state") == [("done", len(paths))]
@@ -411,21 +416,29 @@ def test_the_daemon_s_time_limit_kills_the_crawl_with_its_workers(tmp_path, faul
     assert docwatch.query("SELECT count(*) FROM snapshots") == [(3,)]
 
 
+LIFELINE_PARENT = """
+import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import sys, time; from crawler.lifeline import die_with_parent; "
+                          "die_with_parent(int(sys.argv[1])); print(flush=True); time.sleep(120)", str(os.getpid())],
+                         stdout=subprocess.PIPE)
+child.stdout.readline()
+print(child.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_child_with_a_lifeline_dies_with_its_parent(tmp_path, figures):
+    """What the extraction workers and the document readers do first, on its own."""
+    docwatch = Docwatch(tmp_path, tmp_path / "watchlist.yaml")
+    parent = subprocess.Popen([sys.executable, "-c", LIFELINE_PARENT], env=docwatch.env, stdout=subprocess.PIPE, text=True)
+    child = psutil.Process(int(parent.stdout.readline()))
+    assert child.is_running() and child.ppid() == parent.pid
+    docwatch.kill(parent)
+    figures.orphaned = docwatch.orphaned
+    figures.assert_zero()
+
+
 # --- a full disk ---------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def small_filesystem(path: Path, size: str) -> Iterator[Path]:
-    """A tmpfs of `size` at `path`; the test is skipped where mounting is not permitted."""
-    path.mkdir(parents=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
 
 
 def test_a_full_disk_stops_the_crawl_once_and_the_next_crawl_with_space_completes(tmp_path, faulty_site, figures):
@@ -450,7 +463,7 @@ def test_a_full_disk_stops_the_crawl_once_and_the_next_crawl_with_space_complete
         assert still_full.returncode == 1 and "free some space and crawl again" in still_full.stderr.lower(), \
             still_full.stderr
 
-        subprocess.run(["mount", "-o", "remount,size=64m", str(data_dir)], check=True)
+        resize_filesystem(data_dir, "64m")
         again = docwatch.run("crawl")
         assert again.returncode == 0, again.stderr
         [(last_run,)] = docwatch.query("SELECT max(id) FROM runs")
