@@ -2,8 +2,9 @@
 
 A crawled file is hostile: a corrupt or crafted PDF can make a parser loop or eat memory. So
 each file is read by `python -m crawler.documents TYPE` in a child process that caps its own
-address space and CPU time, under a wall-clock limit set by the parent, and dies with it. Whatever goes wrong
-comes back as a DocumentError with a message for the user, never a crash or a hang.
+address space and CPU time, under a wall-clock limit set by the parent, and dies with the
+parent. Whatever goes wrong comes back as a DocumentError with a message for the user, never a
+crash or a hang.
 
 The file type is decided by the bytes (magic numbers), not by the URL or the Content-Type,
 which government servers often get wrong.

@@ -34,6 +34,7 @@ from storage.queries import PageCapture
 
 log = logging.getLogger(__name__)
 
+
 class StorageStopped(Exception):
     """Storing stopped (a full disk) while this item was on its way to be stored."""
 
@@ -132,7 +133,6 @@ class StorePipeline:
             return
         self.storage_error = f"cannot write to {Path(self.db_path).parent}: {describe_write_error(error)}"
         release_space_reserve(self.db, self.db_path)  # room to record the fetches in flight and the run's end
-        self.crawler.stats.set_value(STORAGE_ERROR_STAT, self.storage_error)
         if not self.crawler.signals.send_catch_log(storage_failed, message=self.storage_error):
             log.error("%s; the crawl stops", self.storage_error)  # a bare `scrapy crawl`: no runner to tell
         deferred_from_coro(self.crawler.stop_async())
@@ -144,19 +144,14 @@ class StorePipeline:
 
     def _record_unsaved(self, item) -> None:
         """A fetch the full disk kept us from storing: a failed fetch row, if even that fits."""
-        if isinstance(item, ListingFetched):
-            self.listing_failed.add(item.source_id)
-            return
         unsaved = f"not stored: {self.storage_error}"
+        kind = "listing" if isinstance(item, ListingFetched) else item.kind
+        error = f"{item.error}; {unsaved}" if isinstance(item, FetchFailed) else unsaved
+        size = len(item.body) if isinstance(item, FetchedPage) else item.size
         try:
-            if isinstance(item, FetchedPage):
-                store_unsaved(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, unsaved,
-                              item.status, len(item.body))
-            else:
-                store_unsaved(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at,
-                              f"{item.error}; {unsaved}", item.status, item.size)
-        except Exception as error:
-            if not out_of_space(error):
+            store_unsaved(self.db, self.run_id, item.source_id, item.url, kind, item.fetched_at, error, item.status, size)
+        except Exception as failure:
+            if not out_of_space(failure):
                 raise
 
     async def _process(self, item) -> None:
@@ -241,5 +236,3 @@ class StorePipeline:
         self._check_still_storing()
         store_capture(self.db, self.run_id, capture, matcher_for(self.keyword_sets_of(source)), warc, attachment)
 
-
-STORAGE_ERROR_STAT = "docwatch/storage_error"

@@ -229,3 +229,26 @@ def test_an_append_that_fills_the_disk_leaves_the_file_whole_and_the_next_one_co
         gzip.decompress(path.read_bytes())
         assert len(records_in(path)) == 1 + 2 * len(refs)
         assert all(verify(disk, ref) for ref in refs)
+
+
+def test_a_record_cut_short_by_a_killed_process_is_cut_off_before_the_next_append(tmp_path: Path) -> None:
+    first = store(WarcWriter(tmp_path))
+    [path] = tmp_path.glob("*.warc.gz")
+    cut_short = build_exchange(URL, REQUEST_HEADERS, "GET", 200, "OK", SERVER_HEADERS, PAGE, FETCHED)
+    with path.open("ab") as warc:  # what a process killed in the middle of an append leaves
+        warc.write(cut_short.response[: len(cut_short.response) // 2])
+    later = store(WarcWriter(tmp_path), url=f"{URL}?later")  # the next crawl's writer
+    gzip.decompress(path.read_bytes())
+    assert len(records_in(path)) == 5  # warcinfo, and two pairs
+    assert verify(tmp_path, first) and verify(tmp_path, later)
+
+
+def test_a_damaged_file_is_left_as_found_and_takes_no_more_records(tmp_path: Path) -> None:
+    first = store(WarcWriter(tmp_path))
+    [path] = tmp_path.glob("*.warc.gz")
+    damaged = bytearray(path.read_bytes())
+    damaged[-6] ^= 0xFF  # the last member's CRC-32
+    path.write_bytes(damaged)
+    later = store(WarcWriter(tmp_path), url=f"{URL}?later")
+    assert later.path != first.path and verify(tmp_path, later)
+    assert path.read_bytes() == damaged

@@ -12,10 +12,8 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
-import json
 import os
 import random
-import signal
 import socket
 import sqlite3
 import struct
@@ -403,12 +401,20 @@ def test_the_daemon_s_time_limit_kills_the_crawl_with_its_workers(tmp_path, faul
     monkeypatch.setenv("DOCWATCH_ENV", "local")
     config = resolve({"db": str(docwatch.db_path), "watchlist": str(watchlist), "data_dir": str(docwatch.data_dir)})
     seen: set[int] = set()
-    crawling = threading.Thread(target=lambda: pytest.raises(subprocess.TimeoutExpired, crawl_in_subprocess,
-                                                             config, ["column", "stuck"], "daemon", timeout=8))
+    outcome: list[BaseException | subprocess.CompletedProcess] = []
+
+    def crawl_as_the_daemon_does() -> None:
+        try:
+            outcome.append(crawl_in_subprocess(config, ["column", "stuck"], "daemon", timeout=8))
+        except subprocess.TimeoutExpired as timed_out:
+            outcome.append(timed_out)
+
+    crawling = threading.Thread(target=crawl_as_the_daemon_does)
     crawling.start()
     while crawling.is_alive():
         seen.update(process.pid for process in docwatch.marked_processes())
         time.sleep(0.05)
+    assert [type(o) for o in outcome] == [subprocess.TimeoutExpired], outcome
     figures.orphaned = docwatch.orphans(wait=2)
     figures.half_written = docwatch.half_written()
     figures.assert_zero()
