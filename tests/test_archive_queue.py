@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -417,3 +418,20 @@ def test_settings_come_from_the_environment_with_clear_errors() -> None:
             ArchiveSettings.resolve(environ={env: "soon"})
     with pytest.raises(ValueError, match="DOCWATCH_ARCHIVE_CAPTURES_PER_MINUTE must be at least 1"):
         ArchiveSettings.resolve(environ={"DOCWATCH_ARCHIVE_CAPTURES_PER_MINUTE": "0"})
+
+
+def test_a_submission_whose_job_id_was_lost_is_watched_for_and_not_sent_again(fake, db, site) -> None:
+    fake.finish_unpolled_after = 0.5  # SPN2 captures whether or not anyone polls the job
+    request_id, _ = queue_article(db, site, ARTICLES[0])
+    url = site.base_url + ARTICLES[0]
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_worker = f"{socket.gethostname()}:{gone.stdout.strip()}"
+    # A worker claimed the request, sent its submission, and was killed before it learnt the job id.
+    archive_queue.claim(db, dead_worker, lease_seconds=60)
+    archive_queue.mark_submitting(db, request_id, dead_worker)
+    client_for(fake).submit(url, "1h")
+
+    work_queue(db, client_for(fake), settings_for(fake), deadline=time.monotonic() + 10)
+    request = archive_queue.request(db, request_id)
+    assert (request.state, request.capture_kind) == ("done", "existing")
+    assert submissions(fake) == Counter({url: 1})
