@@ -12,7 +12,6 @@ which government servers often get wrong.
 
 from __future__ import annotations
 
-import functools
 import io
 import os
 import re
@@ -146,8 +145,7 @@ def _read_doc(body: bytes) -> str:
     with tempfile.NamedTemporaryFile(suffix=".doc") as file:
         file.write(body)
         file.flush()
-        result = subprocess.run([antiword, "-m", "UTF-8.txt", file.name], capture_output=True,
-                                preexec_fn=functools.partial(die_with_parent, os.getpid()))
+        result = subprocess.run([antiword, "-m", "UTF-8.txt", file.name], capture_output=True)
     if result.returncode != 0:
         raise DocumentError(f"antiword: {result.stderr.decode('utf-8', 'replace').strip()[:200]}")
     return result.stdout.decode("utf-8", "replace")

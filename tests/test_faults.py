@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 import uuid
+import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -39,6 +40,7 @@ from crawler.evidence.fake_wayback import FakeWayback
 from crawler.runner import crawl_in_subprocess
 from tests.conftest import resize_filesystem, small_filesystem
 from tests.test_archive_queue import ACCESS, SECRET, cli_env, submissions
+from tests.test_attachments_e2e import write_xlsx
 
 pytestmark = pytest.mark.e2e
 
@@ -245,15 +247,15 @@ class Docwatch:
         self.outputs.append(result.stdout + result.stderr)
         return result
 
-    def kill(self, process: subprocess.Popen) -> set[psutil.Process]:
+    def kill(self, process: subprocess.Popen, wait: float = 5) -> set[psutil.Process]:
         """SIGKILL, as `kill -9`; returns the processes it had started, and adds those it left
-        alive to `orphaned`."""
+        alive (`wait` seconds later) to `orphaned`."""
         children: set[psutil.Process] = set()
         with contextlib.suppress(psutil.NoSuchProcess):
             children = set(psutil.Process(process.pid).children(recursive=True))
         process.kill()
         process.wait()
-        self.orphaned += self.orphans()  # first: orphans would keep its output pipes open
+        self.orphaned += self.orphans(wait)  # first: orphans would keep its output pipes open
         stdout, stderr = process.communicate()
         self.outputs.append((stdout or "") + (stderr or ""))
         return children
@@ -444,6 +446,45 @@ def test_a_child_with_a_lifeline_dies_with_its_parent(tmp_path, figures):
     assert child.is_running() and child.ppid() == parent.pid
     docwatch.kill(parent)
     figures.orphaned = docwatch.orphaned
+    figures.assert_zero()
+
+
+READ_DOCUMENT = "import sys; from crawler.documents import extract_document_text; " \
+                "extract_document_text(open(sys.argv[1], 'rb').read(), 'xlsx')"
+
+
+def long_spreadsheet(path: Path, rows: int) -> Path:
+    """A real XLSX whose one sheet has `rows` rows: small on disk, seconds to read."""
+    write_xlsx(path.with_suffix(".template.xlsx"))
+    with zipfile.ZipFile(path.with_suffix(".template.xlsx")) as parts, \
+            zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as long:
+        for item in parts.infolist():
+            if item.filename != "xl/worksheets/sheet1.xml":
+                long.writestr(item, parts.read(item))
+        with long.open("xl/worksheets/sheet1.xml", "w") as sheet:
+            sheet.write(b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>')
+            for row in range(1, rows + 1):
+                sheet.write(f'<row r="{row}"><c r="A{row}" t="inlineStr"><is><t>转移就业{row}人</t></is></c></row>'.encode())
+            sheet.write(b"</sheetData></worksheet>")
+    return path
+
+
+def test_a_document_reader_dies_with_the_crawl_that_started_it(tmp_path, figures):
+    docwatch = Docwatch(tmp_path, tmp_path / "watchlist.yaml")
+    spreadsheet = long_spreadsheet(tmp_path / "long.xlsx", 300_000)
+    crawl = subprocess.Popen([sys.executable, "-c", READ_DOCUMENT, str(spreadsheet)], env=docwatch.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    reading = False  # the reader has its file and works on it: not merely starting
+    while not reading and crawl.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+        with contextlib.suppress(psutil.Error):
+            readers = psutil.Process(crawl.pid).children()
+            reading = bool(readers) and readers[0].cpu_times().user > 1.0
+    assert reading, "the reader was not seen reading"
+    docwatch.kill(crawl, wait=2)  # the reader would go on for seconds more
+    figures.orphaned = docwatch.orphaned
+    figures.tracebacks = docwatch.tracebacks()
     figures.assert_zero()
 
 

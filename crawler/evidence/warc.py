@@ -133,7 +133,7 @@ class WarcWriter:
         checked = self._checked_to.get(path, 0)
         if checked == size:
             return size
-        end = gzip_members_end(path, checked if checked < size else 0)
+        end = _gzip_members_end(path, checked if checked < size else 0)
         if end is not None and end < size:
             os.ftruncate(descriptor, end)
         if end is not None:
@@ -154,7 +154,7 @@ class WarcWriter:
         return sequence
 
 
-def gzip_members_end(path: Path, start: int = 0) -> int | None:
+def _gzip_members_end(path: Path, start: int = 0) -> int | None:
     """Where the last complete gzip member of `path` ends, reading from `start` (where one
     begins); None when a member is damaged rather than cut short at the end of the file."""
     end = position = start
