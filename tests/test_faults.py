@@ -578,6 +578,9 @@ def test_server_faults_are_recorded_failures_and_never_false_removals(tmp_path, 
     assert removed == {path for path, (_, _, gone) in SERVER_FAULTS.items() if gone}
     errors = Counter(url for (url,) in docwatch.query("SELECT url FROM events WHERE type = 'fetch_error'"))
     assert errors == Counter({faulty_site.base_url + path: 1 for path, (_, _, gone) in SERVER_FAULTS.items() if not gone})
+    states = dict(docwatch.query("SELECT url, state FROM pages"))
+    assert {path: states[faulty_site.base_url + path] for path, (_, _, gone) in SERVER_FAULTS.items() if not gone} \
+        == {path: "live" for path, (_, _, gone) in SERVER_FAULTS.items() if not gone}
     assert docwatch.query("SELECT count(*) FROM snapshots") == [(len(SERVER_FAULTS),)]
     figures.duplicated = docwatch.duplicated_snapshots()
     figures.tracebacks = docwatch.tracebacks()
