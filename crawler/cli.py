@@ -1,7 +1,8 @@
 """The `docwatch` command.
 
 Exit codes: 0 the command did its work (a crawl with failed pages still exits 0 and lists
-them), 2 bad input (watchlist, options, unknown source or snapshot), 1 an unexpected error.
+them), 2 bad input (watchlist, options, unknown source or snapshot), 1 an unexpected error or
+a crawl that stopped because it could not write its data (a full disk).
 """
 
 from __future__ import annotations
@@ -138,9 +139,15 @@ def crawl(app: App, source_ids: tuple[str, ...], tags: tuple[str, ...], urls: tu
         raise BadInput(str(error)) from None
     started = time.monotonic()
     summary = run_crawl(app.config, sources, trigger, verbosity=verbosity)
-    print_summary(summary.run, summary.unstored, time.monotonic() - started)
+    if summary.run is not None:
+        print_summary(summary.run, summary.unstored, time.monotonic() - started)
     if summary.errors_logged:
         click.echo(f"{summary.errors_logged} error(s) logged during the run, worth a look: {summary.log_path}")
+    if summary.storage_error:
+        recorded = "" if summary.run is not None else " (not even the run's end could be recorded)"
+        click.echo(f"docwatch: the crawl stopped: {summary.storage_error}{recorded}. What was fetched and not "
+                   "stored is fetched again by the next crawl: free some space and crawl again.", err=True)
+        raise SystemExit(1)
     if archive_settings.work_after_crawl:
         from crawler.commands.archive import run as work_archive_queue
 

@@ -37,7 +37,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from crawler.config import Config
 from crawler.digest import DigestSettings, DigestSettingsError, EmailError, send_scheduled_digest
 from crawler.schedule import cron_trigger
-from crawler.runner import crawl_in_subprocess, docwatch_in_subprocess
+from crawler.runner import crawl_in_subprocess, docwatch_in_subprocess, kill_process_group
 from crawler.watchlist import (
     DEFAULT_INTERVAL_SECONDS, Problem, Source, Watchlist, WatchlistError, parse_watchlist,
 )
@@ -235,7 +235,7 @@ class Daemon:
             time.sleep(0.2)
         while self._running:
             for child in psutil.Process().children():
-                child.kill()  # the worker thread sees the signal and records the run interrupted
+                kill_process_group(child.pid)  # the worker thread sees the signal and records the run interrupted
             time.sleep(0.2)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)

@@ -2,8 +2,9 @@
 
 A crawled file is hostile: a corrupt or crafted PDF can make a parser loop or eat memory. So
 each file is read by `python -m crawler.documents TYPE` in a child process that caps its own
-address space and CPU time, under a wall-clock limit set by the parent. Whatever goes wrong
-comes back as a DocumentError with a message for the user, never a crash or a hang.
+address space and CPU time, under a wall-clock limit set by the parent, and dies with the
+parent. Whatever goes wrong comes back as a DocumentError with a message for the user, never a
+crash or a hang.
 
 The file type is decided by the bytes (magic numbers), not by the URL or the Content-Type,
 which government servers often get wrong.
@@ -12,6 +13,7 @@ which government servers often get wrong.
 from __future__ import annotations
 
 import io
+import os
 import re
 import resource
 import shutil
@@ -20,6 +22,8 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+
+from crawler.lifeline import die_with_parent
 
 FILE_TYPES = ("pdf", "doc", "docx", "xls", "xlsx")
 DEFAULT_TIME_LIMIT = 60.0  # seconds of wall-clock time per file
@@ -81,7 +85,8 @@ def extract_document_text(
     Raises DocumentError when the file cannot be read within the limits."""
     if file_type not in FILE_TYPES:
         raise ValueError(f"unknown document type {file_type!r}; expected one of {', '.join(FILE_TYPES)}")
-    command = [sys.executable, "-m", "crawler.documents", file_type, str(memory_limit), str(int(time_limit) + 1)]
+    command = [sys.executable, "-m", "crawler.documents", file_type, str(memory_limit), str(int(time_limit) + 1),
+               str(os.getpid())]
     try:
         child = subprocess.run(command, input=body, capture_output=True, timeout=time_limit)
     except subprocess.TimeoutExpired:
@@ -196,7 +201,8 @@ def _limit_self(memory_limit: int, cpu_seconds: int) -> None:
 
 
 def _main(argv: list[str]) -> int:
-    file_type, memory_limit, cpu_seconds = argv[0], int(argv[1]), int(argv[2])
+    file_type, memory_limit, cpu_seconds, parent_pid = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
+    die_with_parent(parent_pid)  # a killed crawl leaves no reader behind
     _limit_self(memory_limit, cpu_seconds)
     body = sys.stdin.buffer.read()
     try:

@@ -13,7 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from scrapy import signals
-from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
 from crawler.capture import (
@@ -25,17 +25,27 @@ from crawler.detect import Verdict, classify_response, is_error_page
 from crawler.documents import DocumentReading, read_document
 from crawler.evidence.warc import WarcExchange, WarcRecordRef, WarcWriter
 from crawler.items import FetchedPage, FetchFailed, FetchSkipped, ListingFetched
+from crawler.lifeline import die_with_parent
 from crawler.store import (
     Attachment, ListingRead, store_capture, store_failure, store_gone, store_listing, store_listing_page, store_same_body,
-    store_skipped,
+    store_skipped, store_unsaved,
 )
 from crawler.watchlist import KeywordSet, Source, load_watchlist
 from spiders.base import FETCH_ID
-from storage import open_database, queries
+from storage import open_database, out_of_space, queries
+from storage.database import describe_write_error, keep_space_reserve, release_space_reserve
 from storage.queries import PageCapture
 
 log = logging.getLogger(__name__)
 
+
+class StorageStopped(Exception):
+    """Storing stopped (a full disk) while this item was on its way to be stored."""
+
+
+# Sent (with `message`) when the crawl cannot write its data any more: the runner stops every
+# spider of the run and reports the run failed.
+storage_failed = object()
 
 _extraction_pool: ProcessPoolExecutor | None = None
 
@@ -44,11 +54,13 @@ def extraction_pool() -> ProcessPoolExecutor:
     """Extraction (decode, parse, main text) is the heaviest step: it runs in worker processes,
     one per core, while this process fetches and writes the database. Shared by both spiders.
     Workers are spawned (no fork of a process with threads) as direct children, so the crawl's
-    CPU accounting includes them once `shutdown_extraction_pool` has waited for them."""
+    CPU accounting includes them once `shutdown_extraction_pool` has waited for them. They die
+    with the crawl, however it ends; the pool is used from the reactor (main) thread only."""
     global _extraction_pool
     if _extraction_pool is None:
         _extraction_pool = ProcessPoolExecutor(
-            max_workers=os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn")
+            max_workers=os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn"),
+            initializer=die_with_parent, initargs=(os.getpid(),),
         )
     return _extraction_pool
 
@@ -77,6 +89,7 @@ class StorePipeline:
         self.listings: dict[str, ListingRead] = defaultdict(ListingRead)  # listing source → what was read
         self.requested: set[int] = set()  # fetch ids: the URLs the crawl set out to fetch
         self.requested_by: dict[str, str] = {}  # URL → the source that asked for it first
+        self.storage_error: str | None = None  # set when nothing more can be written
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -103,6 +116,7 @@ class StorePipeline:
 
     def open_spider(self, spider=None):
         self.db = open_database(self.db_path)
+        keep_space_reserve(self.db_path)
         self.warc = WarcWriter(Path(self.warc_dir))
         self.sources = self.crawler.spider.sources
         self.keyword_sets = load_watchlist(self.watchlist_path).keyword_sets
@@ -111,18 +125,68 @@ class StorePipeline:
             self.run_id = queries.start_run(self.db, "scrapy", sorted(self.sources))
 
     def close_spider(self, spider=None):
-        queries.add_run_requests(self.db, self.run_id, len(self.requested))
-        for source_id, read in self.listings.items():
-            if not read.failed:  # a partial listing says nothing about what was dropped
-                store_listing(self.db, self.run_id, source_id, read, queries.utcnow())
+        if self.storage_error is None:  # a crawl stopped early read partial listings, and counts nothing
+            queries.add_run_requests(self.db, self.run_id, len(self.requested))
+            for source_id, read in self.listings.items():
+                if not read.failed:  # a partial listing says nothing about what was dropped
+                    store_listing(self.db, self.run_id, source_id, read, queries.utcnow())
         if self.owns_run:
-            queries.finish_run(self.db, self.run_id, "done")
+            queries.finish_run(self.db, self.run_id, "failed" if self.storage_error else "done", self.storage_error)
         self.db.close()
 
     def keyword_sets_of(self, source: Source) -> tuple[KeywordSet, ...]:
         return tuple(self.keyword_sets[name] for name in source.keyword_sets if name in self.keyword_sets)
 
     async def process_item(self, item, spider=None):
+        if self.storage_error is None:
+            try:
+                await self._process(item)
+                return item
+            except StorageStopped:
+                pass
+            except Exception as error:
+                if not out_of_space(error):
+                    raise
+                self._stop_storing(error)
+        self._record_unsaved(item)
+        return item
+
+    def _stop_storing(self, error: BaseException) -> None:
+        """The disk (or a quota) is full: say so once, and stop the crawl, since nothing more it
+        fetches could be kept. What was fetched and not stored is fetched again next time."""
+        if self.storage_error is not None:
+            return
+        self.storage_error = f"cannot write to {Path(self.db_path).parent}: {describe_write_error(error)}"
+        release_space_reserve(self.db, self.db_path)  # room to record the fetches in flight and the run's end
+        if not self.crawler.signals.send_catch_log(storage_failed, message=self.storage_error):
+            log.error("%s; the crawl stops", self.storage_error)  # a bare `scrapy crawl`: no runner to tell
+        deferred_from_coro(self.crawler.stop_async())
+
+    def _check_still_storing(self) -> None:
+        """Pages extracted while the disk filled up must not use the space kept for the records."""
+        if self.storage_error is not None:
+            raise StorageStopped(self.storage_error)
+
+    def _record_unsaved(self, item) -> None:
+        """A fetch the full disk kept us from storing: a failed fetch row, if even that fits."""
+        unsaved = f"not stored: {self.storage_error}"
+        if isinstance(item, ListingFetched):
+            item = item.answer
+        if isinstance(item, FetchFailed):
+            error = f"{item.error}; {unsaved}"
+        elif isinstance(item, FetchSkipped):
+            error = f"{item.reason}; {unsaved}"
+        else:
+            error = unsaved
+        size = len(item.body) if isinstance(item, FetchedPage) else getattr(item, "size", None)
+        try:
+            store_unsaved(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, error,
+                          getattr(item, "status", None), size)
+        except Exception as failure:
+            if not out_of_space(failure):
+                raise
+
+    async def _process(self, item) -> None:
         if isinstance(item, FetchedPage):
             await self._store_page(item)
         elif isinstance(item, ListingFetched):
@@ -134,7 +198,6 @@ class StorePipeline:
                           item.status, item.size, item.final_url)
         elif isinstance(item, FetchSkipped):
             store_skipped(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, item.reason)
-        return item
 
     async def _store_page(self, item: FetchedPage) -> None:
         source = self.sources[item.source_id]
@@ -212,6 +275,9 @@ class StorePipeline:
     async def _warc_record_if_new(self, capture: PageCapture, exchange: WarcExchange) -> WarcRecordRef | None:
         """Local evidence first: the WARC records are on disk before the snapshot that points to them.
         The append waits for fsync, in a thread: downloads and other pages go on meanwhile."""
-        if not queries.needs_snapshot(self.db, capture.url, capture.text_sha256):
-            return None
-        return await maybe_deferred_to_future(deferToThread(self.warc.append, exchange))
+        warc = None
+        if queries.needs_snapshot(self.db, capture.url, capture.text_sha256):
+            self._check_still_storing()
+            warc = await maybe_deferred_to_future(deferToThread(self.warc.append, exchange))
+        self._check_still_storing()
+        return warc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -16,20 +17,22 @@ from scrapy.settings import Settings
 from crawler.scrapy_settings import base as production_profile
 from crawler.scrapy_settings import local as local_profile
 from crawler.config import Config
-from crawler.pipeline import shutdown_extraction_pool
+from crawler.pipeline import shutdown_extraction_pool, storage_failed
 from crawler.progress import Progress
 from crawler.watchlist import ADHOC_SOURCE_ID, Source
 from spiders.listing import ListingSpider
 from spiders.page import PageSpider
-from storage import locks, open_database, queries
+from storage import locks, open_database, out_of_space, queries
+from storage.database import describe_write_error
 
 
 @dataclass(frozen=True)
 class RunSummary:
-    run: dict
+    run: dict | None  # None when not even the end of the run could be written (a full disk)
     unstored: list[dict]  # fetches that stored nothing: failed, gone or skipped, each with its reason
     errors_logged: int  # Scrapy's ERROR log lines: a bug or a broken page worth a look
     log_path: Path  # where Scrapy's log of the run went
+    storage_error: str | None = None  # the crawl stopped because it could not write its data
 
 
 CRAWL_LOG = "crawl.log"
@@ -96,14 +99,14 @@ def run_crawl(
 
     The sources are locked for the whole run; if another live process holds any of them, the
     command exits BUSY_EXIT_CODE (3) naming the holder, and crawls nothing."""
-    db = open_database(config.db_path)
-
     def start_run() -> int:
         queries.interrupt_dead_runs(db)
         queries.sync_sources(db, sources)
         return queries.start_run(db, trigger, [s.id for s in sources])
 
+    db = None
     try:  # ad-hoc URLs are not a watched source: two of them never collide
+        db = open_database(config.db_path)
         lock, run_id = locks.SourceLock.acquire(
             db, config.db_path, [s.id for s in sources if s.id != ADHOC_SOURCE_ID], trigger, start_run
         )
@@ -111,11 +114,27 @@ def run_crawl(
         db.close()
         click.echo(f"docwatch: {busy}", err=True)
         raise SystemExit(locks.BUSY_EXIT_CODE) from None
+    except Exception as exc:
+        if not out_of_space(exc):
+            raise
+        if db is not None:
+            db.close()
+        click.echo(f"docwatch: cannot start the crawl: cannot write to {config.db_path.parent}: "
+                   f"{describe_write_error(exc)}. Free some space and crawl again.", err=True)
+        raise SystemExit(1) from None
     if progress is None:
         progress = sys.stderr.isatty()
     status, error, errors_logged = "done", None, 0
     log_path = crawl_log(config)
     show_log_on_terminal(verbosity)
+    storage_errors: list[str] = []
+
+    def stop_every_spider(message: str) -> None:
+        """Nothing more can be written: no spider of this run should fetch any more."""
+        if not storage_errors:
+            storage_errors.append(message)
+            process.stop()
+
     try:
         process = CrawlerProcess(scrapy_settings_for(config, run_id, progress, log_path, verbosity))
         pages = [s for s in sources if s.type == "page"]
@@ -124,22 +143,43 @@ def run_crawl(
         for spider, spider_sources in ((PageSpider, pages), (ListingSpider, listings)):
             if spider_sources:
                 crawlers.append(process.create_crawler(spider))
+                crawlers[-1].signals.connect(stop_every_spider, signal=storage_failed)
                 process.crawl(crawlers[-1], sources=spider_sources)
         if progress:
             Progress.open()
         process.start()
         errors_logged = sum(c.stats.get_value("log_count/ERROR", 0) for c in crawlers)
+        if storage_errors:
+            status, error = "failed", storage_errors[0]
     except BaseException as exc:
         status, error = ("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"), repr(exc)
         raise
     finally:
         Progress.close()
         shutdown_extraction_pool()
-        run = queries.finish_run(db, run_id, status, error)
+        run = close_run(db, lock, run_id, status, error)
         unstored = queries.run_unstored(db, run_id)
-        lock.release(db)
         db.close()
-    return RunSummary(run=run, unstored=unstored, errors_logged=errors_logged, log_path=log_path)
+    return RunSummary(run=run, unstored=unstored, errors_logged=errors_logged, log_path=log_path,
+                      storage_error=storage_errors[0] if storage_errors else None)
+
+
+def close_run(db, lock: locks.SourceLock, run_id: int, status: str, error: str | None) -> dict | None:
+    """Record the end of the run and free its sources. On a full disk either may not fit: a run
+    left `running` (None here) is marked interrupted, and a lock left behind recovered, by the
+    next crawl."""
+    try:
+        run = queries.finish_run(db, run_id, status, error)
+    except Exception as exc:
+        if not out_of_space(exc):
+            raise
+        run = None
+    try:
+        lock.release(db)
+    except Exception as exc:
+        if not out_of_space(exc):
+            raise
+    return run
 
 
 def crawl_in_subprocess(
@@ -153,11 +193,34 @@ def crawl_in_subprocess(
 
 
 def docwatch_in_subprocess(config: Config, arguments: list[str], timeout: float | None = None) -> subprocess.CompletedProcess:
-    """Run a `docwatch` command with this configuration in a child process and wait for it."""
+    """Run a `docwatch` command with this configuration in a child process and wait for it.
+
+    The child leads a process group of its own, with everything it starts (extraction workers,
+    document readers): when it runs past `timeout`, the whole group is killed, and
+    TimeoutExpired raised as by `subprocess.run`."""
     command = [
         sys.executable, "-m", "crawler",
         "--db", str(config.db_path), "--watchlist", str(config.watchlist_path), "--data-dir", str(config.data_dir),
         *arguments,
     ]
     env = {**os.environ, "DOCWATCH_ENV": config.profile}
-    return subprocess.run(command, env=env, timeout=timeout, capture_output=True, text=True)
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True) as child:
+        try:
+            stdout, stderr = child.communicate(timeout=timeout)
+        except BaseException:
+            kill_process_group(child.pid)
+            child.wait()
+            raise
+    return subprocess.CompletedProcess(command, child.returncode, stdout, stderr)
+
+
+def kill_process_group(leader_pid: int) -> None:
+    """SIGKILL to a child started by `docwatch_in_subprocess` and every process of its group."""
+    try:
+        os.killpg(leader_pid, signal.SIGKILL)
+    except ProcessLookupError:  # no such group: all gone already, or a child started otherwise
+        try:
+            os.kill(leader_pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

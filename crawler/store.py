@@ -182,6 +182,19 @@ def store_failure(
         return FAILED
 
 
+def store_unsaved(
+    db: sqlite_utils.Database, run_id: int | None, source_id: str, url: str, kind: str, fetched_at: str,
+    error: str, http_status: int | None = None, size: int | None = None,
+) -> str:
+    """Fetched, but not stored because docwatch could not write (a full disk): a failed fetch row
+    and nothing else. It says nothing about the page, so neither its state nor its events change;
+    the next crawl fetches it again."""
+    with transaction(db):
+        queries.insert_fetch(db, run_id, queries.page_at(db, url), source_id, url, kind, fetched_at, FAILED,
+                             http_status=http_status, size=size, error=error)
+        return FAILED
+
+
 def store_skipped(
     db: sqlite_utils.Database, run_id: int | None, source_id: str, url: str, kind: str, fetched_at: str, reason: str,
 ) -> str:

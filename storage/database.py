@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -72,10 +73,27 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     db.conn.execute("BEGIN IMMEDIATE")
     try:
         yield db
+        db.conn.execute("COMMIT")
     except BaseException:
-        db.conn.execute("ROLLBACK")
+        # A COMMIT that failed (a full disk) leaves the transaction open; other errors may have
+        # rolled it back already. Either way nothing of it is kept, and the next one starts clean.
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
         raise
-    db.conn.execute("COMMIT")
+
+
+SQLITE_FULL = 13  # "database or disk is full"
+SPACE_RESERVE_BYTES = 512 * 1024
+
+
+def out_of_space(error: BaseException) -> bool:
+    """Is `error` the file system refusing to take more (a full disk or a quota), from a file
+    write or from SQLite? Such a crawl cannot keep anything more: it has to stop."""
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(error, sqlite3.Error):
+        return getattr(error, "sqlite_errorcode", None) == SQLITE_FULL or "database or disk is full" in str(error)
+    return False
 
 
 def insert_row(db: sqlite_utils.Database, table: str, row: dict) -> int:
@@ -97,3 +115,40 @@ def update_row(db: sqlite_utils.Database, table: str, row_id: int, changes: dict
 def utcnow() -> str:
     """Timestamps are stored as ISO 8601 UTC strings: sortable, readable, unambiguous."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def describe_write_error(error: BaseException) -> str:
+    """A full disk, as a user reads it: the file system's message and the file, or SQLite's."""
+    if isinstance(error, OSError) and error.errno is not None:
+        where = f" ({error.filename})" if error.filename else ""
+        return f"{os.strerror(error.errno)}{where}"
+    return f"{error} (SQLite)"
+
+
+def space_reserve(db_path: str | Path) -> Path:
+    return Path(f"{db_path}-reserve")
+
+
+def keep_space_reserve(db_path: str | Path) -> None:
+    """Hold SPACE_RESERVE_BYTES in a file next to the database, to be given up when the disk is
+    full (`release_space_reserve`): a crawl can then still record how it ended. On a disk that
+    is full already, whatever fits."""
+    path = space_reserve(db_path)
+    try:
+        if path.exists() and path.stat().st_size >= SPACE_RESERVE_BYTES:
+            return
+        with open(path, "wb") as reserve:
+            reserve.write(bytes(SPACE_RESERVE_BYTES))
+            reserve.flush()
+            os.fsync(reserve.fileno())
+    except OSError as error:
+        if not out_of_space(error):
+            raise
+
+
+def release_space_reserve(db: sqlite_utils.Database, db_path: str | Path) -> None:
+    """The disk is full: give up the reserve, and fold the write-ahead log into the database,
+    which frees the room the log took (the log only restarts after a complete checkpoint)."""
+    space_reserve(db_path).unlink(missing_ok=True)
+    with contextlib.suppress(sqlite3.Error):
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,3 +42,23 @@ def run_docwatch(*args: str, db: Path | None = None, watchlist: Path | None = No
         command += ["--watchlist", str(watchlist)]
     full_env = {**os.environ, "DOCWATCH_ENV": "local", **(env or {})}
     return subprocess.run(command + list(args), capture_output=True, text=True, timeout=timeout, env=full_env, cwd=cwd)
+
+
+@contextlib.contextmanager
+def small_filesystem(path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` (e.g. "1m") mounted at `path`, to fill up; the test is skipped where
+    mounting is not permitted (it needs root, as in CI)."""
+    path.mkdir(parents=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def resize_filesystem(path: Path, size: str) -> None:
+    """Give a `small_filesystem` more room, as a user freeing space would."""
+    subprocess.run(["mount", "-o", f"remount,size={size}", str(path)], check=True)

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -560,3 +561,20 @@ def test_a_request_being_worked_is_pointed_at_the_newer_version_a_crawl_finds(fa
     assert request.wayback_timestamp >= archive_queue.wayback_time(db["snapshots"].get(changed)["fetched_at"])
     assert db["snapshots"].get(changed)["wayback_url"] == request.wayback_url
     assert db["snapshots"].get(first)["wayback_url"] is None
+
+
+def test_a_submission_whose_job_id_was_lost_is_watched_for_and_not_sent_again(fake, db, site) -> None:
+    fake.finish_unpolled_after = 0.5  # SPN2 captures whether or not anyone polls the job
+    request_id, _ = queue_article(db, site, ARTICLES[0])
+    url = site.base_url + ARTICLES[0]
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_worker = f"{socket.gethostname()}:{gone.stdout.strip()}"
+    # A worker claimed the request, sent its submission, and was killed before it learnt the job id.
+    archive_queue.claim(db, dead_worker, lease_seconds=60)
+    archive_queue.mark_submitting(db, request_id, dead_worker)
+    client_for(fake).submit(url, "1h")
+
+    work_queue(db, client_for(fake), settings_for(fake), deadline=time.monotonic() + 10)
+    request = archive_queue.request(db, request_id)
+    assert (request.state, request.capture_kind) == ("done", "existing")
+    assert submissions(fake) == Counter({url: 1})

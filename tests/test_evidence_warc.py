@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import os
@@ -16,6 +17,7 @@ from warcio.archiveiterator import ArchiveIterator
 from crawler.demo import SITE_DIR
 from crawler.evidence.warc import WarcRecordRef, WarcWriter, build_exchange, read_record, replay_problem, verify
 from crawler.items import WireExchange
+from tests.conftest import resize_filesystem, small_filesystem
 
 # Raw GB2312 bytes of a Xinhua Hebei article, as the Wayback Machine replayed it.
 PAGE = (Path(__file__).parent / "files" / "pages" / "wayback_he.xinhuanet.com_article_gb2312.html"
@@ -245,3 +247,47 @@ def test_a_payload_is_decoded_as_scrapy_decodes_it(tmp_path: Path) -> None:
     truncated = WarcWriter(tmp_path).append(build_exchange(
         [wire(gzip.compress(PAGE)[:-20], headers=[("Content-Encoding", "gzip")])], hashlib.sha256(PAGE).hexdigest()))
     assert replay_problem(tmp_path, truncated).startswith("unreadable: payload does not decode as gzip")
+
+
+def test_an_append_that_fills_the_disk_leaves_the_file_whole_and_the_next_one_continues_it(tmp_path: Path) -> None:
+    binary = [("Content-Type", "application/octet-stream")]
+    with small_filesystem(tmp_path / "disk", "256k") as disk:
+        writer = WarcWriter(disk)
+        refs = []
+        with pytest.raises(OSError) as full:
+            for number in range(100):  # incompressible bodies: the disk is full after a few
+                refs.append(store(writer, body=os.urandom(40_000), url=f"{URL}?{number}", headers=binary))
+        assert full.value.errno == errno.ENOSPC and len(refs) >= 2
+        [path] = disk.glob("*.warc.gz")
+        gzip.decompress(path.read_bytes())  # no partial gzip member at the end
+        assert len(records_in(path)) == 1 + 3 * len(refs)  # warcinfo, then a response, a request and a metadata record each
+        assert all(verify(disk, ref) for ref in refs)
+
+        resize_filesystem(disk, "4m")
+        refs.append(store(writer, url=f"{URL}?after", headers=binary))
+        gzip.decompress(path.read_bytes())
+        assert len(records_in(path)) == 1 + 3 * len(refs)
+        assert all(verify(disk, ref) for ref in refs)
+
+
+def test_a_record_cut_short_by_a_killed_process_is_cut_off_before_the_next_append(tmp_path: Path) -> None:
+    first = store(WarcWriter(tmp_path))
+    [path] = tmp_path.glob("*.warc.gz")
+    cut_short = build_exchange([wire()], hashlib.sha256(PAGE).hexdigest(), {"encoding": "gb18030"})
+    with path.open("ab") as warc:  # what a process killed in the middle of an append leaves
+        warc.write(cut_short.response[: len(cut_short.response) // 2])
+    later = store(WarcWriter(tmp_path), url=f"{URL}?later")  # the next crawl's writer
+    gzip.decompress(path.read_bytes())
+    assert len(records_in(path)) == 7  # warcinfo, and two exchanges of three records
+    assert verify(tmp_path, first) and verify(tmp_path, later)
+
+
+def test_a_damaged_file_is_left_as_found_and_takes_no_more_records(tmp_path: Path) -> None:
+    first = store(WarcWriter(tmp_path))
+    [path] = tmp_path.glob("*.warc.gz")
+    damaged = bytearray(path.read_bytes())
+    damaged[-6] ^= 0xFF  # the last member's CRC-32
+    path.write_bytes(damaged)
+    later = store(WarcWriter(tmp_path), url=f"{URL}?later")
+    assert later.path != first.path and verify(tmp_path, later)
+    assert path.read_bytes() == damaged

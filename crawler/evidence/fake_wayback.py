@@ -116,8 +116,10 @@ class _State:
 class FakeWayback:
     """The fake server; use as a context manager and point the client at ``base_url``.
 
-    A job finishes on its ``polls_until_done``-th poll. Jobs not finished yet are active
-    sessions: beyond ``session_limit`` of them a submission is refused with
+    A job finishes on its ``polls_until_done``-th poll, or, when ``finish_unpolled_after`` is
+    set, that many seconds after its submission even if nobody polls it (as the real one does:
+    what a worker killed before it learnt the job id leaves behind). Jobs not finished yet are
+    active sessions: beyond ``session_limit`` of them a submission is refused with
     ``error:user-session-limit``, as SPN2 does.
     """
 
@@ -131,6 +133,7 @@ class FakeWayback:
         session_limit: int = 8,
         stall_seconds: float = 5.0,
         repeat_capture_interval: str | None = None,
+        finish_unpolled_after: float | None = None,
         port: int = 0,
     ) -> None:
         self._authorization = f"LOW {access_key}:{secret_key}"
@@ -141,6 +144,7 @@ class FakeWayback:
         if repeat_capture_interval:
             parse_spn_interval(repeat_capture_interval)  # rejects a malformed interval now
         self.repeat_capture_interval = repeat_capture_interval
+        self.finish_unpolled_after = finish_unpolled_after
         self.requests: list[RecordedRequest] = []
         self._state = _State()
         self._lock = threading.Lock()
@@ -316,6 +320,15 @@ class FakeWayback:
             }
 
     def _captures_of(self, url: str) -> list[StoredCapture]:
+        if self.finish_unpolled_after is not None:
+            due = datetime.now(timezone.utc).timestamp() - self.finish_unpolled_after
+            with self._lock:
+                unpolled = [job for job in self._state.jobs.values() if job.result is None
+                            and job.outcome == "capture" and job.submitted_at.timestamp() <= due]
+            for job in unpolled:
+                result = self._finish(job)
+                with self._lock:
+                    job.result = result
         with self._lock:
             return sorted((c for c in self._state.captures if _surt(c.url) == _surt(url)),
                           key=lambda c: c.timestamp)

@@ -20,7 +20,8 @@ the request, which is tried again later.
 
 Killed at any moment, nothing is lost: requests are leased (see storage.archive_queue), a
 restarted worker polls the recorded job instead of submitting again, and when a worker died
-between sending a submission and learning its job id, the next one looks the capture up first.
+between sending a submission and learning its job id, the next one looks for the capture in the
+index until the poll deadline before it submits again.
 """
 
 from __future__ import annotations
@@ -142,10 +143,11 @@ def work_queue(
 
 @dataclass
 class _Flight:
-    """A submitted job being polled."""
+    """A submitted job being polled; without a job id (its worker died before learning it), the
+    Wayback index is watched for the capture instead."""
 
     request: ArchiveRequest
-    job_id: str
+    job_id: str | None
     poll_until: float
     next_poll: float
     capture_kind: str = NEW_CAPTURE  # EXISTING when SPN2 answered with an earlier capture's job
@@ -257,8 +259,15 @@ class _Worker:
             return True
         if submitted_at and (request.job_id or request.resumed):
             # The job is forgotten by now, or its worker died before learning the job id.
-            max_age = datetime.now(timezone.utc) - submitted_at + timedelta(minutes=1)
-            return self._record_lookup(request, max_age) is None
+            if self._record_lookup(request, _since(submitted_at)) is None:
+                return True
+            age = (datetime.now(timezone.utc) - submitted_at).total_seconds()
+            if not request.job_id and age < self.settings.poll_deadline:
+                # That submission may still be capturing: watch for it rather than submit twice.
+                now = time.monotonic()
+                self.in_flight.append(_Flight(request, None, now + self.settings.poll_deadline - age,
+                                              now + self.settings.poll_interval))
+                return True
         return False
 
     def _reuse_recent_capture(self, request: ArchiveRequest) -> bool:
@@ -348,6 +357,9 @@ class _Worker:
 
     def _poll_due_jobs(self) -> None:
         for flight in [f for f in self.in_flight if f.next_poll <= time.monotonic()]:
+            if flight.job_id is None:
+                self._watch_lost_submission(flight)
+                continue
             status = self.client.status(flight.job_id)
             request = flight.request
             if status.kind in (Kind.SUCCESS, Kind.ERROR):
@@ -368,6 +380,20 @@ class _Worker:
                             "it is polled again next time", keep_job=True)
             else:
                 flight.next_poll = time.monotonic() + max(self.settings.poll_interval, status.retry_after or 0)
+
+    def _watch_lost_submission(self, flight: _Flight) -> None:
+        request = flight.request
+        capture = self.client.lookup(request.url, _since(datetime.fromisoformat(request.submitted_at)))
+        if capture is not None and self._record_capture(
+            request, WaybackCopy(capture.wayback_url, capture.timestamp), EXISTING_CAPTURE, capture.digest
+        ) is None:
+            self.in_flight.remove(flight)  # the capture of this version: done
+        elif time.monotonic() >= flight.poll_until:
+            self.in_flight.remove(flight)
+            self._retry(request, f"a submission whose job id was lost gave no capture of this version within "
+                        f"{self.settings.poll_deadline:g}s; submitting again")
+        else:
+            flight.next_poll = time.monotonic() + self.settings.poll_interval
 
     # --- outcomes ---
 
@@ -394,6 +420,11 @@ class _Worker:
         else:
             log.warning("archive request %d was taken over by another worker; its outcome %s is dropped",
                         request.id, outcome)
+
+
+def _since(submitted_at: datetime) -> timedelta:
+    """How far back a capture made by a submission sent at `submitted_at` can be (with a margin)."""
+    return datetime.now(timezone.utc) - submitted_at + timedelta(minutes=1)
 
 
 def _env_name(setting: str) -> str:

@@ -8,7 +8,9 @@ file takes no more records once it has reached ``max_bytes`` (it overshoots by a
 record pair). Each record is its own gzip member, so a
 record can be read back from its offset alone. Appends happen under an ``fcntl`` lock on
 ``.<prefix>.lock`` in the directory: two crawl processes never interleave records, and readers
-only ever see complete records through the references returned after ``fsync``.
+only ever see complete records through the references returned after ``fsync``. An append that
+fails (a full disk) leaves the file as it was; a partial record left by a process killed while
+appending is cut off before the next append, and a file damaged otherwise takes no more records.
 
 A fetch is kept as it was exchanged (`build_exchange`): for each redirect hop, then for the
 final answer, a ``response`` record (status line and headers as received, ``Location``
@@ -94,28 +96,59 @@ class WarcWriter:
         self.prefix = prefix
         self._file_pattern = re.compile(rf"{re.escape(prefix)}-(\d{{8}})-(\d{{6}})\.warc\.gz")
         self._thread_lock = threading.Lock()
+        self._checked_to: dict[Path, int] = {}  # per file: how far its records are known whole
 
     def append(self, exchange: WarcExchange) -> WarcRecordRef:
         """Append an exchange built by `build_exchange` (possibly in another process) to the
-        file of its day, and return where its final response record is, once it is on disk."""
+        file of its day, and return where its final response record is, once it is on disk.
+
+        All or nothing: when the write fails (a full disk), the file is cut back to where it
+        ended, so it never keeps a partial gzip member that would stop sequential readers."""
         with self._thread_lock, open(self.directory / f".{self.prefix}.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            path = self._file_for(exchange.day)
-            with open(path, "ab") as warc:
-                if warc.tell() == 0:
-                    warc.write(_gzip_member(RecordBuilder(warc_version="1.1").create_warcinfo_record(
-                        path.name, {"software": f"docwatch/{crawler.__version__}", "format": "WARC File Format 1.1"},
-                    )))
-                warc.write(exchange.hops)
-                offset = warc.tell()
-                warc.write(exchange.response)
-                length = warc.tell() - offset
-                warc.write(exchange.after)
-                warc.flush()
-                os.fsync(warc.fileno())  # the reference must survive a machine crash
-        return WarcRecordRef(path=path.name, offset=offset, length=length, sha256=exchange.sha256)
+            day, sequence = exchange.day, self._sequence_for(exchange.day)
+            while True:
+                path = self.directory / f"{self.prefix}-{day}-{sequence:06d}.warc.gz"
+                descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                end = self._whole_records_end(path, descriptor)
+                if end is not None:
+                    break
+                os.close(descriptor)  # damaged, not merely cut short: it takes no more records
+                sequence += 1
+            try:
+                header = b"" if end else _gzip_member(RecordBuilder(warc_version="1.1").create_warcinfo_record(
+                    path.name, {"software": f"docwatch/{crawler.__version__}", "format": "WARC File Format 1.1"},
+                ))
+                try:
+                    _write_all(descriptor, header + exchange.hops + exchange.response + exchange.after)
+                    os.fsync(descriptor)  # the reference must survive a machine crash
+                except BaseException:
+                    os.ftruncate(descriptor, end)
+                    if not end:
+                        path.unlink()
+                    raise
+                self._checked_to[path] = end + len(header) + len(exchange.hops) + len(exchange.response) + len(exchange.after)
+            finally:
+                os.close(descriptor)
+        offset = end + len(header) + len(exchange.hops)
+        return WarcRecordRef(path=path.name, offset=offset, length=len(exchange.response), sha256=exchange.sha256)
 
-    def _file_for(self, day: str) -> Path:
+    def _whole_records_end(self, path: Path, descriptor: int) -> int | None:
+        """Where the file's last whole record ends, after cutting off a partial one (left by a
+        process killed while appending); None when the file is damaged otherwise. Only what
+        was appended since this writer last looked is read."""
+        size = os.lseek(descriptor, 0, os.SEEK_END)
+        checked = self._checked_to.get(path, 0)
+        if checked == size:
+            return size
+        end = _gzip_members_end(path, checked if checked < size else 0)
+        if end is not None and end < size:
+            os.ftruncate(descriptor, end)
+        if end is not None:
+            self._checked_to[path] = end
+        return end
+
+    def _sequence_for(self, day: str) -> int:
         """The newest file of ``day``, or the next one once that has reached ``max_bytes``."""
         sequences = [
             int(match.group(2))
@@ -125,8 +158,30 @@ class WarcWriter:
         sequence = max(sequences, default=1)
         path = self.directory / f"{self.prefix}-{day}-{sequence:06d}.warc.gz"
         if path.exists() and path.stat().st_size >= self.max_bytes:
-            path = self.directory / f"{self.prefix}-{day}-{sequence + 1:06d}.warc.gz"
-        return path
+            return sequence + 1
+        return sequence
+
+
+def _gzip_members_end(path: Path, start: int = 0) -> int | None:
+    """Where the last complete gzip member of `path` ends, reading from `start` (where one
+    begins); None when a member is damaged rather than cut short at the end of the file."""
+    end = position = start
+    decompressor = isal_zlib.decompressobj(wbits=31)
+    with open(path, "rb") as warc:
+        warc.seek(start)
+        while chunk := warc.read(1 << 20):
+            while chunk:
+                try:
+                    decompressor.decompress(chunk)
+                except (isal_zlib.error, zlib.error):
+                    return None
+                if not decompressor.eof:
+                    position += len(chunk)
+                    break
+                end = position = position + len(chunk) - len(decompressor.unused_data)
+                chunk = decompressor.unused_data
+                decompressor = isal_zlib.decompressobj(wbits=31)
+    return end
 
 
 @dataclass(frozen=True)
@@ -265,6 +320,13 @@ _DECODERS = {
     "gzip": _gunzip, "x-gzip": _gunzip, "deflate": _inflate, "br": brotli.decompress,
     "zstd": lambda payload: zstandard.ZstdDecompressor().decompressobj().decompress(payload),
 }
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    """One write, or as many as the kernel needs: a large write may be taken in parts."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view):]
 
 
 def _gzip_member(record) -> bytes:
