@@ -401,6 +401,7 @@ def test_fake_availability_answers_are_read_by_waybackpy(fake: FakeWayback, orig
     assert availability.archive_url == f"{fake.base_url}/web/20231221093000/{url}"
 
 
+@pytest.mark.e2e
 def test_the_fake_runs_as_a_separate_process(origin: str) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "crawler.evidence.fake_wayback", "--port", "0",
