@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
 import scrapy
@@ -15,16 +14,13 @@ from twisted.python.failure import Failure
 from crawler.items import FetchedPage, FetchFailed, FetchSkipped
 from crawler.middlewares import HOPS, WIRE_EXCHANGE
 from crawler.watchlist import Source, load_watchlist
+from storage import utcnow
 
 # Scrapy's refusals that are docwatch's policy, not a failure of the page: a skipped fetch.
 # Other refusals (a body over the size cap once decompressed, too many redirects) are failures.
 SKIP_REASONS = ("Forbidden by robots.txt", "Filtered offsite request")
 FETCH_ID = "fetch_id"  # request.meta: one per URL the crawl set out to fetch, kept across redirects and retries
 _fetch_ids = itertools.count(1)
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _headers(headers) -> dict[str, str]:
@@ -80,7 +76,7 @@ class WatchlistSpider(scrapy.Spider):
             status=response.status,
             headers=_headers(response.headers),
             body=response.body,
-            fetched_at=_now(),
+            fetched_at=utcnow(),
             elapsed_ms=_elapsed_ms(response.meta),
             exchanges=[*response.meta.get(HOPS, []), response.meta[WIRE_EXCHANGE]],
             parent_url=response.meta.get("parent_url"),
@@ -94,7 +90,7 @@ class WatchlistSpider(scrapy.Spider):
             kind=response.meta["kind"],
             url=_page_url(response),
             error=error,
-            fetched_at=_now(),
+            fetched_at=utcnow(),
             status=response.status,
             size=len(response.body),
             final_url=response.url,
@@ -108,14 +104,14 @@ class WatchlistSpider(scrapy.Spider):
         message = failure.getErrorMessage()
         if failure.check(IgnoreRequest) and message.startswith(SKIP_REASONS):
             yield FetchSkipped(source_id=request.meta["source_id"], kind=request.meta["kind"], url=url,
-                               reason=message, fetched_at=_now())
+                               reason=message, fetched_at=utcnow())
             return
         yield FetchFailed(
             source_id=request.meta["source_id"],
             kind=request.meta["kind"],
             url=url,
             error=message if failure.check(IgnoreRequest) else f"{failure.type.__name__}: {message}",
-            fetched_at=_now(),
+            fetched_at=utcnow(),
             final_url=request.url,
         )
 

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 import sqlite_utils
 
 from storage import bodies
-from storage.database import transaction
+from storage.database import transaction, utcnow
 
 REASONS = ("new_page", "changed", "new_hits", "attachment", "manual", "listing_changed")
 STATES = ("queued", "in_progress", "done", "needs_credentials", "failed")
@@ -97,12 +97,6 @@ class Version:
 _REQUEST_COLUMNS = ", ".join(f.name for f in fields(ArchiveRequest) if f.name != "resumed")
 
 
-def timestamp(moment: datetime | None = None) -> str:
-    """How queue times are stored (also for callers comparing against them)."""
-    return (moment or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(
-        timespec="milliseconds")
-
-
 def wayback_time(iso_time: str) -> str:
     """A stored ISO time as a Wayback timestamp (UTC, to the second), so the two compare."""
     return datetime.fromisoformat(iso_time).astimezone(timezone.utc).strftime(WAYBACK_TIME)
@@ -163,7 +157,7 @@ def enqueue(db: sqlite_utils.Database, url: str, reason: str, snapshot_id: int |
         raise ValueError(f"archive reason must be one of {', '.join(REASONS)}, got {reason!r}")
     if not url.startswith(("http://", "https://")) or len(url) > MAX_URL_CHARS:
         raise ValueError(f"not an http(s) URL of at most {MAX_URL_CHARS} characters: {url[:200]!r}")
-    now = timestamp()
+    now = utcnow()
     with transaction(db):
         db.execute(
             "INSERT INTO archive_requests (url, reason, snapshot_id, next_attempt_at, created_at,"
@@ -186,11 +180,11 @@ def claim(
     """Lease the next due request to ``worker_id`` (or request ``only``, due or not)."""
     now = datetime.now(timezone.utc)
     with transaction(db):
-        abandoned = _abandoned_leases(db, timestamp(now))
+        abandoned = _abandoned_leases(db, utcnow(now))
         due = "state = 'queued'" + ("" if only is not None else " AND next_attempt_at <= ?")
-        params: list = [] if only is not None else [timestamp(now)]
+        params: list = [] if only is not None else [utcnow(now)]
         taken_over = "leased_until < ?"
-        params.append(timestamp(now))
+        params.append(utcnow(now))
         if abandoned:
             taken_over += f" OR leased_by IN ({', '.join('?' * len(abandoned))})"
             params += abandoned
@@ -209,7 +203,7 @@ def claim(
         db.execute(
             "UPDATE archive_requests SET state = 'in_progress', leased_by = ?, leased_until = ?,"
             " updated_at = ? WHERE id = ?",
-            [worker_id, timestamp(now + timedelta(seconds=lease_seconds)), timestamp(now), request.id],
+            [worker_id, utcnow(now + timedelta(seconds=lease_seconds)), utcnow(now), request.id],
         )
     return replace(request, state="in_progress", leased_by=worker_id, resumed=request.state == "in_progress")
 
@@ -217,7 +211,7 @@ def claim(
 def mark_submitting(db: sqlite_utils.Database, request_id: int, worker_id: str) -> bool:
     """Record that a submission is about to be sent: if the worker dies before it learns the
     job id, the next one looks for the capture before submitting again."""
-    return _update_leased(db, request_id, worker_id, "submitted_at = ?, job_id = NULL", [timestamp()])
+    return _update_leased(db, request_id, worker_id, "submitted_at = ?, job_id = NULL", [utcnow()])
 
 
 def record_job(db: sqlite_utils.Database, request_id: int, worker_id: str, job_id: str) -> bool:
@@ -242,7 +236,7 @@ def complete(
             "UPDATE archive_requests SET state = 'done', wayback_url = ?, wayback_timestamp = ?,"
             " capture_kind = ?, last_error = NULL, leased_by = NULL, leased_until = NULL, updated_at = ?"
             " WHERE id = ?",
-            [wayback_url, wayback_timestamp, capture_kind, timestamp(), request_id],
+            [wayback_url, wayback_timestamp, capture_kind, utcnow(), request_id],
         )
         if row[1] is not None:
             db.execute(
@@ -266,7 +260,7 @@ def retry_later(
 ) -> bool:
     """Count a failed attempt and put the request back in the queue after ``delay_seconds``.
     ``keep_job``: the submitted job may still finish, so the next attempt polls it first."""
-    due = timestamp(datetime.now(timezone.utc) + timedelta(seconds=delay_seconds))
+    due = utcnow(datetime.now(timezone.utc) + timedelta(seconds=delay_seconds))
     clear_job = "" if keep_job else ", job_id = NULL"
     return _update_leased(
         db, request_id, worker_id,
@@ -278,7 +272,7 @@ def retry_later(
 def release(db: sqlite_utils.Database, request_id: int, worker_id: str) -> bool:
     """Hand an unfinished request back without counting an attempt (the worker is stopping)."""
     return _update_leased(db, request_id, worker_id, "state = 'queued', next_attempt_at = ?",
-                          [timestamp()], release=True)
+                          [utcnow()], release=True)
 
 
 def give_up(db: sqlite_utils.Database, request_id: int, worker_id: str, error: str) -> bool:
@@ -299,7 +293,7 @@ def retry_failed(db: sqlite_utils.Database) -> tuple[int, int]:
 
     Returns (requeued, skipped); a request is skipped when its URL already has an open one.
     """
-    now = timestamp()
+    now = utcnow()
     with transaction(db):
         candidates = db.execute(
             "SELECT id, url FROM archive_requests WHERE state IN ('failed', 'needs_credentials') ORDER BY id DESC"
@@ -339,7 +333,7 @@ def recently_archived(db: sqlite_utils.Database, url: str, within: timedelta) ->
 def submissions_since(db: sqlite_utils.Database, since: datetime) -> int:
     """Submissions sent since ``since`` by any worker: the per-minute budget is shared."""
     return db.execute("SELECT count(*) FROM archive_requests WHERE submitted_at >= ?",
-                      [timestamp(since)]).fetchone()[0]
+                      [utcnow(since)]).fetchone()[0]
 
 
 def next_due_at(db: sqlite_utils.Database, only: int | None = None) -> datetime | None:
@@ -355,7 +349,7 @@ def counts_by_state(db: sqlite_utils.Database) -> dict[str, int]:
     counts = dict.fromkeys(STATES, 0)
     counts.update(db.execute("SELECT state, count(*) FROM archive_requests GROUP BY state").fetchall())
     counts["due"] = db.execute(
-        "SELECT count(*) FROM archive_requests WHERE state = 'queued' AND next_attempt_at <= ?", [timestamp()]
+        "SELECT count(*) FROM archive_requests WHERE state = 'queued' AND next_attempt_at <= ?", [utcnow()]
     ).fetchone()[0]
     return counts
 
@@ -428,7 +422,7 @@ def _update_leased(
         cursor = db.execute(
             f"UPDATE archive_requests SET {assignments}, updated_at = ?"
             " WHERE id = ? AND state = 'in_progress' AND leased_by = ?",
-            [*params, timestamp(), request_id, worker_id],
+            [*params, utcnow(), request_id, worker_id],
         )
     return cursor.rowcount == 1
 

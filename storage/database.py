@@ -112,9 +112,21 @@ def update_row(db: sqlite_utils.Database, table: str, row_id: int, changes: dict
         db.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", [*changes.values(), row_id])
 
 
-def utcnow() -> str:
-    """Timestamps are stored as ISO 8601 UTC strings: sortable, readable, unambiguous."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+def utcnow(moment: datetime | None = None) -> str:
+    """How every time is stored (now, or `moment`): ISO 8601 UTC to the millisecond,
+    "2026-12-01T11:48:28.123+00:00", so that two things a moment apart keep their order.
+
+    Rows written by earlier versions hold whole seconds, "...:28+00:00". As text these sort
+    in time order among millisecond times: "+" sorts before ".", so a whole second reads as
+    its ".000". Only the two spellings of one instant differ; see `since_bound`."""
+    return (moment or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def since_bound(moment: datetime) -> str:
+    """A lower bound for `column >= ?` on stored times: a bound on a whole second is spelled
+    as a whole second, which both old ("...:28+00:00") and new ("...:28.000+00:00") rows
+    of that second compare at or above."""
+    return utcnow(moment).replace(".000+", "+")
 
 
 def describe_write_error(error: BaseException) -> str:

@@ -16,6 +16,28 @@ from crawler.demo import SITE_DIR, write_watchlist
 from crawler.localsite import LocalSite
 
 FILES = Path(__file__).parent / "files"
+_running: list[pytest.Item] = []  # the test now running in this process (xdist: one per worker)
+# A test using one of these runs a real server with crawls around it, or the command line in
+# child processes: it is end to end. Tests that start processes without them are marked by hand.
+E2E_FIXTURES = {"site", "scenario", "demo_data", "smtp_server", "docwatch"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if E2E_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _running[:] = [item]
+
+
+@pytest.fixture(autouse=True)
+def own_data_home(tmp_path_factory, monkeypatch):
+    """Each test its own default data folder (~/.local/share/docwatch otherwise): tests running
+    side by side (pytest -n) share nothing, and none writes into the user's real data."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))
 
 
 @pytest.fixture
@@ -34,7 +56,10 @@ def demo_watchlist(tmp_path, site) -> Path:
 
 def run_docwatch(*args: str, db: Path | None = None, watchlist: Path | None = None, timeout: float = 120,
                  env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run the real command line in a child process (Scrapy's reactor needs a process of its own)."""
+    """Run the real command line in a child process (Scrapy's reactor needs a process of its own).
+    Only e2e tests may: the fast lane (`pytest -m "not e2e"`) stays in-process."""
+    if _running and _running[0].get_closest_marker("e2e") is None:
+        pytest.fail(f"{_running[0].nodeid} runs the docwatch command in a child process: mark it @pytest.mark.e2e")
     command = [sys.executable, "-m", "crawler"]
     if db:
         command += ["--db", str(db)]

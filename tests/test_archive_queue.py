@@ -383,6 +383,7 @@ def test_cli_archive_url_without_keys_says_what_is_missing(fake, site, tmp_path)
     assert "Not archived (needs credentials)" in result.stdout and "DOCWATCH_IA_SECRET_KEY" in result.stdout
 
 
+@pytest.mark.e2e
 def test_cli_archive_tells_a_mistyped_command_from_a_url(tmp_path) -> None:
     result = run_docwatch("archive", "stauts", db=tmp_path / "docwatch.db")
     assert result.returncode == 2 and "did you mean `docwatch archive status`?" in result.stderr
@@ -390,6 +391,7 @@ def test_cli_archive_tells_a_mistyped_command_from_a_url(tmp_path) -> None:
     assert result.returncode == 2 and "not an http(s) URL" in result.stderr
 
 
+@pytest.mark.e2e
 def test_cli_rejects_an_unusable_setting_by_name(tmp_path) -> None:
     result = run_docwatch("archive", "status", db=tmp_path / "docwatch.db",
                           env={"DOCWATCH_ARCHIVE_MAX_ATTEMPTS": "many"})

@@ -80,6 +80,7 @@ def docx_bomb(path, template: bytes, expanded_mib: int) -> bytes:
     return path.read_bytes()
 
 
+@pytest.mark.e2e  # a reader child filling 256 MiB
 def test_a_file_that_needs_too_much_memory_is_stopped(tmp_path, office_files):
     bomb = docx_bomb(tmp_path / "bomb.docx", office_files["docx"], expanded_mib=400)
     assert len(bomb) < 2 << 20  # well under any download cap

@@ -3,10 +3,10 @@ between crawls, and `docwatch events/hits/figures/diff` report exactly what a re
 should see: the new term, the new figure, the 503 as an error, the deletion only once confirmed."""
 
 import json
-import time
 from datetime import datetime, timezone
 
 
+from storage import since_bound
 from tests.conftest import run_docwatch
 
 LISTING = "/xjrst/c112676/index.shtml"
@@ -33,9 +33,9 @@ def answer_with_status(site, path: str, status: int) -> None:
 
 
 def crawl(db, watchlist) -> str:
-    """Crawl once, from a fresh second on: returns the `--since` that covers this crawl only."""
-    time.sleep(1 - datetime.now().microsecond / 1e6)
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    """Crawl once: returns the `--since` that covers this crawl only (times are stored to the
+    millisecond, and the crawl's child process starts well after this one)."""
+    started = since_bound(datetime.now(timezone.utc))
     result = run_docwatch("crawl", db=db, watchlist=watchlist)
     assert result.returncode == 0, result.stderr
     return started

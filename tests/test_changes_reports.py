@@ -173,6 +173,28 @@ def test_since_accepts_durations_and_iso_dates(shanghai_time):
     assert parse_since("2026-11-20T08:30:00+00:00") == "2026-11-20T08:30:00+00:00"
 
 
+def test_since_finds_the_same_events_in_old_whole_second_rows_and_new_millisecond_rows(filled_db):
+    """Rows written by earlier versions hold whole seconds ("...10:00:00+00:00", as in filled_db);
+    later rows hold milliseconds. `--since` compares them as the times they are."""
+    db = open_database(filled_db)
+    [(page_id,)] = db.execute("SELECT id FROM pages WHERE url = ?", [OTHER_URL]).fetchall()
+    for detected_at in ("2026-11-21T09:59:59.999+00:00", "2026-11-21T10:00:00.000+00:00", "2026-11-21T10:00:00.250+00:00",
+                        "2026-11-21T10:00:01.001+00:00"):
+        db["events"].insert({"type": "changed", "source_id": "tibet-news", "page_id": page_id, "url": OTHER_URL,
+                             "detected_at": detected_at})
+
+    def since(value: str) -> list[str]:
+        return sorted((e["detected_at"] for e in reports.events(db, since=parse_since(value))), key=datetime.fromisoformat)
+
+    whole_second = ["2026-11-21T10:00:00+00:00", "2026-11-21T10:00:00+00:00", "2026-11-21T10:00:00.000+00:00",
+                    "2026-11-21T10:00:00.250+00:00", "2026-11-21T10:00:01.001+00:00", DAY3]
+    assert since("2026-11-21T10:00:00+00:00") == whole_second  # both spellings of 10:00:00, not 09:59:59.999
+    assert since("2026-11-21T10:00:00.000+00:00") == whole_second
+    assert since("2026-11-21T10:00:00.100+00:00") == ["2026-11-21T10:00:00.250+00:00", "2026-11-21T10:00:01.001+00:00", DAY3]
+    assert since("2026-11-21T10:00:00.250+00:00")[0] == "2026-11-21T10:00:00.250+00:00"
+    assert since("2026-11-21T10:00:00.251+00:00")[0] == "2026-11-21T10:00:01.001+00:00"
+
+
 def test_since_rejects_anything_else():
     for bad in ("yesterday", "24", "7 days", "2026-13-01", ""):
         with pytest.raises(ValueError, match="neither a duration"):
@@ -185,6 +207,7 @@ def docwatch(db: Path, *args: str):
     return run_docwatch(*args, db=db, watchlist=watchlist)
 
 
+@pytest.mark.e2e
 def test_hits_on_a_pipe_are_plain_text_with_the_context(filled_db):
     result = docwatch(filled_db, "hits", "--since", "2026-11-22T00:00:00+00:00", "--source", "rst-news")
     assert result.returncode == 0, result.stderr
@@ -195,6 +218,7 @@ def test_hits_on_a_pipe_are_plain_text_with_the_context(filled_db):
     assert "coercion: 激发内生动力" in every.stdout and "2 flagged occurrence(s)." in every.stdout
 
 
+@pytest.mark.e2e
 def test_commands_reject_bad_input_with_exit_2(filled_db, tmp_path):
     cases = {
         ("hits", "--since", "last week"): "'last week' is neither a duration (40s, 30m, 24h, 7d, 2w) nor an ISO date",

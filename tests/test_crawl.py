@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import run_docwatch
 
 ARTICLES = {
@@ -100,6 +102,7 @@ def test_unknown_source_is_bad_input(tmp_path, demo_watchlist):
     assert "demo-rst-work-news" in result.stderr
 
 
+@pytest.mark.e2e
 def test_a_broken_watchlist_stops_a_crawl_with_exit_2(tmp_path):
     bad = tmp_path / "w.yaml"
     bad.write_text("sources:\n  - id: a\n    url: http://127.0.0.1:9/\n    type: page\n    folow: x\n")

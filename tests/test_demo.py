@@ -4,9 +4,13 @@ import os
 import sqlite3
 import subprocess
 
+import pytest
+
 from crawler.demo import EDITED_ARTICLE
 from storage.archive_queue import wayback_time
 from tests.conftest import run_docwatch
+
+pytestmark = pytest.mark.e2e  # the real demo, crawls in child processes
 
 
 def test_demo_crawls_the_bundled_site_twice_with_an_edit_in_between(tmp_path):

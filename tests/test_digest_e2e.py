@@ -233,6 +233,7 @@ def chromium(profile: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (Debian: apt-get install -y chromium)")
+@pytest.mark.e2e  # a browser
 def test_payloads_run_in_chromium_when_not_escaped(tmp_path):
     """The control: these payloads do change the document when a page lets them through, so the
     next test's check would see them."""

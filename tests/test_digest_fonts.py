@@ -25,6 +25,7 @@ def rendered(tmp_path, name: str, text: str) -> bytes:
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (Debian: apt-get install -y chromium)")
+@pytest.mark.e2e  # a browser
 def test_chinese_renders_as_glyphs_not_boxes(tmp_path):
     transfer = rendered(tmp_path, "transfer", "转移就业")
     motivation = rendered(tmp_path, "motivation", "内生动力")

@@ -166,6 +166,7 @@ def test_verify_detects_a_tampered_byte_and_leaves_other_records_intact(tmp_path
     assert read_record(tmp_path, untouched).body == PAGE
 
 
+@pytest.mark.e2e  # thousands of inputs
 def test_every_damaged_byte_of_a_record_is_reported_never_raised(tmp_path: Path) -> None:
     # A Xinjiang HR department notice of the demo site: damage to it once crashed the reader.
     notice = (SITE_DIR / "xjrst/c112676/201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml").read_bytes()
@@ -222,6 +223,7 @@ def _write_many(directory: str, worker: int) -> list[WarcRecordRef]:
             for n in range(25)]
 
 
+@pytest.mark.e2e  # two processes
 def test_two_crawl_processes_never_interleave(tmp_path: Path) -> None:
     with ProcessPoolExecutor(max_workers=2) as pool:
         refs = [ref for batch in pool.map(_write_many, [str(tmp_path)] * 2, [1, 2])

@@ -18,7 +18,7 @@ from crawler.compare import diff_texts, render_terminal
 from crawler.compare.hit_groups import HitGroup, group_hit_flags
 from crawler.digest.model import delisted_summary
 from crawler.safe_text import printable, printable_json
-from storage import open_database, reports
+from storage import open_database, reports, since_bound
 
 EVENT_TYPES = ("new_page", "new_document", "changed", "removed", "restored", "fetch_error", "delisted")
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")
@@ -28,7 +28,7 @@ GROUPED_CONTEXT_CHARS = 16  # either side of the match: the line of `hits` fits 
 
 
 def parse_since(value: str, now: datetime | None = None) -> str:
-    """`--since` as a stored-timestamp string (ISO UTC, seconds): a duration back from now
+    """`--since` as a bound on stored times (see `since_bound`): a duration back from now
     (40s, 30m, 24h, 7d, 2w) or an ISO date/time, read in local time unless it carries an offset."""
     text = value.strip().lower()
     duration = _DURATION.fullmatch(text)
@@ -46,7 +46,7 @@ def parse_since(value: str, now: datetime | None = None) -> str:
                 f"{value!r} is neither a duration (40s, 30m, 24h, 7d, 2w) nor an ISO date or time"
                 " (2026-11-20, 2026-11-20T08:00, 2026-11-20T08:00:00+08:00)"
             ) from None
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return since_bound(moment)
 
 
 class Since(click.ParamType):
