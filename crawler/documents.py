@@ -223,7 +223,8 @@ def _read(body: bytes, file_type: str, ocr_languages: tuple[str, ...], ocr_secon
     no_ocr = dict(text_origin="text", ocr_confidence=None, ocr_page_hashes=[], ocr_skipped_pages=0, ocr_error=None)
     try:
         if file_type in IMAGE_TYPES:
-            text = ocr_image(body, ocr_languages)
+            scan = ocr_image(body, ocr_languages)
+            text = dataclasses.replace(scan, text=_unwrap(scan.text))
         elif file_type == "pdf":
             text = _read_pdf(body, ocr_languages, ocr_seconds)
         else:

@@ -343,6 +343,8 @@ _DOCUMENT_FILE = re.compile(r"\.(pdf|docx?|xlsx?|wps|et)$", re.I)
 _DOCUMENT_IN_QUERY = re.compile(r"\.(pdf|docx?|xlsx?|wps|et)(&|$)", re.I)
 _DOCUMENT_IN_URL = re.compile(r"\.(?:pdf|docx?|xlsx?|wps|et)\b", re.I)  # either of the two: before parsing the URL
 _DOCUMENT_WORDS = ("附件", "下载")
+# A scan linked as 附件 (附件1：名单.jpg) is read by OCR; other image links (photos, QR codes) are not documents.
+_SCAN_FILE = re.compile(r"\.(jpe?g|png|gif|tiff?)$", re.I)
 
 
 def _links(tree: lxml.html.HtmlElement, url: str) -> tuple[Link, ...]:
@@ -385,6 +387,8 @@ def _is_attachment(link: Link, page_site: str | None) -> bool:
     if _DOCUMENT_FILE.search(parts.path) or _DOCUMENT_IN_QUERY.search(parts.query):
         return True
     file_name = parts.path.rsplit("/", 1)[-1]
+    if _SCAN_FILE.search(file_name):
+        return "附件" in link.text
     return "." not in file_name and any(word in link.text for word in _DOCUMENT_WORDS)
 
 

@@ -62,7 +62,7 @@ def store_capture(
         if previous is not None and previous["text_sha256"] == capture.text_sha256:
             _record_unchanged(db, run_id, page, capture.fetched_at, live, **fetch)
             return UNCHANGED
-        if _rescan_reads_the_same(previous, capture, attachment):
+        if _rescan_reads_the_same(previous, capture, attachment, matcher):
             capture = dataclasses.replace(capture, text=previous["text"], original_text=previous["original_text"],
                                           findings=None)
 
@@ -104,13 +104,14 @@ def store_capture(
         return outcome
 
 
-def _rescan_reads_the_same(previous: dict | None, capture: PageCapture, attachment: Attachment | None) -> bool:
+def _rescan_reads_the_same(previous: dict | None, capture: PageCapture, attachment: Attachment | None,
+                           matcher: KeywordMatcher) -> bool:
     """A new file of a scanned document whose OCR reading is the previous one's but for OCR
     jitter: it keeps the previous reading, so no diff, figure or hit comes from the jitter."""
     if previous is None or attachment is None or attachment.text_origin != "ocr" or previous["text_origin"] != "ocr":
         return False
     return same_reading(previous["original_text"], tuple(json.loads(previous["ocr_page_hashes"] or "[]")),
-                        capture.original_text, attachment.ocr_page_hashes)
+                        capture.original_text, attachment.ocr_page_hashes, matcher)
 
 
 def _record_unlinked_documents(db: sqlite_utils.Database, run_id: int | None, page: dict,

@@ -12,12 +12,16 @@ from tests.conftest import run_docwatch
 def test_demo_crawls_the_bundled_site_twice_with_an_edit_in_between(tmp_path):
     result = run_docwatch("--data-dir", str(tmp_path), "demo", env={"DOCWATCH_ENV": "production"})
     assert result.returncode == 0, result.stderr
-    assert "6 pages fetched, 6 new, 0 changed, 0 unchanged, 0 failed, 0 gone" in result.stdout
-    assert "6 pages fetched, 0 new, 1 changed, 5 unchanged, 0 failed, 0 gone" in result.stdout
+    assert "7 pages fetched, 7 new, 0 changed, 0 unchanged, 0 failed, 0 gone" in result.stdout
+    assert "7 pages fetched, 0 new, 1 changed, 6 unchanged, 0 failed, 0 gone" in result.stdout
     assert "What to look at next" in result.stdout
     digest = tmp_path / "demo" / "digest.html"
     assert f"HTML digest of what the demo found: {digest}" in result.stdout
     assert "内生动力" in digest.read_text("utf-8")
+    # The scanned 附件 (a JPEG) is read by OCR: its quota is in the digest, marked as OCR's reading.
+    scan_card = digest.read_text("utf-8").partition("W020180109553142613775.jpg</span>")[2].partition("</dl>")[0]
+    assert "text read by OCR (confidence" in scan_card
+    assert "<b>67万多人次</b> = <span class=\"num\">670,000 人次</span> · <span class=\"ocr\">read by OCR" in scan_card
     con = sqlite3.connect(tmp_path / "demo" / "docwatch.db")
     titles = {row[0] for row in con.execute("SELECT title FROM snapshots")}
     assert "新疆上半年转移就业农村富余劳动力175.62万人次" in titles
