@@ -58,9 +58,9 @@ def test_every_command_the_demo_prints_runs_as_printed(tmp_path):
     pages = [line for line in lines if line.startswith("[demo-")]
     hit_lines = [line for line in lines if line.startswith("  NEW ")]
     assert len(lines) == 2 * len(pages) + len(hit_lines) + 1, outputs["hits"]
-    assert len(pages) == len(set(pages)) == 3
+    assert len(pages) == len(set(pages)) == 4  # three reports and the scanned 附件 read by OCR
     assert 10 <= len(hit_lines) <= 25
-    assert lines[-1].startswith(f"{len(hit_lines)} hit(s) by page and term, 87 flagged occurrence(s)")
+    assert lines[-1].startswith(f"{len(hit_lines)} hit(s) by page and term, 96 flagged occurrence(s)")
     # overlapping terms: one hit under the longest, naming the other
     inner = [line for line in hit_lines if "内生动力" in line.split("…")[0]]
     assert len(inner) == 1 and "激发内生动力 (coercion) [also 内生动力]" in inner[0]
