@@ -67,3 +67,6 @@ def test_every_command_the_demo_prints_runs_as_printed(tmp_path):
     # a pattern hit: the text it matched and the pattern's name, not the regex
     assert any("«转移就业275万人次» (pattern transfer figure, labor_transfer)" in line for line in hit_lines)
     assert not any("\\d" in line for line in hit_lines)
+    # the scanned 附件's quota, read by OCR, says so
+    assert any(line.startswith("OCR ") and "670,000 人次" in line and "(转移: 67万多人次)" in line
+               for line in outputs["figures"].splitlines()), outputs["figures"]
