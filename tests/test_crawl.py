@@ -33,7 +33,7 @@ def test_crawl_stores_one_snapshot_per_article_with_correct_chinese(tmp_path, si
     db = tmp_path / "dw.db"
     result = run_docwatch("crawl", db=db, watchlist=demo_watchlist)
     assert result.returncode == 0, result.stderr
-    assert "7 pages fetched, 7 new, 0 changed, 0 unchanged, 0 failed, 0 gone" in result.stdout  # and a scanned 附件
+    assert "6 pages fetched, 6 new, 0 changed, 0 unchanged, 0 failed, 0 gone" in result.stdout
 
     stored = snapshots_by_path(db, site.base_url)
     assert set(ARTICLES) <= set(stored)
@@ -55,11 +55,11 @@ def test_crawling_again_unchanged_adds_no_snapshot(tmp_path, site, demo_watchlis
     assert run_docwatch("crawl", db=db, watchlist=demo_watchlist).returncode == 0
     second = run_docwatch("crawl", db=db, watchlist=demo_watchlist)
     assert second.returncode == 0, second.stderr
-    assert "7 pages fetched, 0 new, 0 changed, 7 unchanged, 0 failed, 0 gone" in second.stdout
+    assert "6 pages fetched, 0 new, 0 changed, 6 unchanged, 0 failed, 0 gone" in second.stdout
     con = sqlite3.connect(db)
     kept = con.execute("SELECT p.kind, count(*) FROM snapshots s JOIN pages p ON p.id = s.page_id GROUP BY p.kind")
-    assert dict(kept.fetchall()) == {"article": 5, "page": 1, "listing": 2, "document": 1}  # the two list pages, once each
-    assert con.execute("SELECT count(*) FROM fetches WHERE kind != 'listing'").fetchone()[0] == 14
+    assert dict(kept.fetchall()) == {"article": 5, "page": 1, "listing": 2}  # the two list pages, once each
+    assert con.execute("SELECT count(*) FROM fetches WHERE kind != 'listing'").fetchone()[0] == 12
 
 
 def test_visitor_counter_change_is_not_a_new_snapshot(tmp_path, site, demo_watchlist):
@@ -128,11 +128,9 @@ def test_pages_over_the_size_cap_are_fetch_errors_not_evidence(tmp_path, site, d
                           env={"DOCWATCH_MAX_PAGE_BYTES": "60000"})
     assert result.returncode == 0
     # the two real pages above 60 kB (the county article, the Xinhua article) are refused
-    # (the scanned 附件, 155 KiB, is a document: documents have their own cap)
-    assert "5 new, 0 changed, 0 unchanged, 2 failed" in result.stdout, result.stdout
+    assert "4 new, 0 changed, 0 unchanged, 2 failed" in result.stdout, result.stdout
     con = sqlite3.connect(tmp_path / "dw.db")
-    assert con.execute("SELECT max(s.body_size) FROM snapshots s JOIN pages p ON p.id = s.page_id"
-                       " WHERE p.kind != 'document'").fetchone()[0] <= 60000
+    assert con.execute("SELECT max(body_size) FROM snapshots").fetchone()[0] <= 60000
 
 
 def test_scrapy_command_works_from_the_repository_root(tmp_path, site, demo_watchlist):
@@ -147,7 +145,7 @@ def test_scrapy_command_works_from_the_repository_root(tmp_path, site, demo_watc
     assert crawled.returncode == 0, crawled.stderr
     con = sqlite3.connect(db)
     kept = con.execute("SELECT p.kind, count(*) FROM snapshots s JOIN pages p ON p.id = s.page_id GROUP BY p.kind")
-    assert dict(kept.fetchall()) == {"article": 5, "listing": 2, "document": 1}
+    assert dict(kept.fetchall()) == {"article": 5, "listing": 2}
     assert con.execute("SELECT trigger, status FROM runs").fetchall() == [("scrapy", "done")]
 
 
@@ -171,6 +169,5 @@ def test_a_page_that_moved_by_meta_refresh_is_followed_to_its_new_address(tmp_pa
     result = run_docwatch("crawl", "--url", f"{site.base_url}/moved.html", db=db, watchlist=demo_watchlist)
     assert result.returncode == 0, result.stderr
     con = sqlite3.connect(db)
-    [(final_url, title)] = con.execute("SELECT s.final_url, s.title FROM snapshots s JOIN pages p ON p.id = s.page_id"
-                                       " WHERE p.kind != 'document'").fetchall()  # the article links a scanned 附件
+    [(final_url, title)] = con.execute("SELECT final_url, title FROM snapshots").fetchall()
     assert (final_url, title) == (site.base_url + article, ARTICLES[article][0])

@@ -12,8 +12,8 @@ from tests.conftest import run_docwatch
 def test_demo_crawls_the_bundled_site_twice_with_an_edit_in_between(tmp_path):
     result = run_docwatch("--data-dir", str(tmp_path), "demo", env={"DOCWATCH_ENV": "production"})
     assert result.returncode == 0, result.stderr
-    assert "7 pages fetched, 7 new, 0 changed, 0 unchanged, 0 failed, 0 gone" in result.stdout
-    assert "7 pages fetched, 0 new, 1 changed, 6 unchanged, 0 failed, 0 gone" in result.stdout
+    assert "6 pages fetched, 6 new, 0 changed, 0 unchanged, 0 failed, 0 gone" in result.stdout
+    assert "7 pages fetched, 1 new, 1 changed, 5 unchanged, 0 failed, 0 gone" in result.stdout  # and a scanned 附件
     assert "What to look at next" in result.stdout
     digest = tmp_path / "demo" / "digest.html"
     assert f"HTML digest of what the demo found: {digest}" in result.stdout
