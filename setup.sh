@@ -1,22 +1,27 @@
 #!/usr/bin/env bash
 # Set up docwatch on a fresh machine: Debian packages where apt is available, then a virtualenv,
 # and `docwatch` on the PATH (a link in ~/.local/bin).
-#   ./setup.sh          what docwatch needs to run (antiword: text of legacy .doc attachments)
+#   ./setup.sh          what docwatch needs to run (antiword: text of legacy .doc attachments;
+#                       tesseract-ocr with Chinese, Uyghur and Tibetan data, poppler-utils: OCR of scans)
 #   ./setup.sh --test   and what the tests need (Chromium and a CJK font for the HTML digest;
 #                       pytest and friends)
 set -euo pipefail
 cd "$(dirname "$0")"
 
-packages="antiword"
+packages="antiword tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-chi-tra tesseract-ocr-uig tesseract-ocr-bod poppler-utils"
 extras="."
 if [ "${1:-}" = "--test" ]; then
-  packages="$packages chromium fonts-noto-cjk"
+  packages="$packages chromium fonts-noto-cjk fonts-tibetan-machine"  # fonts: the OCR tests print Chinese and Tibetan
   extras=".[test]"
 fi
 
 installed() {  # a program by its name; the CJK font by what fontconfig knows
   case "$1" in
     fonts-noto-cjk) command -v fc-list >/dev/null && fc-list :lang=zh family | grep -q . ;;
+    fonts-tibetan-machine) [ -e /usr/share/fonts/truetype/tibetan-machine/TibetanMachineUni.ttf ] ;;
+    tesseract-ocr-*) command -v tesseract >/dev/null && tesseract --list-langs 2>/dev/null | grep -qx "$(echo "${1#tesseract-ocr-}" | tr - _)" ;;
+    tesseract-ocr) command -v tesseract >/dev/null ;;
+    poppler-utils) command -v pdftoppm >/dev/null ;;
     *) command -v "$1" >/dev/null ;;
   esac
 }
@@ -32,6 +37,7 @@ if [ -n "$missing" ]; then
     echo "installed:$missing"
   else
     echo "could not install:$missing (without antiword .doc attachments are recorded as unreadable;" \
+         "without tesseract and poppler-utils scans are kept without text, and the OCR tests are skipped;" \
          "without chromium the HTML digest browser test is skipped; without a CJK font it fails)" >&2
   fi
 fi

@@ -188,7 +188,8 @@ def extract(html: str, url: str, selector: str | None = None, ignore_css: Sequen
         text=text,
         published=_published(tree, title, body_text, text, html, url),
         links=links,
-        attachments=tuple(link for link in links if _is_attachment(link, _site(urlsplit(url).hostname))),
+        attachments=tuple(link for link in links if _is_attachment(link, _site(urlsplit(url).hostname)))
+        + _scanned_article(tree, selected, url),
         selector_matched=None if selector is None else bool(selected),
     )
 
@@ -211,6 +212,22 @@ _KNOWN_ARTICLE_BODIES = tuple(CSSSelector(css) for css in (
     "#zoom", "ucapcontent", "#UCAP-CONTENT", ".TRS_Editor",
     "#detailContent", "#p-detail", ".rm_txt_con", "#rwb_zw", ".left_zw", "#contentMain",
 ))
+
+
+def _scanned_article(tree: lxml.html.HtmlElement, selected: list[lxml.html.HtmlElement], url: str) -> tuple[Link, ...]:
+    """The images of an article published as scans (a photographed 通知 as its only content):
+    those inside the article element (the source's selector, else a known template's) when it
+    has no text of its own, on the page's own site. They are read by OCR as its documents."""
+    containers = selected or [found[0] for selector in _KNOWN_ARTICLE_BODIES if len(found := selector(tree)) == 1]
+    if not containers or any(len(_block_text(container)) > _SCANNED_ARTICLE_MAX_CHARS for container in containers):
+        return ()
+    site = _site(urlsplit(url).hostname)
+    images = {}
+    for image in (image for container in containers for image in container.iter("img")):
+        target = _absolute(url, image.get("src") or "")
+        if target and _SCAN_FILE.search(urlsplit(target).path) and _site(urlsplit(target).hostname) == site:
+            images.setdefault(target, _squash(image.get("alt") or image.get("title") or ""))
+    return tuple(Link(target, text) for target, text in images.items())
 
 
 def _known_article_body(tree: lxml.html.HtmlElement) -> list[lxml.html.HtmlElement]:
@@ -343,6 +360,9 @@ _DOCUMENT_FILE = re.compile(r"\.(pdf|docx?|xlsx?|wps|et)$", re.I)
 _DOCUMENT_IN_QUERY = re.compile(r"\.(pdf|docx?|xlsx?|wps|et)(&|$)", re.I)
 _DOCUMENT_IN_URL = re.compile(r"\.(?:pdf|docx?|xlsx?|wps|et)\b", re.I)  # either of the two: before parsing the URL
 _DOCUMENT_WORDS = ("附件", "下载")
+# A scan linked as 附件 (附件1：名单.jpg) is read by OCR; other image links (photos, QR codes) are not documents.
+_SCAN_FILE = re.compile(r"\.(jpe?g|png|gif|tiff?)$", re.I)
+_SCANNED_ARTICLE_MAX_CHARS = 20  # an article element with no more text than this (a caption) is its images
 
 
 def _links(tree: lxml.html.HtmlElement, url: str) -> tuple[Link, ...]:
@@ -385,6 +405,8 @@ def _is_attachment(link: Link, page_site: str | None) -> bool:
     if _DOCUMENT_FILE.search(parts.path) or _DOCUMENT_IN_QUERY.search(parts.query):
         return True
     file_name = parts.path.rsplit("/", 1)[-1]
+    if _SCAN_FILE.search(file_name):
+        return "附件" in link.text
     return "." not in file_name and any(word in link.text for word in _DOCUMENT_WORDS)
 
 

@@ -208,7 +208,7 @@ class StorePipeline:
         if verdict is Verdict.OK and item.kind == "document":
             # Reading a file may take up to a minute (in a child process): wait for it in a
             # thread, so that downloads go on meanwhile; the database is written here, as ever.
-            reading = await maybe_deferred_to_future(deferToThread(read_document, item.body))
+            reading = await maybe_deferred_to_future(deferToThread(read_document, item.body, source.ocr_languages))
             verdict, reason = await self._store_document(item, source, reading)
         elif verdict is Verdict.OK:
             verdict, reason = await self._store_content(item, source)
@@ -253,9 +253,12 @@ class StorePipeline:
         """Store an attachment like a page, or say why its file could not be read."""
         if reading.error is not None:
             return Verdict.ERROR, reading.error
+        if reading.ocr_error is not None:
+            log.warning("%s kept without text: %s", item.url, reading.ocr_error)
         capture = capture_document(item, reading.text)
-        exchange = warc_exchange(item, capture, {"file_type": reading.file_type})
-        await self._store(capture, exchange, source, Attachment(item.parent_url or "", reading.file_type))
+        exchange = warc_exchange(item, capture, {"file_type": reading.file_type, "text_origin": reading.text_origin})
+        await self._store(capture, exchange, source, Attachment(item.parent_url or "", reading.file_type, reading.text_origin, reading.ocr_confidence,
+                                                          reading.ocr_page_hashes, reading.ocr_skipped_pages))
         return Verdict.OK, ""
 
     async def _store(self, capture: PageCapture, exchange: WarcExchange, source: Source,

@@ -12,6 +12,7 @@ import json
 import sqlite_utils
 
 from crawler.compare.keywords import KeywordMatcher
+from crawler.compare.scans import same_reading
 from crawler.detect import Version, compare_versions
 from crawler.evidence.warc import WarcRecordRef
 from storage import archive_queue, changes, documents, queries, transaction
@@ -20,10 +21,15 @@ from storage.queries import CHANGED, FAILED, GONE, NEW, SKIPPED, UNCHANGED, Page
 
 @dataclasses.dataclass(frozen=True)
 class Attachment:
-    """What a document's capture adds to a page's: the page that links it and its file type."""
+    """What a document's capture adds to a page's: the page that links it, its file type, and
+    whether its text was read by OCR (with OCR's confidence and the page images' hashes)."""
 
     parent_url: str
-    file_type: str  # pdf, doc, docx, xls, xlsx
+    file_type: str  # pdf, doc, docx, xls, xlsx, jpeg, png, gif, tiff
+    text_origin: str = "text"  # or "ocr"
+    ocr_confidence: float | None = None
+    ocr_page_hashes: tuple[str, ...] = ()
+    ocr_skipped_pages: int = 0
 
 
 def store_capture(
@@ -56,6 +62,9 @@ def store_capture(
         if previous is not None and previous["text_sha256"] == capture.text_sha256:
             _record_unchanged(db, run_id, page, capture.fetched_at, live, **fetch)
             return UNCHANGED
+        if _rescan_reads_the_same(previous, capture, attachment, matcher):
+            capture = dataclasses.replace(capture, text=previous["text"], original_text=previous["original_text"],
+                                          findings=None)
 
         report = compare_versions(
             Version(previous["original_text"], previous["published"]) if previous else None,
@@ -65,7 +74,8 @@ def store_capture(
         )
         snapshot_id = queries.insert_snapshot(db, page["id"], run_id, capture, warc)
         if attachment is not None:
-            documents.mark_snapshot(db, snapshot_id, attachment.file_type, no_text=not capture.text)
+            documents.mark_snapshot(db, snapshot_id, attachment.file_type, not capture.text, attachment.text_origin,
+                                    attachment.ocr_confidence, attachment.ocr_page_hashes, attachment.ocr_skipped_pages)
         outcome = NEW if previous is None else CHANGED
         if outcome == NEW:
             event_type, archive_reason = ("new_document", "attachment") if attachment else ("new_page", "new_page")
@@ -92,6 +102,16 @@ def store_capture(
         queries.update_page(db, page, last_outcome=outcome, latest_snapshot_id=snapshot_id, title=capture.title,
                             published=capture.published, **live)
         return outcome
+
+
+def _rescan_reads_the_same(previous: dict | None, capture: PageCapture, attachment: Attachment | None,
+                           matcher: KeywordMatcher) -> bool:
+    """A new file of a scanned document whose OCR reading is the previous one's but for OCR
+    jitter: it keeps the previous reading, so no diff, figure or hit comes from the jitter."""
+    if previous is None or attachment is None or attachment.text_origin != "ocr" or previous["text_origin"] != "ocr":
+        return False
+    return same_reading(previous["original_text"], tuple(json.loads(previous["ocr_page_hashes"] or "[]")),
+                        capture.original_text, attachment.ocr_page_hashes, matcher)
 
 
 def _record_unlinked_documents(db: sqlite_utils.Database, run_id: int | None, page: dict,

@@ -22,6 +22,7 @@ from parsel.csstranslator import css2xpath
 
 from crawler.config import MAX_COUNT_SETTING
 from crawler.digest.settings import DigestSettings, DigestSettingsError, parse_digest_section
+from crawler.ocr import DEFAULT_OCR_LANGUAGES, OCR_LANGUAGES
 from crawler.schedule import cron_trigger
 
 SOURCE_TYPES = ("page", "listing")
@@ -75,6 +76,7 @@ class Source:
     proxy: str | None
     obey_robots: bool
     removal_confirmations: int
+    ocr_languages: tuple[str, ...] = DEFAULT_OCR_LANGUAGES  # Tesseract languages for scans and images
 
     @property
     def schedule_description(self) -> str:
@@ -533,6 +535,14 @@ def _codec(value: Any) -> str:
     return name
 
 
+def _ocr_languages(value: Any) -> tuple[str, ...]:
+    """Tesseract language names, at least one, each once."""
+    languages = _list_of(_one_of(*OCR_LANGUAGES))(value)
+    if not languages:
+        raise _Invalid("expected at least one language", f"e.g. [{', '.join(DEFAULT_OCR_LANGUAGES)}]")
+    return tuple(dict.fromkeys(languages))
+
+
 def _list_of(check_item: Callable[[Any], Any]) -> Callable[[Any], tuple]:
     def check(value: Any) -> tuple:
         if isinstance(value, str):
@@ -596,6 +606,7 @@ def _source_fields(keyword_set_names: Collection[str]) -> dict[str, _Field]:
         "proxy": _Field(_proxy_url),
         "obey_robots": _Field(_boolean, default=True),
         "removal_confirmations": _Field(_positive_int, default=2),
+        "ocr_languages": _Field(_ocr_languages, default=DEFAULT_OCR_LANGUAGES),
     }
 
 
@@ -829,6 +840,7 @@ class _Validator:
             proxy=_value(merged, "proxy", fields),
             obey_robots=_value(merged, "obey_robots", fields),
             removal_confirmations=_value(merged, "removal_confirmations", fields),
+            ocr_languages=_value(merged, "ocr_languages", fields),
         )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import sqlite_utils
 
 from storage.database import update_row
@@ -21,5 +23,11 @@ def link_to_parent(db: sqlite_utils.Database, document: dict, parent_url: str, s
         update_row(db, "pages", document["id"], {"parent_page_id": parent["id"]})
 
 
-def mark_snapshot(db: sqlite_utils.Database, snapshot_id: int, file_type: str, no_text: bool) -> None:
-    update_row(db, "snapshots", snapshot_id, {"file_type": file_type, "no_text": int(no_text)})
+def mark_snapshot(db: sqlite_utils.Database, snapshot_id: int, file_type: str, no_text: bool, text_origin: str = "text",
+                  ocr_confidence: float | None = None, ocr_page_hashes: tuple[str, ...] = (), ocr_skipped_pages: int = 0) -> None:
+    """A document snapshot's file type, and where its text came from (the file, or OCR)."""
+    update_row(db, "snapshots", snapshot_id, {
+        "file_type": file_type, "no_text": int(no_text), "text_origin": text_origin, "ocr_confidence": ocr_confidence,
+        "ocr_page_hashes": json.dumps(ocr_page_hashes) if text_origin == "ocr" else None,
+        "ocr_skipped_pages": ocr_skipped_pages,
+    })

@@ -158,7 +158,8 @@ def latest_snapshot(db: sqlite_utils.Database, page: dict) -> dict | None:
         return None
     return next(
         db.query(
-            f"SELECT s.id, s.fetched_at, {ORIGINAL_TEXT}, s.text_sha256, s.published, s.title FROM snapshots s"
+            f"SELECT s.id, s.fetched_at, {ORIGINAL_TEXT}, s.text, s.text_sha256, s.published, s.title,"
+            " s.text_origin, s.ocr_page_hashes FROM snapshots s"
             " WHERE s.id = ?",
             [page["latest_snapshot_id"]],
         )

@@ -84,18 +84,20 @@ def figures(db: sqlite_utils.Database, since: str | None = None, source_ids: Seq
     """Figures first seen since ``since``, one per figure a page states, with every term near it
     (``terms``, nearest first). ``new`` is true for a figure that appeared in a later version of
     a page (a changed quota), false for one the page stated when first captured. ``present`` is
-    false once the page no longer states it."""
+    false once the page no longer states it. ``read_by_ocr`` is true for a figure read from a
+    scan: to be checked against the image."""
     clauses, params = _filters("g.first_seen", since, "p.source_id", source_ids)
     rows = db.query(
         "SELECT g.id, g.value, g.unit, g.terms, g.rate, g.text, g.sentence, g.first_seen, g.last_seen,"
         " (e.type IS NOT NULL AND e.type NOT IN ('new_page', 'new_document')) AS new, g.present, p.source_id, p.url, p.title,"
-        " g.first_event_id"
+        " g.first_event_id, coalesce(s.text_origin = 'ocr', 0) AS read_by_ocr"
         " FROM figures g JOIN pages p ON p.id = g.page_id LEFT JOIN events e ON e.id = g.first_event_id"
+        " LEFT JOIN snapshots s ON s.id = e.snapshot_id"
         f" {_where(clauses)} ORDER BY g.first_seen, g.id",
         params,
     )
-    return [{**row, "terms": json.loads(row["terms"]), "new": bool(row["new"]), "present": bool(row["present"])}
-            for row in rows]
+    return [{**row, "terms": json.loads(row["terms"]), "new": bool(row["new"]), "present": bool(row["present"]),
+             "read_by_ocr": bool(row["read_by_ocr"])} for row in rows]
 
 
 def snapshots_to_compare(

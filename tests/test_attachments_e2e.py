@@ -156,7 +156,7 @@ def test_attachments_are_watched_like_pages(tmp_path, site):
     assert result.returncode == 0, result.stderr
     assert (f"Attachment (PDF, 187.6 KiB, SHA-256 {pdf_row[5]}) of 万载县2022年国民经济和社会发展统计公报 <{article_url}>"
             in result.stdout)
-    assert "Attachment (PDF, 0.3 KiB, no text (a scan?), SHA-256" in result.stdout
+    assert "Attachment (PDF, 0.3 KiB, no text (a scan; OCR read none), SHA-256" in result.stdout
     html = run_docwatch("digest", "--since", "7d", "--format", "html", db=db, watchlist=watchlist).stdout
     assert (f'Attachment (PDF, 187.6 KiB, SHA-256 <span class="hash">{pdf_row[5]}</span>) of '
             f'<a href="{article_url}" rel="noreferrer">万载县2022年国民经济和社会发展统计公报</a>') in html

@@ -28,14 +28,14 @@ def office_files(tmp_path_factory) -> dict[str, bytes]:
 def test_real_government_attachments_are_read(name, file_type, expected):
     body = (ATTACHMENTS / name).read_bytes()
     assert sniff_file_type(body) == file_type
-    assert expected in extract_document_text(body, file_type)
+    assert expected in extract_document_text(body, file_type).text
 
 
 def test_office_open_xml_files_are_read_with_tables_as_rows(office_files):
     assert sniff_file_type(office_files["docx"]) == "docx"
-    assert DOCX_TEXT in extract_document_text(office_files["docx"], "docx")
+    assert DOCX_TEXT in extract_document_text(office_files["docx"], "docx").text
     assert sniff_file_type(office_files["xlsx"]) == "xlsx"
-    assert "\t".join(XLSX_ROW) in extract_document_text(office_files["xlsx"], "xlsx")
+    assert "\t".join(XLSX_ROW) in extract_document_text(office_files["xlsx"], "xlsx").text
 
 
 def test_what_is_not_a_document_is_not_sniffed_as_one():
@@ -43,8 +43,9 @@ def test_what_is_not_a_document_is_not_sniffed_as_one():
     assert sniff_file_type(b"PK\x03\x04" + b"\0" * 100 + b"photos/1.jpg") is None  # a zip of other things
 
 
-def test_a_scan_without_text_gives_empty_text():
-    assert extract_document_text(blank_pdf(), "pdf") == ""
+def test_a_blank_scan_is_read_by_ocr_and_gives_empty_text():
+    reading = extract_document_text(blank_pdf(), "pdf")
+    assert (reading.text, reading.text_origin, reading.ocr_confidence) == ("", "ocr", None)
 
 
 def test_a_truncated_pdf_is_an_error_with_the_reason():

@@ -17,11 +17,15 @@ def test_demo_crawls_the_bundled_site_twice_with_an_edit_in_between(tmp_path):
     result = run_docwatch("--data-dir", str(tmp_path), "demo", env={"DOCWATCH_ENV": "production"})
     assert result.returncode == 0, result.stderr
     assert "6 pages fetched, 6 new, 0 changed, 0 unchanged, 0 failed, 0 gone" in result.stdout
-    assert "6 pages fetched, 0 new, 1 changed, 5 unchanged, 0 failed, 0 gone" in result.stdout
+    assert "7 pages fetched, 1 new, 1 changed, 5 unchanged, 0 failed, 0 gone" in result.stdout  # and a scanned 附件
     assert "What to look at next" in result.stdout
     digest = tmp_path / "demo" / "digest.html"
     assert f"HTML digest of what the demo found: {digest}" in result.stdout
     assert "内生动力" in digest.read_text("utf-8")
+    # The scanned 附件 (a JPEG) is read by OCR: its quota is in the digest, marked as OCR's reading.
+    scan_card = digest.read_text("utf-8").partition("W020180109553142613775.jpg</span>")[2].partition("</dl>")[0]
+    assert "text read by OCR (confidence" in scan_card
+    assert "<b>67万多人次</b> = <span class=\"num\">670,000 人次</span> · <span class=\"ocr\">read by OCR" in scan_card
     con = sqlite3.connect(tmp_path / "demo" / "docwatch.db")
     titles = {row[0] for row in con.execute("SELECT title FROM snapshots")}
     assert "新疆上半年转移就业农村富余劳动力175.62万人次" in titles
@@ -58,12 +62,15 @@ def test_every_command_the_demo_prints_runs_as_printed(tmp_path):
     pages = [line for line in lines if line.startswith("[demo-")]
     hit_lines = [line for line in lines if line.startswith("  NEW ")]
     assert len(lines) == 2 * len(pages) + len(hit_lines) + 1, outputs["hits"]
-    assert len(pages) == len(set(pages)) == 3
+    assert len(pages) == len(set(pages)) == 4  # three reports and the scanned 附件 read by OCR
     assert 10 <= len(hit_lines) <= 25
-    assert lines[-1].startswith(f"{len(hit_lines)} hit(s) by page and term, 87 flagged occurrence(s)")
+    assert lines[-1].startswith(f"{len(hit_lines)} hit(s) by page and term, 96 flagged occurrence(s)")
     # overlapping terms: one hit under the longest, naming the other
     inner = [line for line in hit_lines if "内生动力" in line.split("…")[0]]
     assert len(inner) == 1 and "激发内生动力 (coercion) [also 内生动力]" in inner[0]
     # a pattern hit: the text it matched and the pattern's name, not the regex
     assert any("«转移就业275万人次» (pattern transfer figure, labor_transfer)" in line for line in hit_lines)
     assert not any("\\d" in line for line in hit_lines)
+    # the scanned 附件's quota, read by OCR, says so
+    assert any(line.startswith("OCR ") and "670,000 人次" in line and "(转移: 67万多人次)" in line
+               for line in outputs["figures"].splitlines()), outputs["figures"]

@@ -370,6 +370,10 @@ def test_attachment_on_the_wayback_replay() -> None:
         ("/col/list.shtml", "附件下载专区", False),  # 附件 on a page
         ("http://www.example.com/files/plan.pdf", "附件", False),  # someone else's site
         ("http://file.wanzai.gov.cn/files/plan.pdf", "附件", True),  # the same site's file server
+        ("/files/W020231009转移就业名单.JPG", "附件1：转移就业名单", True),  # a scan linked as 附件: read by OCR
+        ("/files/scan.tif", "附件", True),
+        ("/images/photo.jpg", "下载", False),  # other image links are photos, not documents
+        ("/images/banner.png", "首页", False),
     ],
 )
 def test_attachment_rules(href: str, text: str, is_attachment: bool) -> None:
@@ -413,3 +417,24 @@ def test_broken_bytes_in_a_gb2312_page_are_replaced_and_counted_and_the_text_sur
     page = extract(decoded.text, "http://www.pishan.gov.cn/")
     assert page.text.count("\ufffd") == 5  # one per bad byte, where it was
     assert page.text.replace("\ufffd", "").replace(" ", "") == text
+
+
+DEMO_REPORT = Path(__file__).resolve().parent.parent / "crawler/demo/site/xjrst/c112676/201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml"
+DEMO_REPORT_URL = "http://rst.example.gov.cn/xjrst/c112676/201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml"
+
+
+def test_an_article_published_as_scans_has_its_images_as_documents() -> None:
+    """A government CMS article (#zoom) whose only content is a photographed notice: its images
+    are fetched as documents (read by OCR); a text article's photos are not, nor another site's."""
+    html = DEMO_REPORT.read_text("utf-8")
+    content = re.search(r'(?s)<div class="article-content" id="zoom">.*?</div>', html).group()
+    scans = ('<div class="article-content" id="zoom"><p><img src="W020180109001.jpg" alt="通知第1页"></p>'
+             '<p><img src="/xjrst/c112676/201801/W020180109002.png"></p><p>（扫描件）</p>'
+             '<img src="http://cdn.example.com/ad.jpg"></div>')
+
+    extracted = extract(html.replace(content, scans), DEMO_REPORT_URL)
+
+    base = "http://rst.example.gov.cn/xjrst/c112676/201801/"
+    assert extracted.attachments[-2:] == (Link(base + "W020180109001.jpg", "通知第1页"), Link(base + "W020180109002.png", ""))
+    with_text = content.replace("</div>", '<p><img src="W020180109001.jpg"></p></div>')
+    assert base + "W020180109001.jpg" not in {link.url for link in extract(html.replace(content, with_text), DEMO_REPORT_URL).attachments}

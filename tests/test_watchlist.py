@@ -83,6 +83,9 @@ BAD_CASES = [
     ("proxy without port", source("proxy: http://127.0.0.1  # <-"), "xj-rst", "proxy", "has no port"),
     ("zero removal confirmations", source("removal_confirmations: 0  # <-"), "xj-rst", "removal_confirmations",
      "must be at least 1"),
+    ("unknown OCR language", source("ocr_languages: [chi_sim, uyghur]  # <-"), "xj-rst", "ocr_languages",
+     "item 2: 'uyghur' is not one of: chi_sim, chi_tra, uig, bod, eng"),
+    ("no OCR language", source("ocr_languages: []  # <-"), "xj-rst", "ocr_languages", "e.g. [chi_sim]"),
     ("setting in a source", source("user_agent: docwatch  # <-"), "xj-rst", "user_agent", "put it under 'settings:'"),
     ("bad id", source("", source_id="XJ RST  # <-"), None, "id", "e.g. 'xj-rst'"),
     ("follow on a page source",
@@ -310,6 +313,9 @@ def test_built_in_defaults_when_nothing_is_set() -> None:
     assert plain.keyword_sets == ("labor_transfer", "monitoring")
     assert list(watchlist.keyword_sets_for(plain)) == ["labor_transfer", "monitoring"]
     assert watchlist.settings.user_agent is None
+    assert plain.ocr_languages == ("chi_sim",)
+    tibet = parse_watchlist(source("ocr_languages: [bod, chi_sim, bod]")).source("xj-rst")
+    assert tibet.ocr_languages == ("bod", "chi_sim")  # in the order given, each once
 
 
 def test_an_empty_keyword_sets_list_means_archive_only() -> None:

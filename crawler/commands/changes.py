@@ -160,13 +160,14 @@ def _highlighted(row: dict, colour: bool, around: int | None = None) -> str:
 def figures(app: App, since: str | None, source_ids: tuple[str, ...], as_json: bool) -> None:
     """Labour-transfer figures (275万人次 → 2750000 人次) by when they were first seen, each once
     per page with every term near it. NEW marks a figure that appeared when a page already
-    watched changed; GONE one the page no longer states."""
+    watched changed; GONE one the page no longer states; OCR one read from a scan (check it
+    against the image)."""
     rows = reports.figures(_database(app, source_ids), since, source_ids)
     if as_json:
         _echo_json(rows)
         return
     for row in rows:
-        marks = " ".join(mark for mark, on in (("NEW", row["new"]), ("GONE", not row["present"])) if on)
+        marks = " ".join(mark for mark, on in (("NEW", row["new"]), ("GONE", not row["present"]), ("OCR", row["read_by_ocr"])) if on)
         rate = f", {row['rate']:g}% of target" if row["rate"] is not None else ""
         click.echo(
             f"{marks:<8} {_when(row['first_seen'])}  {row['value']:,.10g} {row['unit']}{rate}  ({printable(', '.join(row['terms']), MAX_FIELD_CHARS)}:"

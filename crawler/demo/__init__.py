@@ -41,12 +41,15 @@ def write_watchlist(data_dir: Path, base_url: str) -> Path:
     return path
 
 
-# The edit the demo makes between its two crawls: a quota revised upwards and a new sentence
-# with mobilization vocabulary, in the 2018 report on labor transfer.
+# The edit the demo makes between its two crawls: a quota revised upwards, a new sentence
+# with mobilization vocabulary, and a scanned 附件 linked (a JPEG, read by OCR), in the 2018
+# report on labor transfer.
 EDITED_ARTICLE = "xjrst/c112676/201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml"
 EDITS = (
     ("整建制转移内地企业就业20859人", "整建制转移内地企业就业21859人"),
     ("</p>\n</div>", "</p>\n<p>各地要激发内生动力，加强思想工作，转变就业观念。</p>\n</div>"),
+    ('<div class="related">', '<div class="attachment">附件：<a href="/xjrst/c112676/201801/W020180109553142613775.jpg">'
+                              '附件1：新疆三年转移300多万农业富余劳动力（扫描件）</a></div>\n<div class="related">'),
 )
 
 
@@ -115,7 +118,7 @@ def run_demo(data_dir: Path, port: int = 0, keep_serving: bool = False) -> None:
         for attempt in ("first crawl", "second crawl, after editing a page"):
             if attempt.startswith("second"):
                 click.echo(f"\nEditing {edit_site(site_copy)}: 20859人 → 21859人, a sentence with 激发内生动力 added,"
-                           " the visitor counter bumped.")
+                           " a scanned 附件 linked (a JPEG: its text is read by OCR), the visitor counter bumped.")
             click.secho(f"\n== {attempt}", bold=True)
             started = time.monotonic()
             result = crawl_in_subprocess(config, [s.id for s in watchlist.sources], trigger="demo")

@@ -71,6 +71,7 @@ class Figure:
     term: str
     context: str
     rate: float | None = None
+    read_by_ocr: bool = False  # from a scan's OCR text: to be checked against the image
 
     @property
     def value_text(self) -> str:
@@ -160,16 +161,28 @@ class Document:
 
     parent_url: str
     parent_title: str
-    file_type: str  # pdf, doc, docx, xls, xlsx
+    file_type: str  # pdf, doc, docx, xls, xlsx, jpeg, png, gif, tiff
     size: int  # bytes
     sha256: str
     no_text: bool  # nothing to read: a scan
+    read_by_ocr: bool = False  # its text is OCR's reading of images, not the file's own characters
+    ocr_confidence: float | None = None  # 0-1
+    ocr_skipped_pages: int = 0  # scanned pages OCR did not read (time or page limit)
 
     @property
     def label(self) -> str:
         """`PDF, 187.6 KiB, no text`: what the reader needs before opening it."""
         size = f"{self.size / 1024:.1f} KiB" if self.size < 1 << 20 else f"{self.size / (1 << 20):.1f} MiB"
-        return f"{self.file_type.upper()}, {size}" + (", no text (a scan?)" if self.no_text else "")
+        return f"{self.file_type.upper()}, {size}" + self._text_note
+
+    @property
+    def _text_note(self) -> str:
+        if self.read_by_ocr and not self.no_text:
+            skipped = f", {self.ocr_skipped_pages} scanned page(s) not read" if self.ocr_skipped_pages else ""
+            return f", text read by OCR (confidence {self.ocr_confidence or 0:.0%}{skipped}): check against the image"
+        if self.read_by_ocr:
+            return ", no text (a scan; OCR read none)"
+        return ", no text (a scan?)" if self.no_text else ""
 
 
 @dataclass(frozen=True)
@@ -308,6 +321,7 @@ def build_digest(
         "SELECT e.id, e.type, e.source_id, e.url, e.detected_at, e.silent_edit, e.detail, e.reviewed_at,"
         " coalesce(s.title, p.title) AS title, s.published, s.body_sha256, s.warc_file, s.warc_offset, s.warc_length,"
         " s.wayback_url, s.wayback_timestamp, s.fetched_at, s.body_size, s.file_type, s.no_text,"
+        " s.text_origin, s.ocr_confidence, s.ocr_skipped_pages,"
         " parent.url AS parent_url, coalesce(parent.title, parent.url) AS parent_title"
         " FROM events e JOIN pages p ON p.id = e.page_id"
         " LEFT JOIN snapshots s ON s.id = coalesce(e.snapshot_id, p.latest_snapshot_id)"
@@ -367,7 +381,7 @@ def _event(db: sqlite_utils.Database, row: dict, site: str, flags: list[dict], f
     scrubbed_hits = _hits(flags, "scrubbed")
     new_figures = tuple(
         Figure(f["value"], printable_line(f["unit"], 20), printable_line(f["text"], 80), printable_line(f["term"], 80),
-               printable_line(f["sentence"], MAX_CONTEXT_CHARS), f["rate"])
+               printable_line(f["sentence"], MAX_CONTEXT_CHARS), f["rate"], read_by_ocr=row["text_origin"] == "ocr")
         for f in figures[:MAX_FIGURES]
     )
     removed_figures = tuple(
@@ -402,7 +416,8 @@ def _document(row: dict) -> Document | None:
     if row["parent_url"] is None or row["file_type"] is None:
         return None
     return Document(printable_line(row["parent_url"], 2048), printable_line(row["parent_title"], MAX_TITLE_CHARS), row["file_type"],
-                    row["body_size"], row["body_sha256"], bool(row["no_text"]))
+                    row["body_size"], row["body_sha256"], bool(row["no_text"]), row["text_origin"] == "ocr",
+                    row["ocr_confidence"], row["ocr_skipped_pages"] or 0)
 
 
 def _listing(db: sqlite_utils.Database, detail: dict) -> ListingEvidence | None:

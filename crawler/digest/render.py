@@ -82,7 +82,8 @@ def event_json(event: DigestEvent) -> dict:
         "new_hits": [_hit_json(hit) for hit in event.new_hits],
         "scrubbed_hits": [_hit_json(hit) for hit in event.scrubbed_hits],
         "figures": [
-            {"value": f.value, "unit": f.unit, "text": f.text, "term": f.term, "rate": f.rate, "context": f.context}
+            {"value": f.value, "unit": f.unit, "text": f.text, "term": f.term, "rate": f.rate, "context": f.context,
+             "read_by_ocr": f.read_by_ocr}
             for f in event.figures
         ],
         "removed_figures": [{"value": f.value, "unit": f.unit, "text": f.text, "term": f.term} for f in event.removed_figures],
