@@ -8,7 +8,6 @@ Prints a Markdown table (the README's "OCR" section has this machine's figures).
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 import time
