@@ -11,9 +11,9 @@ import sqlite3
 import pytest
 import yaml
 
-from crawler.config import resolve
-from crawler.watchlist import load_watchlist
-from crawler.digest import (
+from crawler.config.settings import resolve
+from crawler.config.watchlist import load_watchlist
+from crawler.report import (
     DigestSettingsError,
     parse_digest_section,
     send_scheduled_digest,
