@@ -1,5 +1,6 @@
-"""What every command shares: the global options, the watchlist and settings they lead to,
-and the bad-input error (exit 2). Command modules import from here, not from crawler.cli.main."""
+"""What every command shares: the global options, the watchlist, settings and database they lead
+to, the options many commands take, and the bad-input error (exit 2). Command modules import from
+here, not from crawler.cli.main."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import math
 from dataclasses import dataclass, field
 
 import click
+import sqlite_utils
 
 from crawler.config.settings import Config, SettingError, resolve, watchlist_path
 from crawler.safe_text import printable
 from crawler.config.watchlist import MAX_INTERVAL_SECONDS, Watchlist, WatchlistError, load_watchlist
+from storage import open_database, reports
 
 
 class BadInput(click.ClickException):
@@ -69,5 +72,17 @@ class App:
         except SettingError as error:
             raise BadInput(str(error)) from None
 
+    def database(self, source_ids: tuple[str, ...] = ()) -> sqlite_utils.Database:
+        """The evidence store, refusing a database that does not exist yet or an unknown source."""
+        path = self.config.db_path
+        db = open_database(path, create=False)
+        known = reports.known_source_ids(db)
+        unknown = [source_id for source_id in source_ids if source_id not in known]
+        if unknown:
+            raise BadInput(f"unknown source {', '.join(unknown)}; sources in {path}: {', '.join(known) or 'none'}")
+        return db
+
 
 pass_app = click.make_pass_decorator(App)
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

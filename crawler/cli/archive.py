@@ -11,7 +11,7 @@ from dataclasses import asdict
 
 import click
 
-from crawler.cli.app import App, BadInput, Seconds, pass_app
+from crawler.cli.app import App, BadInput, Seconds, json_option, pass_app
 from crawler.config.settings import Config, resolve
 from crawler.archive.queue import ArchiveSettings, WorkSummary, wayback_client, work_queue
 from crawler.archive.wayback import WaybackClient
@@ -91,11 +91,11 @@ def run(app: App, limit: int | None, max_seconds: float | None) -> None:
     deadline = time.monotonic() + max_seconds if max_seconds else None
     summary: WorkSummary = work_queue(db, client, settings, stop_after=limit, deadline=deadline)
     click.echo(summary.describe())
-    click.echo(_queue_line(archive_queue.counts_by_state(db)))
+    click.echo(queue_line(archive_queue.counts_by_state(db)))
 
 
 @archive.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @pass_app
 def status(app: App, as_json: bool) -> None:
     """Queue depth by state, and the last errors."""
@@ -108,7 +108,7 @@ def status(app: App, as_json: bool) -> None:
         click.echo(printable_json({"counts": counts, "keys_configured": keys, "save_endpoint": settings.endpoints.save,
                                    "last_errors": [asdict(request) for request in errors]}))
         return
-    click.echo(_queue_line(counts))
+    click.echo(queue_line(counts))
     click.echo(f"archive.org keys: {'set' if keys else 'not set (only existing captures are recorded)'}; "
                f"submitting to {settings.endpoints.save}")
     if errors:
@@ -135,7 +135,7 @@ def _client(settings: ArchiveSettings) -> WaybackClient:
         raise BadInput(str(error)) from None
 
 
-def _queue_line(counts: dict[str, int]) -> str:
+def queue_line(counts: dict[str, int]) -> str:
     return (f"Archive queue: {counts['queued']} queued ({counts['due']} due now), "
             f"{counts['in_progress']} in progress, {counts['done']} done, "
             f"{counts['needs_credentials']} need credentials, {counts['failed']} failed.")

@@ -11,14 +11,13 @@ import sys
 from datetime import datetime, timedelta, timezone
 
 import click
-import sqlite_utils
 
-from crawler.cli.app import App, BadInput, pass_app
+from crawler.cli.app import App, BadInput, json_option, pass_app
 from crawler.compare import diff_texts, render_terminal
 from crawler.compare.hit_groups import HitGroup, group_hit_flags
 from crawler.report.model import delisted_summary
 from crawler.safe_text import printable, printable_json
-from storage import open_database, reports
+from storage import reports
 
 EVENT_TYPES = ("new_page", "new_document", "changed", "removed", "restored", "fetch_error", "delisted")
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")
@@ -63,20 +62,6 @@ since_option = click.option(
     "--since", type=Since(), help="Only since then: 40s, 30m, 24h, 7d, 2w, or an ISO date/time (local time unless it has an offset)."
 )
 sources_option = click.option("--source", "source_ids", multiple=True, metavar="ID", help="Only this source (repeatable).")
-json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-
-
-def _database(app: App, source_ids: tuple[str, ...] = ()) -> sqlite_utils.Database:
-    """The evidence store, refusing a database that does not exist yet or an unknown source."""
-    path = app.config.db_path
-    db = open_database(path, create=False)
-    known = reports.known_source_ids(db)
-    unknown = [source_id for source_id in source_ids if source_id not in known]
-    if unknown:
-        raise BadInput(f"unknown source {', '.join(unknown)}; sources in {path}: {', '.join(known) or 'none'}")
-    return db
-
-
 def _echo_json(rows: object) -> None:
     click.echo(printable_json(rows))
 
@@ -100,7 +85,7 @@ def hits(app: App, since: str | None, source_ids: tuple[str, ...], term: str | N
     before) and SCRUBBED (a term the page no longer has). Hits already seen stay quiet. One line
     per page and term, with how often it was flagged and the first context; a shorter term on
     the same words (内生动力 in 激发内生动力) counts under the longer one, which names it."""
-    rows = reports.hit_flags(_database(app, source_ids), since, source_ids, term, new_only)
+    rows = reports.hit_flags(app.database(source_ids), since, source_ids, term, new_only)
     if as_json:
         _echo_json(rows)
         return
@@ -161,7 +146,7 @@ def figures(app: App, since: str | None, source_ids: tuple[str, ...], as_json: b
     """Labour-transfer figures (275万人次 → 2750000 人次) by when they were first seen, each once
     per page with every term near it. NEW marks a figure that appeared when a page already
     watched changed; GONE one the page no longer states."""
-    rows = reports.figures(_database(app, source_ids), since, source_ids)
+    rows = reports.figures(app.database(source_ids), since, source_ids)
     if as_json:
         _echo_json(rows)
         return
@@ -185,7 +170,7 @@ def figures(app: App, since: str | None, source_ids: tuple[str, ...], as_json: b
 def events(app: App, since: str | None, types: tuple[str, ...], source_ids: tuple[str, ...], as_json: bool) -> None:
     """Change events, oldest first: new pages, changes, removals (confirmed), restorations,
     fetch errors (never a change) and articles a listing stopped linking."""
-    rows = reports.events(_database(app, source_ids), since, types, source_ids)
+    rows = reports.events(app.database(source_ids), since, types, source_ids)
     if as_json:
         _echo_json(rows)
         return
@@ -232,7 +217,7 @@ def _event_summary(event: dict) -> str:
 def diff(app: App, url: str, from_id: int | None, to_id: int | None, as_json: bool) -> None:
     """Sentence-by-sentence diff of two snapshots of URL (default: its last two)."""
     try:
-        old, new = reports.snapshots_to_compare(_database(app), url, from_id, to_id)
+        old, new = reports.snapshots_to_compare(app.database(), url, from_id, to_id)
     except reports.NotFound as error:
         raise BadInput(str(error)) from None
     text_diff = diff_texts(old["original_text"], new["original_text"])

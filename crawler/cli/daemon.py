@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 import click
 
-from crawler.cli.app import App, BadInput, Seconds, pass_app
-from crawler.cli.archive import _queue_line
+from crawler.cli.app import App, BadInput, Seconds, json_option, pass_app
+from crawler.cli.archive import queue_line
 from crawler.safe_text import printable, printable_json, printable_line
 from crawler.config.watchlist import WatchlistError
 from storage import archive_queue, locks, open_database, queries, reports
@@ -49,7 +49,7 @@ def daemon(app: App, workers: int, time_limit: float, grace: float, archive_ever
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @pass_app
 def status(app: App, as_json: bool) -> None:
     """Each source's last run, next run and last error; the archive queue; the daemon. Without
@@ -102,7 +102,7 @@ def _print_status(report: dict) -> None:
     else:
         stopped = report["last_daemon_stop"]
         click.echo("daemon: not running" + (f" (last one stopped {stopped})" if stopped else ""))
-    click.echo(_queue_line(report["archive_queue"]))
+    click.echo(queue_line(report["archive_queue"]))
     for source in report["sources"]:
         click.echo(f"\n{source['id']}  ({source['schedule']})")
         run = source["last_run"]

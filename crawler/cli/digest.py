@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from crawler.cli.app import App, BadInput, pass_app
-from crawler.cli.changes import Since, _database, since_option, sources_option
+from crawler.cli.changes import Since, since_option, sources_option
 from crawler.report import (
     FORMATS, LAST, DigestSettingsError, EmailError, email_settings, render, send_digest,
 )
@@ -46,7 +46,7 @@ def digest(app: App, since: str, digest_format: str | None, output: Path | None,
            source_ids: tuple[str, ...], tags: tuple[str, ...], unreviewed: bool, email: bool) -> None:
     """What changed, most important first: removed pages, new figures and keyword hits, new
     pages, other changes; grouped by source, each with its citation and archive links."""
-    db = _database(app, source_ids)
+    db = app.database(source_ids)
     known_tags = {tag for (tags_json,) in db.execute("SELECT tags FROM sources") for tag in json.loads(tags_json or "[]")}
     unknown_tags = [tag for tag in tags if tag not in known_tags]
     if unknown_tags:
@@ -113,7 +113,7 @@ def review(app: App, event_ids: tuple[int, ...], review_all: bool, since: str | 
         raise BadInput("give event ids (e.g. `docwatch review 12 14`) or --all, not both and not neither")
     if since and not review_all:
         raise BadInput("--since goes with --all; event ids name the events already")
-    db = _database(app)
+    db = app.database()
     if review_all:
         count = mark_all_reviewed(db, since, utcnow())
     else:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from crawler.cli.app import App, BadInput, pass_app
+from crawler.cli.app import App, BadInput, json_option, pass_app
 from crawler.cli.archive import config_for
 from crawler.archive.warc import WarcRecordRef, replay_problem
 from crawler.safe_text import printable, printable_json
@@ -17,7 +17,7 @@ from storage import archive_queue, open_database
 @click.argument("url")
 @click.option("--verify", is_flag=True,
               help="Re-read every WARC record and check its SHA-256 (exit 1 if any fails).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @pass_app
 def evidence(app: App, url: str, verify: bool, as_json: bool) -> None:
     """List the stored copies of URL: hashes, local WARC records, Wayback captures."""

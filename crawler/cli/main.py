@@ -15,7 +15,12 @@ from datetime import datetime, timezone
 import click
 
 from crawler import __version__
-from crawler.cli.app import App, BadInput, pass_app
+from crawler.cli.app import App, BadInput, json_option, pass_app
+from crawler.cli.archive import archive
+from crawler.cli.changes import diff, events, figures, hits
+from crawler.cli.daemon import daemon, status
+from crawler.cli.digest import digest, review
+from crawler.cli.evidence import evidence
 from crawler.config.settings import SettingError, default_data_dir, resolve, watchlist_path
 from crawler.archive.queue import ArchiveSettings
 from crawler.safe_text import printable, printable_json, printable_line
@@ -180,7 +185,7 @@ def print_summary(run: dict, unstored: list[dict], seconds: float) -> None:
 
 @main.command()
 @click.option("--source", "source_id", metavar="ID", help="Only pages of this source.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @pass_app
 def pages(app: App, source_id: str | None, as_json: bool) -> None:
     """List the pages docwatch knows, with their last fetch and snapshot count."""
@@ -199,7 +204,7 @@ def pages(app: App, source_id: str | None, as_json: bool) -> None:
 
 @main.command()
 @click.argument("url")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @pass_app
 def snapshots(app: App, url: str, as_json: bool) -> None:
     """List the stored snapshots of URL, oldest first."""
@@ -260,20 +265,6 @@ def demo(app: App, port: int, keep_serving: bool) -> None:
     run_demo(resolve(app.cli).data_dir / "demo", port=port, keep_serving=keep_serving)
 
 
-# Commands defined in their own modules (crawler/cli/), one line each.
-from crawler.cli.daemon import daemon, status  # noqa: E402
-
-main.add_command(daemon)
-main.add_command(status)
-from crawler.cli.archive import archive  # noqa: E402
-main.add_command(archive)
-from crawler.cli.evidence import evidence  # noqa: E402
-main.add_command(evidence)
-from crawler.cli.changes import diff, events, figures, hits  # noqa: E402
-main.add_command(hits)
-main.add_command(figures)
-main.add_command(events)
-main.add_command(diff)
-from crawler.cli.digest import digest, review  # noqa: E402
-main.add_command(digest)
-main.add_command(review)
+# Commands defined in their own modules (crawler/cli/).
+for command in (daemon, status, archive, evidence, hits, figures, events, diff, digest, review):
+    main.add_command(command)

@@ -15,7 +15,7 @@ from pathlib import Path
 import sqlite_utils
 
 from crawler.config.settings import Config
-from crawler.report import history
+from crawler.report.history import previous_digest, record_digest
 from crawler.report.mail import send_digest
 from crawler.report.model import Digest, build_digest
 from crawler.report.render import render
@@ -46,7 +46,7 @@ def make_digest(
     generated_at = utcnow()
     if since != LAST:
         return build_digest(db, since, generated_at, source_ids, tags, unreviewed)
-    previous = history.previous_digest(db, destination)
+    previous = previous_digest(db, destination)
     if previous is None:
         return build_digest(db, None, generated_at, source_ids, tags, unreviewed)
     previous_at, previous_through = previous
@@ -55,7 +55,7 @@ def make_digest(
 
 def record(db: sqlite_utils.Database, digest: Digest, digest_format: str, destination: str) -> None:
     """Call once the digest has reached its destination."""
-    history.record_digest(db, digest.generated_at, digest.since, digest_format, destination, len(digest.events),
+    record_digest(db, digest.generated_at, digest.since, digest_format, destination, len(digest.events),
                           digest.through_event_id)
 
 
