@@ -11,7 +11,7 @@ import click
 from crawler.cli.app import App, BadInput, pass_app
 from crawler.cli.changes import Since, since_option, sources_option
 from crawler.report import (
-    FORMATS, LAST, DigestSettingsError, EmailError, email_settings, render, send_digest,
+    FORMATS, LAST, DigestSettingsError, EmailError, email_settings, render, send_digest, send_scheduled_digest,
 )
 from crawler.report.deliver import STDOUT, email_destination, file_destination, make_digest, record, write_file
 from crawler.report.history import mark_all_reviewed, mark_reviewed
@@ -41,11 +41,18 @@ class SinceOrLast(Since):
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only sources with this tag (repeatable).")
 @click.option("--unreviewed", is_flag=True, help="Only events nobody has marked with `docwatch review`.")
 @click.option("--email", is_flag=True, help="Send the digest (text + HTML) by SMTP instead of printing it.")
+@click.option("--scheduled", is_flag=True, help="The watchlist's scheduled digest (its `digest:` section), as the"
+              " daemon makes it: since the previous one, to its output_dir and/or by email. Alone.")
 @pass_app
 def digest(app: App, since: str, digest_format: str | None, output: Path | None, feed_url: str | None,
-           source_ids: tuple[str, ...], tags: tuple[str, ...], unreviewed: bool, email: bool) -> None:
+           source_ids: tuple[str, ...], tags: tuple[str, ...], unreviewed: bool, email: bool, scheduled: bool) -> None:
     """What changed, most important first: removed pages, new figures and keyword hits, new
     pages, other changes; grouped by source, each with its citation and archive links."""
+    if scheduled:
+        if since != LAST or any((digest_format, output, feed_url, source_ids, tags, unreviewed, email)):
+            raise BadInput("--scheduled makes the digest the watchlist's `digest:` section describes: give it alone")
+        _scheduled(app)
+        return
     db = app.database(source_ids)
     known_tags = {tag for (tags_json,) in db.execute("SELECT tags FROM sources") for tag in json.loads(tags_json or "[]")}
     unknown_tags = [tag for tag in tags if tag not in known_tags]
@@ -99,6 +106,18 @@ def _email(app: App, db, since: str, source_ids: tuple[str, ...], tags: tuple[st
         raise click.ClickException(str(error)) from None
     record(db, made, "email", destination)
     click.echo(f"Sent to {', '.join(settings.recipients)} via {settings.host}:{settings.port}: {made.headline}.")
+
+
+def _scheduled(app: App) -> None:
+    """The daemon runs this in a child process, as it works the archive queue: a digest that
+    fails exits 1 and is not recorded, so the next one covers its events too."""
+    settings = app.watchlist.digest
+    if settings is None:
+        raise BadInput(f"the watchlist {app.config.watchlist_path} has no `digest:` section: no digest is scheduled")
+    try:
+        click.echo(send_scheduled_digest(app.config, settings))
+    except (EmailError, DigestSettingsError, OSError) as error:
+        raise click.ClickException(f"scheduled digest failed; the next one covers these events too: {error}") from None
 
 
 @click.command()

@@ -35,7 +35,6 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.config.settings import Config
-from crawler.report import DigestSettings, DigestSettingsError, EmailError, send_scheduled_digest
 from crawler.config.schedule import cron_trigger
 from crawler.run.runner import crawl_in_subprocess, docwatch_in_subprocess, kill_process_group
 from crawler.config.watchlist import (
@@ -65,18 +64,24 @@ class DaemonOptions:
 
 @dataclass(frozen=True)
 class HousekeepingJob:
-    """Work that is not a crawl: a `docwatch` command run in a child process on a fixed
-    period, stopped at shutdown like a crawl (the archive queue is safe to kill at any moment)."""
+    """Work that is not a crawl: a `docwatch` command run in a child process, like a crawl: killed
+    with its process group past its time limit, stopped at shutdown, its outcome logged (the
+    archive queue is safe to kill at any moment; a digest that did not finish is not recorded)."""
 
     id: str
     arguments: tuple[str, ...]
-    every_seconds: float
+    timeout_seconds: float
 
 
-def housekeeping_jobs(options: DaemonOptions) -> tuple[HousekeepingJob, ...]:
-    """Everything the daemon does besides crawling. Scheduled digests (a later issue) go here too."""
-    archive_for = max(1.0, options.archive_every * 0.8)  # done before the next one is due
-    return (HousekeepingJob("archive-queue", ("archive", "run", "--max-seconds", f"{archive_for:g}"), options.archive_every),)
+def archive_job(options: DaemonOptions) -> HousekeepingJob:
+    """Works the archive queue every `archive_every` seconds, and is done before the next is due."""
+    archive_for = max(1.0, options.archive_every * 0.8)
+    return HousekeepingJob("archive-queue", ("archive", "run", "--max-seconds", f"{archive_for:g}"), options.archive_every)
+
+
+def digest_job(options: DaemonOptions) -> HousekeepingJob:
+    """The watchlist's scheduled digest, on its `when:` crontab."""
+    return HousekeepingJob("digest", ("digest", "--scheduled"), options.time_limit)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -178,9 +183,9 @@ class Daemon:
         self._install_signal_handlers()
         try:
             self._schedule(self._read_watchlist())
-            for job in housekeeping_jobs(self.options):
-                self.scheduler.add_job(self._housekeeping, "interval", args=[job], seconds=job.every_seconds,
-                                       id=f"housekeeping:{job.id}", name=job.id)
+            job = archive_job(self.options)
+            self.scheduler.add_job(self._housekeeping, "interval", args=[job], seconds=self.options.archive_every,
+                                   id=f"housekeeping:{job.id}", name=job.id)
             self.scheduler.start()
             self._main_loop(daemon_id)
         finally:
@@ -303,17 +308,8 @@ class Daemon:
         if self.scheduler.get_job(DIGEST_JOB_ID):
             self.scheduler.remove_job(DIGEST_JOB_ID)
         if watchlist.digest is not None:
-            self.scheduler.add_job(self._digest, cron_trigger(watchlist.digest.when), args=[watchlist.digest],
+            self.scheduler.add_job(self._housekeeping, cron_trigger(watchlist.digest.when), args=[digest_job(self.options)],
                                    id=DIGEST_JOB_ID, name="digest", coalesce=True, misfire_grace_time=3600)
-
-    def _digest(self, settings: DigestSettings) -> None:
-        """A scheduled digest; one that fails is not recorded, so the next one covers its events."""
-        with self._work("digest") as go:
-            if go:
-                try:
-                    log.info("digest: %s", send_scheduled_digest(self.config, settings))
-                except (EmailError, DigestSettingsError, OSError) as error:
-                    log.error("scheduled digest failed; the next one covers these events too: %s", error)
 
     # -- one crawl
 
@@ -336,9 +332,9 @@ class Daemon:
             if not go:
                 return
             try:
-                result = docwatch_in_subprocess(self.child_config, list(job.arguments), timeout=job.every_seconds)
+                result = docwatch_in_subprocess(self.child_config, list(job.arguments), timeout=job.timeout_seconds)
             except subprocess.TimeoutExpired:
-                log.error("%s: still running after %gs: stopped", job.id, job.every_seconds)
+                log.error("%s: still running after %gs: stopped", job.id, job.timeout_seconds)
                 return
             if result.returncode == 0:
                 log.info("%s: %s", job.id, result.stdout.strip().replace("\n", " "))
