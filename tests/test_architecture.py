@@ -7,6 +7,8 @@ the check covers imports inside functions too: a cycle hidden in a lazy import i
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -134,3 +136,12 @@ def test_a_shared_option_is_declared_once(option):
                 for number, line in enumerate(path.read_text().splitlines(), 1)
                 if f'"{option}"' in line and "click.option" in line]
     assert len(declared) == 1, declared
+
+
+def test_the_watchlist_model_loads_without_the_digest_package():
+    """Every extraction worker imports the watchlist model; the digests' templates, rendering and
+    mail (over half its import time before) are not its business."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, crawler.config.watchlist; print(sorted(m for m in sys.modules if m.startswith('crawler.')))"],
+        capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    assert "crawler.config.watchlist" in loaded and "crawler.report" not in loaded

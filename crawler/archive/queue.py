@@ -44,12 +44,13 @@ from crawler.archive.wayback import (
     WaybackUnavailable,
     parse_spn_interval,
 )
+from crawler.config.settings import SETTINGS, convert, env_of
 from storage import archive_queue
 from storage.archive_queue import EXISTING_CAPTURE, NEW_CAPTURE, WAYBACK_TIME, ArchiveRequest, Version, WaybackCopy
 
 log = logging.getLogger(__name__)
 
-WAYBACK_URL_ENV = "DOCWATCH_WAYBACK_URL"
+WAYBACK_URL_ENV = env_of("wayback_url")
 JOB_STATUS_KEPT = timedelta(hours=1)  # SPN2 forgets a job after about an hour
 DAILY_CAP_WINDOW = timedelta(days=1)  # "captured N times today": a capture exists within a day
 MAX_DELAY_SECONDS = 6 * 3600.0
@@ -59,17 +60,17 @@ MIN_SLEEP_SECONDS = 0.05  # never spin on a request that is due in a moment
 
 @dataclass(frozen=True)
 class ArchiveSettings:
-    """Archive settings: environment (DOCWATCH_ARCHIVE_*), then the watchlist's ``settings:``
-    (as ``archive_<name>``), then these defaults. Keys are not settings: see wayback_client()."""
+    """Archive settings: environment (DOCWATCH_ARCHIVE_*, declared as ``archive_<name>`` in
+    crawler.config.settings.SETTINGS), then these defaults. Keys are secrets: see wayback_client()."""
 
     endpoints: WaybackEndpoints = field(default_factory=WaybackEndpoints)
-    captures_per_minute: int = 4  # SPN2's published limits vary; it is told to slow down too
-    max_attempts: int = 8
-    if_not_archived_within: str = "1h"  # a page that changed hours later is captured again
-    poll_deadline: float = 300.0  # seconds one attempt follows a job before retrying later
-    poll_interval: float = 5.0
-    backoff: float = 60.0  # first retry delay; doubles with every failed attempt
-    work_after_crawl: bool = False  # read by the crawl: work the queue after queueing
+    captures_per_minute: int = SETTINGS["archive_captures_per_minute"].default  # SPN2 is told to slow down too
+    max_attempts: int = SETTINGS["archive_max_attempts"].default
+    if_not_archived_within: str = SETTINGS["archive_if_not_archived_within"].default  # a page that changed hours later is captured again
+    poll_deadline: float = SETTINGS["archive_poll_deadline"].default  # seconds one attempt follows a job before retrying later
+    poll_interval: float = SETTINGS["archive_poll_interval"].default
+    backoff: float = SETTINGS["archive_backoff"].default  # first retry delay; doubles with every failed attempt
+    work_after_crawl: bool = SETTINGS["archive_work_after_crawl"].default  # read by the crawl: work the queue after queueing
 
     def __post_init__(self) -> None:
         try:
@@ -89,19 +90,13 @@ class ArchiveSettings:
         return parse_spn_interval(self.if_not_archived_within)
 
     @classmethod
-    def resolve(cls, file_settings: object | None = None,
-                environ: Mapping[str, str] = os.environ) -> ArchiveSettings:
-        """Raises ValueError naming the variable or setting whose value is unusable."""
+    def resolve(cls, environ: Mapping[str, str] = os.environ) -> ArchiveSettings:
+        """Raises ValueError naming the variable whose value is unusable."""
         values: dict[str, object] = {"endpoints": _endpoints(environ)}
-        for setting in fields(cls):
-            if setting.name == "endpoints":
-                continue
-            env = _env_name(setting.name)
-            raw, origin = environ.get(env), env
-            if raw is None and file_settings is not None:
-                raw, origin = getattr(file_settings, f"archive_{setting.name}", None), f"archive_{setting.name}"
-            if raw is not None:
-                values[setting.name] = _convert(str(raw), setting.default, origin)
+        for name in (spec.name for spec in fields(cls) if spec.name != "endpoints"):
+            setting = SETTINGS[f"archive_{name}"]
+            if environ.get(setting.env) is not None:
+                values[name] = convert(environ[setting.env], setting, setting.env)
         return cls(**values)
 
 
@@ -428,7 +423,7 @@ def _since(submitted_at: datetime) -> timedelta:
 
 
 def _env_name(setting: str) -> str:
-    return f"DOCWATCH_ARCHIVE_{setting.upper()}"
+    return env_of(f"archive_{setting}")
 
 
 def _duration(interval: timedelta) -> str:
@@ -448,27 +443,9 @@ def _endpoints(environ: Mapping[str, str]) -> WaybackEndpoints:
         raise ValueError(f"{WAYBACK_URL_ENV}: {error}") from None
     overrides = {}
     for endpoint in fields(WaybackEndpoints):
-        env = f"DOCWATCH_WAYBACK_{endpoint.name.upper()}_URL"
+        env = env_of(f"wayback_{endpoint.name}_url")
         if environ.get(env):
             if not environ[env].startswith(("http://", "https://")):
                 raise ValueError(f"{env} must be an http(s) URL, got {environ[env][:200]!r}")
             overrides[endpoint.name] = environ[env].rstrip("/")
     return WaybackEndpoints(**{**endpoints.__dict__, **overrides})
-
-
-def _convert(raw: str, default: object, origin: str) -> object:
-    """``raw`` as the type of ``default``; a message naming ``origin`` if it is not one."""
-    text = raw.strip()
-    try:
-        if isinstance(default, bool):
-            if text.lower() not in ("1", "0", "true", "false", "yes", "no"):
-                raise ValueError
-            return text.lower() in ("1", "true", "yes")
-        if isinstance(default, int):
-            return int(text)
-        if isinstance(default, float):
-            return float(text)
-    except ValueError:
-        kind = {bool: "true or false", int: "a whole number", float: "a number of seconds"}[type(default)]
-        raise ValueError(f"{origin} must be {kind}, got {raw[:100]!r}") from None
-    return text

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import click
 import sqlite_utils
 
-from crawler.config.settings import Config, SettingError, resolve, watchlist_path
+from crawler.config.settings import SETTINGS, Config, SettingError, resolve, watchlist_path
 from crawler.safe_text import printable
 from crawler.config.watchlist import MAX_INTERVAL_SECONDS, Watchlist, WatchlistError, load_watchlist
 from storage import open_database, reports
@@ -86,3 +86,10 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+def setting_option(flag: str, name: str, help: str, **kwargs):
+    """A command's option for a declared setting: its variable and default come from SETTINGS."""
+    setting = SETTINGS[name]
+    return click.option(flag, envvar=setting.env, default=setting.default, show_default=True,
+                        help=f"{help} [env {setting.env}]", **kwargs)

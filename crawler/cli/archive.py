@@ -26,7 +26,7 @@ def config_for(app: App) -> tuple[Config, ArchiveSettings]:
     """Settings for commands that work without a watchlist, using its `settings:` when there is one."""
     file_settings = app.file_settings
     try:
-        return resolve(app.cli, file_settings), ArchiveSettings.resolve(file_settings)
+        return resolve(app.cli, file_settings), ArchiveSettings.resolve()
     except ValueError as error:
         raise BadInput(str(error)) from None
 

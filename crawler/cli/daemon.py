@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import click
 
-from crawler.cli.app import App, BadInput, Seconds, json_option, pass_app
+from crawler.cli.app import App, BadInput, Seconds, json_option, pass_app, setting_option
 from crawler.cli.archive import queue_line
 from crawler.safe_text import printable, printable_json, printable_line
 from crawler.config.watchlist import WatchlistError
@@ -14,17 +14,13 @@ from storage import archive_queue, locks, open_database, queries, reports
 
 
 @click.command()
-@click.option("--workers", type=click.IntRange(1, 32), default=2, show_default=True, envvar="DOCWATCH_DAEMON_WORKERS",
-              help="Crawls that may run at the same time. [env DOCWATCH_DAEMON_WORKERS]")
-@click.option("--time-limit", type=Seconds(1), default=3600, show_default=True, metavar="SECONDS",
-              envvar="DOCWATCH_DAEMON_TIME_LIMIT",
-              help="A crawl still running after this is stopped and recorded interrupted. [env DOCWATCH_DAEMON_TIME_LIMIT]")
-@click.option("--grace", type=Seconds(0), default=60, show_default=True, metavar="SECONDS",
-              envvar="DOCWATCH_DAEMON_GRACE",
-              help="On SIGTERM/SIGINT, how long running crawls may take to finish. [env DOCWATCH_DAEMON_GRACE]")
-@click.option("--archive-every", type=Seconds(1), default=300, show_default=True, metavar="SECONDS",
-              envvar="DOCWATCH_DAEMON_ARCHIVE_EVERY",
-              help="How often the archive queue is worked (`docwatch archive run`). [env DOCWATCH_DAEMON_ARCHIVE_EVERY]")
+@setting_option("--workers", "daemon_workers", type=click.IntRange(1, 32), help="Crawls that may run at the same time.")
+@setting_option("--time-limit", "daemon_time_limit", type=Seconds(1), metavar="SECONDS",
+                help="A crawl (or the scheduled digest) still running after this is stopped; a crawl is recorded interrupted.")
+@setting_option("--grace", "daemon_grace", type=Seconds(0), metavar="SECONDS",
+                help="On SIGTERM/SIGINT, how long running crawls may take to finish.")
+@setting_option("--archive-every", "daemon_archive_every", type=Seconds(1), metavar="SECONDS",
+                help="How often the archive queue is worked (`docwatch archive run`).")
 @pass_app
 def daemon(app: App, workers: int, time_limit: float, grace: float, archive_every: float) -> None:
     """Crawl every source on its schedule until SIGTERM or Ctrl-C.

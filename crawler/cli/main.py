@@ -139,7 +139,7 @@ def crawl(app: App, source_ids: tuple[str, ...], tags: tuple[str, ...], urls: tu
     if not sources:
         raise BadInput(f"no source has tag(s) {', '.join(tags)}")
     try:
-        archive_settings = ArchiveSettings.resolve(app.watchlist.settings)
+        archive_settings = ArchiveSettings.resolve()
     except ValueError as error:  # checked before crawling, not after
         raise BadInput(str(error)) from None
     started = time.monotonic()

@@ -18,20 +18,14 @@ from typing import Any
 
 
 from crawler.config.schedule import cron_trigger
+from crawler.config.settings import env_of
 
 FORMATS = ("md", "html", "json", "atom")
 PASSWORD_ENV = "DOCWATCH_SMTP_PASSWORD"
 DEFAULT_SMTP_PORT = 587
 _DIGEST_KEYS = ("when", "format", "output_dir", "unreviewed", "email")
 _EMAIL_KEYS = ("host", "port", "user", "from", "to", "starttls")
-_EMAIL_ENV = {
-    "host": "DOCWATCH_SMTP_HOST",
-    "port": "DOCWATCH_SMTP_PORT",
-    "user": "DOCWATCH_SMTP_USER",
-    "from": "DOCWATCH_SMTP_FROM",
-    "to": "DOCWATCH_SMTP_TO",
-    "starttls": "DOCWATCH_SMTP_STARTTLS",
-}
+_EMAIL_ENV = {key: env_of(f"smtp_{key}") for key in _EMAIL_KEYS}
 
 
 @dataclass(frozen=True)

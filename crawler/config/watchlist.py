@@ -21,7 +21,7 @@ from cssselect import SelectorError
 from parsel.csstranslator import css2xpath
 
 from crawler.compare.keywords import KeywordSet
-from crawler.config.settings import MAX_COUNT_SETTING
+from crawler.config.settings import MAX_COUNT_SETTING, SETTINGS
 from crawler.config.digest_settings import DigestSettings, DigestSettingsError, parse_digest_section
 from crawler.config.schedule import cron_trigger
 
@@ -597,11 +597,10 @@ _KEYWORD_SET_FIELDS = {
     "description": _Field(_text),
 }
 
+# The settings the watchlist may set (`settings:`), as crawler.config.settings declares them.
 _SETTINGS_FIELDS = {
-    "user_agent": _Field(_one_line),
-    "data_dir": _Field(_one_line),
-    "download_timeout": _Field(_positive_int),
-    "max_page_bytes": _Field(_positive_int),
+    setting.name: _Field(_positive_int if isinstance(setting.default, int) else _one_line)
+    for setting in SETTINGS.values() if setting.in_watchlist and not setting.name.startswith("smtp_")
 }
 
 _TOP_LEVEL_KEYS = ("defaults", "keyword_sets", "sources", "settings", "digest")
