@@ -21,7 +21,7 @@ from pathlib import Path
 import lxml.html
 
 from crawler.demo import EDITS, SITE_DIR
-from crawler.extract import decode_html
+from crawler.extract.article import decode_html
 
 REPO = Path(__file__).resolve().parent.parent
 PAGES_DIR = REPO / "tests" / "files" / "pages"

@@ -26,7 +26,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from crawler.demo import SITE_DIR  # noqa: E402
-from crawler.localsite import LocalSite  # noqa: E402
+from crawler.demo.localsite import LocalSite  # noqa: E402
 
 WARMUP_RUNS = 10
 LIMIT_PERCENT = 10

@@ -3,7 +3,7 @@
 - keywords: 1,000 terms (the shipped watchlist's terms, then 4-character phrases of the real
   report text) over 100 MB of Chinese text, page by page, as the pipeline calls it; MB/s.
 - figures: `extract_figures` over the same kind of text; MB/s.
-- storage: every corpus article stored 10 times through `crawler.store.store_capture` into a
+- storage: every corpus article stored 10 times through `crawler.pipeline.store.store_capture` into a
   real SQLite file, each version edited (a figure revised, a sentence added); database bytes
   against the raw HTML bytes of the 10 versions.
 
@@ -25,13 +25,13 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.corpus import REPO, build, report_sentences  # noqa: E402
-from crawler.capture import capture_page  # noqa: E402
+from crawler.extract.capture import capture_page  # noqa: E402
 from crawler.compare.figures import extract_figures  # noqa: E402
-from crawler.compare.keywords import KeywordMatcher, KeywordSetSpec  # noqa: E402
-from crawler.extract import decode_html, extract  # noqa: E402
-from crawler.items import FetchedPage  # noqa: E402
-from crawler.store import store_capture  # noqa: E402
-from crawler.watchlist import load_watchlist  # noqa: E402
+from crawler.compare.keywords import KeywordMatcher, KeywordSet  # noqa: E402
+from crawler.extract.article import decode_html, extract  # noqa: E402
+from crawler.fetch.items import FetchedPage  # noqa: E402
+from crawler.pipeline.store import store_capture  # noqa: E402
+from crawler.config.watchlist import load_watchlist  # noqa: E402
 from storage import open_database, queries  # noqa: E402
 
 TERM_COUNT = 1000
@@ -98,7 +98,7 @@ def storage(pages: int) -> dict:
             "keyword_sets:\n  bench: {terms: [转移就业, 富余劳动力]}\n"
             "sources:\n  - {id: bench, url: 'http://127.0.0.1/xjrst/index.shtml', type: listing}\n", "utf-8")
         source = load_watchlist(watchlist).sources[0]
-        matcher = KeywordMatcher({"bench": KeywordSetSpec(terms=("转移就业", "富余劳动力"))})
+        matcher = KeywordMatcher({"bench": KeywordSet(terms=("转移就业", "富余劳动力"))})
         db = open_database(scratch / "docwatch.db")
         queries.sync_sources(db, [source])
         raw = 0
@@ -134,7 +134,7 @@ def main() -> None:
     dense = thousand_terms(texts)
     keyword_rows = []
     for label, terms in (("dense hits: phrases of the text", dense), ("watchlist-like hit rate", rare_terms(dense))):
-        matcher = KeywordMatcher({"bench": KeywordSetSpec(terms=terms)})
+        matcher = KeywordMatcher({"bench": KeywordSet(terms=terms)})
         matcher.find(texts[0])  # builds the fold tables once, as the first page of a crawl does
         rate, hits = throughput(matcher.find, texts)
         keyword_rows.append(f"| keyword matching, {TERM_COUNT} terms ({label}), {args.keyword_mb:g} MB of Chinese "

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crawler.ocr import missing_languages, ocr_image  # noqa: E402
+from crawler.extract.ocr import missing_languages, ocr_image  # noqa: E402
 from tests.scans import character_accuracy, font_for, image_bytes, pdf_page_image, render_text, scanned, wrap  # noqa: E402
 
 FILES = ROOT / "tests" / "files"

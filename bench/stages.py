@@ -24,13 +24,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.corpus import REPO, build  # noqa: E402
-from crawler import extract as extraction  # noqa: E402
-from crawler.capture import capture_page, matcher_for, page_extraction, warc_exchange  # noqa: E402
-from crawler.detect import Findings  # noqa: E402
-from crawler.evidence.warc import WarcWriter  # noqa: E402
-from crawler.items import FetchedPage, WireExchange  # noqa: E402
-from crawler.store import store_capture  # noqa: E402
-from crawler.watchlist import load_watchlist  # noqa: E402
+from crawler.extract import article as extraction  # noqa: E402
+from crawler.extract.capture import capture_page, matcher_for, page_extraction, warc_exchange  # noqa: E402
+from crawler.compare.versions import Findings  # noqa: E402
+from crawler.archive.warc import WarcWriter  # noqa: E402
+from crawler.fetch.items import FetchedPage, WireExchange  # noqa: E402
+from crawler.pipeline.store import store_capture  # noqa: E402
+from crawler.config.watchlist import load_watchlist  # noqa: E402
 from storage import bodies, open_database, queries  # noqa: E402
 
 ARTICLES_PER_COLUMN = 100

@@ -1,1 +1,1 @@
-"""Scrapy spiders: they only fetch and discover; everything else happens in crawler.pipeline."""
+"""Scrapy spiders: they only fetch and discover; everything else happens in crawler.pipeline.stages."""

@@ -11,9 +11,9 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from crawler.items import FetchedPage, FetchFailed, FetchSkipped
-from crawler.middlewares import HOPS, WIRE_EXCHANGE
-from crawler.watchlist import Source, load_watchlist
+from crawler.config.watchlist import Source, load_watchlist
+from crawler.fetch.items import FetchedPage, FetchFailed, FetchSkipped
+from crawler.fetch.middlewares import HOPS, WIRE_EXCHANGE
 from storage import utcnow
 
 # Scrapy's refusals that are docwatch's policy, not a failure of the page: a skipped fetch.

@@ -15,9 +15,9 @@ import re
 
 from scrapy.http import Response
 
-from crawler.capture import capture_listing
-from crawler.detect import Verdict, classify_response
-from crawler.items import ListingFetched
+from crawler.extract.capture import capture_listing
+from crawler.fetch.verdict import Verdict, classify_response
+from crawler.fetch.items import ListingFetched
 from spiders.base import WatchlistSpider
 
 log = logging.getLogger(__name__)

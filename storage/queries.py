@@ -46,7 +46,7 @@ class PageCapture:
     extract_fingerprint: str | None = None  # the extraction settings the text was read with
     undecodable_bytes: int = 0  # bytes of the body that did not decode in `encoding`
     # Worked out where the page was extracted (a worker process), else while storing it:
-    findings: Any = None  # crawler.detect.Findings of `original_text`
+    findings: Any = None  # crawler.compare.versions.Findings of `original_text`
     body_keyframe: bytes | None = None  # bodies.keyframe(body)
 
 

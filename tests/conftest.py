@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from crawler.demo import SITE_DIR, write_watchlist
-from crawler.localsite import LocalSite
+from crawler.demo.localsite import LocalSite
 
 FILES = Path(__file__).parent / "files"
 _running: list[pytest.Item] = []  # the test now running in this process (xdist: one per worker)

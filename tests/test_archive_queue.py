@@ -22,11 +22,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from crawler.evidence.fake_wayback import FakeWayback
-from crawler.evidence.queue import ArchiveSettings, work_queue
-from crawler.evidence.warc import WarcWriter, build_exchange
-from crawler.items import WireExchange
-from crawler.evidence.wayback import Credentials, WaybackClient, WaybackEndpoints
+from crawler.demo.fake_wayback import FakeWayback
+from crawler.archive.queue import ArchiveSettings, work_queue
+from crawler.archive.warc import WarcWriter, build_exchange
+from crawler.fetch.items import WireExchange
+from crawler.archive.wayback import Credentials, WaybackClient, WaybackEndpoints
 from storage import archive_queue, bodies, open_database
 from storage.migrations import MIGRATIONS
 from tests.conftest import run_docwatch

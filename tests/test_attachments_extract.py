@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from crawler.documents import DocumentError, extract_document_text, sniff_file_type
+from crawler.extract.documents import DocumentError, extract_document_text, sniff_file_type
 from tests.conftest import FILES
 from tests.test_attachments_e2e import DOCX_TEXT, XLSX_ROW, blank_pdf, write_docx, write_xlsx
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 
-from crawler.commands.changes import parse_since
+from crawler.cli.changes import parse_since
 from crawler.demo import write_watchlist
 from storage import open_database, reports
 from tests.conftest import FILES, run_docwatch

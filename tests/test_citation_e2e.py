@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from crawler.demo import DEMO_KEYS, EDITED_ARTICLE, edit_site, write_watchlist
-from crawler.evidence.fake_wayback import FakeWayback
+from crawler.demo.fake_wayback import FakeWayback
 from storage.archive_queue import wayback_time
 from tests.conftest import run_docwatch
 from tests.test_changes_e2e import crawl

@@ -4,18 +4,18 @@ from pathlib import Path
 
 import pytest
 
-from crawler.compare.keywords import KeywordMatcher, KeywordSetSpec
+from crawler.compare.keywords import KeywordMatcher, KeywordSet
 from crawler.compare.normalise import normalise_text
 
 TEXT = Path(__file__).parent / "files" / "text"
 EXCERPTS = normalise_text((TEXT / "xinjiang_tibet_labor_transfer_excerpts.md").read_text())
 # Starter sets from domain.md.
 SETS = {
-    "labor_transfer": KeywordSetSpec(
+    "labor_transfer": KeywordSet(
         terms=["劳动力转移就业", "转移就业", "农牧民转移就业", "有组织转移", "卫星工厂", "整建制转移"]
     ),
-    "coercion": KeywordSetSpec(terms=["激发内生动力", "内生动力", "转变就业观念", "卫星工厂"]),
-    "english": KeywordSetSpec(terms=["labor transfer", "UFLPA", "person-times"]),
+    "coercion": KeywordSet(terms=["激发内生动力", "内生动力", "转变就业观念", "卫星工厂"]),
+    "english": KeywordSet(terms=["labor transfer", "UFLPA", "person-times"]),
 }
 
 
@@ -92,7 +92,7 @@ def test_english_terms_do_not_match_inside_longer_words(matcher):
 
 def test_regex_patterns_run_on_folded_text_case_insensitively():
     matcher = KeywordMatcher(
-        {"figures": KeywordSetSpec(patterns=[r"\d+(?:\.\d+)?萬人次", r"forced labou?r"])}
+        {"figures": KeywordSet(patterns=[r"\d+(?:\.\d+)?萬人次", r"forced labou?r"])}
     )
     text = "全区开展各类就业培训达74.31万人次。Forced Labour and forced labor."
 
@@ -107,7 +107,7 @@ def test_regex_patterns_run_on_folded_text_case_insensitively():
 
 def test_a_named_pattern_reports_its_name_as_the_term():
     quota = r"转移就业[^。]{0,20}?\d+万人次"
-    matcher = KeywordMatcher({"figures": KeywordSetSpec(patterns=[quota, r"\d+人"], pattern_names=[(quota, "quota")])})
+    matcher = KeywordMatcher({"figures": KeywordSet(patterns=[quota, r"\d+人"], pattern_names=[(quota, "quota")])})
 
     found = [(hit.term, hit.matched) for hit in matcher.find("累计转移就业275万人次，其中20859人。")]
 
@@ -121,23 +121,23 @@ def test_text_without_hits_gives_no_hits(matcher):
 
 def test_invalid_pattern_names_the_set_and_the_pattern():
     with pytest.raises(ValueError, match=r"keyword set 'bad': invalid pattern '转移\(就业'"):
-        KeywordMatcher({"bad": KeywordSetSpec(patterns=["转移(就业"])})
+        KeywordMatcher({"bad": KeywordSet(patterns=["转移(就业"])})
 
 
 def test_a_single_string_instead_of_a_list_is_refused():
     with pytest.raises(TypeError, match="keyword set 'oops': terms must be a list of strings"):
-        KeywordMatcher({"oops": KeywordSetSpec(terms="转移就业")})
+        KeywordMatcher({"oops": KeywordSet(terms="转移就业")})
 
 
 def test_an_empty_term_is_refused():
     with pytest.raises(ValueError, match="keyword set 'blank': empty term"):
-        KeywordMatcher({"blank": KeywordSetSpec(terms=["转移就业", "  "])})
+        KeywordMatcher({"blank": KeywordSet(terms=["转移就业", "  "])})
 
 
 def test_hits_are_found_in_the_pages_own_characters_and_quoted_from_them():
     # ㎡ and ﬁ have several-character plain forms (m2, fi): they must not shift what is quoted.
     text = "面积１２㎡（ﬁ）：農牧民轉移就業６９．３３萬人，完成年度目标。\n下一段"
-    matcher = KeywordMatcher({"labor_transfer": KeywordSetSpec(terms=["农牧民转移就业"])})
+    matcher = KeywordMatcher({"labor_transfer": KeywordSet(terms=["农牧民转移就业"])})
 
     [hit] = matcher.find(text)
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from crawler.schedule import cron_trigger
+from crawler.config.schedule import cron_trigger
 from crawler.demo import SITE_DIR, write_watchlist
-from crawler.evidence.fake_wayback import FakeWayback
+from crawler.demo.fake_wayback import FakeWayback
 from storage import archive_queue, open_database
 from tests.conftest import run_docwatch
 

@@ -4,16 +4,17 @@ from pathlib import Path
 
 import pytest
 
-from crawler.compare.keywords import KeywordMatcher, KeywordSetSpec
-from crawler.detect import Verdict, Version, classify_response, compare_versions, is_error_page
+from crawler.compare.keywords import KeywordMatcher, KeywordSet
+from crawler.compare.versions import Version, compare_versions
+from crawler.fetch.verdict import Verdict, classify_response, is_error_page
 
 REPORT = (Path(__file__).parent / "files" / "text" / "xinjiang_tibet_labor_transfer_excerpts.md").read_text("utf-8")
 # 天山网 2018-01-09, two real sentences of the report
 QUOTA = "2017年全区整建制转移内地企业就业20859人，完成年度目标任务的104%。"
 CONTEXT = "农村富余劳动力转移就业是我区就业工作的重中之重。"
 MATCHER = KeywordMatcher({
-    "labor_transfer": KeywordSetSpec(terms=["转移就业", "转移内地"]),
-    "coercion": KeywordSetSpec(terms=["内生动力"]),
+    "labor_transfer": KeywordSet(terms=["转移就业", "转移内地"]),
+    "coercion": KeywordSet(terms=["内生动力"]),
 })
 
 

@@ -11,9 +11,9 @@ import sqlite3
 import pytest
 import yaml
 
-from crawler.config import resolve
-from crawler.watchlist import load_watchlist
-from crawler.digest import (
+from crawler.config.settings import resolve
+from crawler.config.watchlist import load_watchlist
+from crawler.report import (
     DigestSettingsError,
     parse_digest_section,
     send_scheduled_digest,
@@ -153,3 +153,27 @@ def test_citation_of_a_removed_page_points_to_its_confirmed_capture(tmp_path, si
                             watchlist=demo_watchlist).stdout
     assert "Wayback: not yet archived (queued)" in markdown
     assert f"Wayback: <{wayback_url}>" in markdown
+
+
+def test_the_daemon_s_digest_command_writes_the_scheduled_digest_and_refuses_without_a_digest_section(
+    tmp_path, crawled, demo_watchlist
+):
+    """The daemon makes its scheduled digest as it works the archive queue: `docwatch digest
+    --scheduled` in a child process, with the daemon's copy of the watchlist."""
+    scheduled = tmp_path / "scheduled.yaml"
+    out = tmp_path / "digests"
+    scheduled.write_text(demo_watchlist.read_text("utf-8") + f'\ndigest:\n  when: "0 7 * * *"\n  format: html\n'
+                         f"  output_dir: {out}\n", "utf-8")
+
+    first = run_docwatch("digest", "--scheduled", db=crawled, watchlist=scheduled)
+    assert first.returncode == 0, first.stderr
+    (written,) = out.glob("docwatch-digest-*.html")
+    assert first.stdout.startswith(f"wrote {written}") and "event(s)" in first.stdout
+    second = run_docwatch("digest", "--scheduled", db=crawled, watchlist=scheduled)
+    assert second.returncode == 0 and "no changes" in second.stdout
+
+    refused = run_docwatch("digest", "--scheduled", db=crawled, watchlist=demo_watchlist)
+    assert refused.returncode == 2
+    assert "no `digest:` section" in refused.stderr and "Traceback" not in refused.stderr
+    mixed = run_docwatch("digest", "--scheduled", "--format", "md", db=crawled, watchlist=scheduled)
+    assert mixed.returncode == 2 and "--scheduled" in mixed.stderr

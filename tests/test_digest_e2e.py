@@ -24,7 +24,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from crawler.demo import SITE_DIR, write_watchlist
-from crawler.localsite import LocalSite
+from crawler.demo.localsite import LocalSite
 from tests.conftest import run_docwatch
 from tests.test_changes_e2e import (
     COUNTER_PAGE,

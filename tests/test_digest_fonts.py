@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.digest.model import Digest
-from crawler.digest.render import render_html
+from crawler.report.model import Digest
+from crawler.report.render import render_html
 from tests.test_digest_e2e import CHROMIUM, chromium
 
 EMPTY_DIGEST = "<p>Nothing changed in this period.</p>"

@@ -13,7 +13,7 @@ import sqlite3
 import pytest
 
 from crawler.demo import DEMO_KEYS, EDITED_ARTICLE, edit_site, write_watchlist
-from crawler.evidence.fake_wayback import FakeWayback
+from crawler.demo.fake_wayback import FakeWayback
 from storage.archive_queue import wayback_time
 from tests.conftest import run_docwatch
 from tests.test_changes_e2e import LISTING, edit

@@ -4,8 +4,8 @@ and, with keys and a (local fake) Wayback Machine, confirmed captures carried by
 import json
 import sqlite3
 
-from crawler.evidence.fake_wayback import FakeWayback
-from crawler.evidence.warc import WarcRecordRef, verify
+from crawler.demo.fake_wayback import FakeWayback
+from crawler.archive.warc import WarcRecordRef, verify
 from tests.conftest import run_docwatch
 from tests.warc_check import assert_warcs_pass_warcio_check
 

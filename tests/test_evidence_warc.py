@@ -15,8 +15,8 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.demo import SITE_DIR
-from crawler.evidence.warc import WarcRecordRef, WarcWriter, build_exchange, read_record, replay_problem, verify
-from crawler.items import WireExchange
+from crawler.archive.warc import WarcRecordRef, WarcWriter, build_exchange, read_record, replay_problem, verify
+from crawler.fetch.items import WireExchange
 from tests.conftest import resize_filesystem, small_filesystem
 
 # Raw GB2312 bytes of a Xinhua Hebei article, as the Wayback Machine replayed it.

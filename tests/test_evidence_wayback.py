@@ -17,8 +17,8 @@ import pytest
 import requests
 from waybackpy import WaybackMachineAvailabilityAPI
 
-from crawler.evidence.fake_wayback import DAILY_CAPTURES_LIMIT, FakeWayback
-from crawler.evidence.wayback import (
+from crawler.demo.fake_wayback import DAILY_CAPTURES_LIMIT, FakeWayback
+from crawler.archive.wayback import (
     Capture,
     Credentials,
     Kind,
@@ -409,7 +409,7 @@ def test_fake_availability_answers_are_read_by_waybackpy(fake: FakeWayback, orig
 @pytest.mark.e2e
 def test_the_fake_runs_as_a_separate_process(origin: str) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "crawler.evidence.fake_wayback", "--port", "0",
+        [sys.executable, "-m", "crawler.demo.fake_wayback", "--port", "0",
          "--access-key", ACCESS, "--secret-key", SECRET],
         stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent,
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from opencc import OpenCC
 
-from crawler.extract import MAX_HTML_CHARS, Link, decode_html, extract
+from crawler.extract.article import MAX_HTML_CHARS, Link, decode_html, extract
 
 PAGES = Path(__file__).parent / "files" / "pages"
 

@@ -9,7 +9,7 @@ tests/cache/blog.wikimedia.interactivemaps.html); its expected dates are 2020-07
 
 from pathlib import Path
 
-from crawler.extract import decode_html, extract
+from crawler.extract.article import decode_html, extract
 
 PAGES = Path(__file__).parent / "files" / "pages"
 

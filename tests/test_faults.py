@@ -34,10 +34,10 @@ import psutil
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.config import resolve
+from crawler.config.settings import resolve
 from crawler.demo import EDITED_ARTICLE, SITE_DIR
-from crawler.evidence.fake_wayback import FakeWayback
-from crawler.runner import crawl_in_subprocess
+from crawler.demo.fake_wayback import FakeWayback
+from crawler.run.runner import crawl_in_subprocess
 from tests.conftest import resize_filesystem, small_filesystem
 from tests.test_archive_queue import ACCESS, SECRET, cli_env, submissions
 from tests.test_extract import broken_gb2312_page
@@ -452,7 +452,7 @@ def test_a_child_with_a_lifeline_dies_with_its_parent(tmp_path, figures):
     figures.assert_zero()
 
 
-READ_DOCUMENT = "import sys; from crawler.documents import extract_document_text; " \
+READ_DOCUMENT = "import sys; from crawler.extract.documents import extract_document_text; " \
                 "extract_document_text(open(sys.argv[1], 'rb').read(), 'xlsx')"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.localsite import LocalSite
+from crawler.demo.localsite import LocalSite
 from tests.conftest import run_docwatch
 
 pytestmark = pytest.mark.e2e  # every test here runs the real command line in child processes
@@ -243,7 +243,7 @@ def test_an_unexpected_error_prints_one_line_and_logs_the_traceback_in_the_data_
     import sys
 
     failing_command = (
-        "from crawler.cli import main\n"
+        "from crawler.cli.main import main\n"
         "@main.command()\n"
         "def broken():\n"
         "    {}['missing key']\n"

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from crawler.evidence.fake_wayback import FakeWayback
+from crawler.demo.fake_wayback import FakeWayback
 from storage import archive_queue, open_database
 from storage.migrations import MIGRATIONS
 from tests.conftest import run_docwatch

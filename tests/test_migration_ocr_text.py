@@ -8,8 +8,8 @@ import zlib
 
 import sqlite_utils
 
-from crawler.compare.keywords import KeywordMatcher, KeywordSetSpec
-from crawler.store import Attachment, store_capture
+from crawler.compare.keywords import KeywordMatcher, KeywordSet
+from crawler.pipeline.store import Attachment, store_capture
 from storage import open_database, queries, reports
 from storage.migrations import MIGRATIONS
 
@@ -51,7 +51,7 @@ def test_a_scan_kept_without_text_stays_so_and_its_next_file_read_by_ocr_is_a_ch
         content_type="image/jpeg", encoding="binary", title="附件1", published=None, text=OCR_TEXT,
         original_text=OCR_TEXT, text_sha256=sha256, body=body, body_sha256=sha256,
     )
-    matcher = KeywordMatcher({"labor_transfer": KeywordSetSpec(terms=["转移就业"])})
+    matcher = KeywordMatcher({"labor_transfer": KeywordSet(terms=["转移就业"])})
     attachment = Attachment(ARTICLE, "jpeg", "ocr", 0.9, (sha256,))
 
     assert store_capture(db, None, capture, matcher, attachment=attachment) == queries.CHANGED

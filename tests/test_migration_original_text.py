@@ -9,9 +9,9 @@ import zlib
 import pytest
 import sqlite_utils
 
-from crawler.compare.keywords import KeywordMatcher, KeywordSetSpec
+from crawler.compare.keywords import KeywordMatcher, KeywordSet
 from crawler.compare.normalise import normalise_text
-from crawler.store import store_capture
+from crawler.pipeline.store import store_capture
 from storage import open_database, queries, reports
 from storage.migrations import MIGRATIONS
 from tests.conftest import FILES
@@ -25,7 +25,7 @@ FIRST = next(line.strip() for line in EXCERPTS if line.strip().startswith("新�
 QUOTA = next(line.strip() for line in EXCERPTS if line.strip().startswith("我区有序扩大转移内地就业规模"))
 FULL_WIDTH = str.maketrans({",": "，", "(": "（", ")": "）", ":": "："})
 PAGE = f"{HEADLINE}\n{FIRST.translate(FULL_WIDTH)}\n{QUOTA.translate(FULL_WIDTH)}"
-MATCHER = KeywordMatcher({"labor_transfer": KeywordSetSpec(terms=["转移就业", "转移内地"])})
+MATCHER = KeywordMatcher({"labor_transfer": KeywordSet(terms=["转移就业", "转移内地"])})
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ import hashlib
 import pytest
 
 from crawler.compare.figures import extract_figures, one_per_figure
-from crawler.compare.keywords import KeywordMatcher, KeywordSetSpec
+from crawler.compare.keywords import KeywordMatcher, KeywordSet
 from crawler.compare.scans import same_reading
-from crawler.documents import read_document
+from crawler.extract.documents import read_document
 from crawler.compare.normalise import normalise_text
-from crawler.ocr import OcrText, missing_languages, ocr_image, ocr_pdf_pages
-from crawler.store import Attachment, store_capture
+from crawler.extract.ocr import OcrText, missing_languages, ocr_image, ocr_pdf_pages
+from crawler.pipeline.store import Attachment, store_capture
 from storage import open_database, queries, reports
 from tests.conftest import FILES
 from tests.scans import character_accuracy, font_for, image_bytes, image_pdf, pdf_page_image, render_text, scanned, wrap
@@ -28,7 +28,7 @@ UYGHUR_LINES = ["شىنجاڭ ئۇيغۇر ئاپتونوم رايونى", "ئۈ
 TIBETAN_LINES = ["བོད་རང་སྐྱོང་ལྗོངས།", "ལྷ་ས་གྲོང་ཁྱེར།"]
 ARTICLE_URL = "http://rst.example/xjrst/c112676/201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml"
 SCAN_URL = "http://rst.example/xjrst/c112676/201801/W020180109553142613775.png"
-MATCHER = KeywordMatcher({"coercion": KeywordSetSpec(terms=["内生动力", "思想工作"])})
+MATCHER = KeywordMatcher({"coercion": KeywordSet(terms=["内生动力", "思想工作"])})
 
 
 def needs(language: str):

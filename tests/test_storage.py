@@ -6,13 +6,13 @@ import zlib
 
 import pytest
 
-from crawler.compare.keywords import KeywordMatcher, KeywordSetSpec
-from crawler.store import store_capture, store_failure
+from crawler.compare.keywords import KeywordMatcher, KeywordSet
+from crawler.pipeline.store import store_capture, store_failure
 from storage import SCHEMA_VERSION, open_database, queries
 from storage.migrations import MIGRATIONS
 from tests.conftest import FILES
 
-MATCHER = KeywordMatcher({"labor_transfer": KeywordSetSpec(terms=["转移就业"])})
+MATCHER = KeywordMatcher({"labor_transfer": KeywordSet(terms=["转移就业"])})
 
 
 def capture(url="http://gov.example/a.shtml", text="农村富余劳动力转移就业275万人次。", body=b"<html>...</html>"):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.watchlist import (
+from crawler.config.watchlist import (
     Problem,
     WatchlistError,
     load_watchlist,

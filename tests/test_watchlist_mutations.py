@@ -185,7 +185,7 @@ def mutate(rng: random.Random, base: dict) -> str:
 # Runs in one child process: the real entry point, `docwatch --watchlist FILE validate`, per file.
 VALIDATE_ALL = """
 import contextlib, io, json, sys, traceback
-from crawler.cli import main
+from crawler.cli.main import main
 for path in sys.argv[1:]:
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):

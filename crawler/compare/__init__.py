@@ -5,7 +5,7 @@ Nothing here touches Scrapy, the network or the database, so every rule is unit-
 
 from crawler.compare.diff import SentenceChange, TextDiff, diff_texts, render_terminal
 from crawler.compare.figures import DEFAULT_FIGURE_TERMS, Figure, extract_figures, one_per_figure
-from crawler.compare.keywords import Hit, KeywordMatcher, KeywordSetSpec
+from crawler.compare.keywords import Hit, KeywordMatcher, KeywordSet
 from crawler.compare.noise import strip_noise
 from crawler.compare.normalise import fold_for_matching, normalise_text, tidy_text
 from crawler.compare.sentences import split_sentences
@@ -15,7 +15,7 @@ __all__ = [
     "Figure",
     "Hit",
     "KeywordMatcher",
-    "KeywordSetSpec",
+    "KeywordSet",
     "SentenceChange",
     "TextDiff",
     "diff_texts",

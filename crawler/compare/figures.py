@@ -25,7 +25,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from decimal import Decimal
 
-from crawler.compare.keywords import Hit, KeywordMatcher, KeywordSetSpec
+from crawler.compare.keywords import Hit, KeywordMatcher, KeywordSet
 from crawler.compare.normalise import fold_for_matching
 from crawler.compare.sentences import sentence_spans
 
@@ -136,7 +136,7 @@ def extract_figures(
 def _anchor_matcher(anchor_terms: tuple[str, ...]) -> KeywordMatcher:
     if not anchor_terms:
         raise ValueError("extract_figures needs at least one anchor term")
-    return KeywordMatcher({"figure anchors": KeywordSetSpec(terms=anchor_terms)})
+    return KeywordMatcher({"figure anchors": KeywordSet(terms=anchor_terms)})
 
 
 class _Clauses:

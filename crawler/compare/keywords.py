@@ -27,13 +27,16 @@ _HIT_ORDER = attrgetter("start", "end", "set", "term")
 
 
 @dataclass(frozen=True)
-class KeywordSetSpec:
+class KeywordSet:
     """One named keyword set: literal ``terms`` and regular expressions ``patterns``, some
-    with a name (``pattern_names``: (regex, name) pairs) that their hits carry as their term."""
+    with a name (``pattern_names``: (regex, name) pairs) that their hits carry as their term.
+    The watchlist's ``keyword_sets:`` entries are these, with their name and description."""
 
     terms: Sequence[str] = ()
     patterns: Sequence[str] = ()
     pattern_names: Sequence[tuple[str, str]] = ()
+    name: str = ""
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class Hit:
 class KeywordMatcher:
     """All keyword sets, compiled once; ``find`` is then safe to call for every page."""
 
-    def __init__(self, sets: Mapping[str, KeywordSetSpec]) -> None:
+    def __init__(self, sets: Mapping[str, KeywordSet]) -> None:
         # folded term -> [(set name, term as written)]; a term in two sets is reported twice.
         owners: dict[str, list[tuple[str, str]]] = {}
         self._patterns: list[tuple[str, str, re.Pattern[str]]] = []

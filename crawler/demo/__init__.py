@@ -15,12 +15,12 @@ from pathlib import Path
 
 import click
 
-from crawler.config import Config, resolve
-from crawler.digest import write_demo_digest
-from crawler.evidence.fake_wayback import FakeWayback
-from crawler.localsite import LocalSite
-from crawler.runner import crawl_in_subprocess
-from crawler.watchlist import load_watchlist
+from crawler.config.settings import Config, resolve
+from crawler.report import write_demo_digest
+from crawler.demo.fake_wayback import FakeWayback
+from crawler.demo.localsite import LocalSite
+from crawler.run.runner import crawl_in_subprocess
+from crawler.config.watchlist import load_watchlist
 from storage import open_database, queries
 
 DEMO_DIR = Path(__file__).parent

@@ -1,0 +1,1 @@
+"""Archive stage: local WARC files (`warc`), the Wayback Machine client (`wayback`) and the archive queue worker (`queue`)."""

@@ -1,0 +1,282 @@
+"""Store stage: one fetch result into the database, with the events it implies.
+
+Each function runs in one transaction: the snapshot, the fetch row, the page's state, the
+event and its hit and figure flags are written together or not at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import sqlite_utils
+
+from crawler.compare.keywords import KeywordMatcher
+from crawler.archive.warc import WarcRecordRef
+from crawler.compare.scans import same_reading
+from crawler.compare.versions import Version, compare_versions
+from storage import archive_queue, attachments, events, queries, transaction
+from storage.queries import CHANGED, FAILED, GONE, NEW, SKIPPED, UNCHANGED, PageCapture
+
+
+@dataclasses.dataclass(frozen=True)
+class Attachment:
+    """What a document's capture adds to a page's: the page that links it, its file type, and
+    whether its text was read by OCR (with OCR's confidence and the page images' hashes)."""
+
+    parent_url: str
+    file_type: str  # pdf, doc, docx, xls, xlsx, jpeg, png, gif, tiff
+    text_origin: str = "text"  # or "ocr"
+    ocr_confidence: float | None = None
+    ocr_page_hashes: tuple[str, ...] = ()
+    ocr_skipped_pages: int = 0
+
+
+def store_capture(
+    db: sqlite_utils.Database, run_id: int | None, capture: PageCapture, matcher: KeywordMatcher,
+    warc: WarcRecordRef | None = None, attachment: Attachment | None = None,
+) -> str:
+    """A page or a document answered with content. Returns NEW, CHANGED or UNCHANGED.
+
+    A new snapshot records its WARC record (`warc`, written just before) and is queued for the
+    Wayback Machine in the same transaction, so no archive request can be lost. A document's
+    first snapshot is a `new_document` event; one without any text is kept, flagged `no_text`."""
+    with transaction(db):
+        page = queries.page_for(db, capture.source_id, capture.url, capture.kind, capture.fetched_at)
+        if attachment is not None:
+            attachments.link_to_parent(db, page, attachment.parent_url, capture.fetched_at)
+        previous = queries.latest_snapshot(db, page)
+        fetch = dict(http_status=capture.http_status, elapsed_ms=capture.elapsed_ms, size=len(capture.body),
+                     final_url=capture.final_url)
+        if page["state"] == "removed":
+            events.insert_event(
+                db, "restored", page, run_id, capture.fetched_at, snapshot_id=page["latest_snapshot_id"],
+                http_status=capture.http_status,
+            )
+        live = dict(state="live", gone_count=0, error_count=0, last_fetched=capture.fetched_at,
+                    last_status=capture.http_status, last_body_sha256=capture.body_sha256,
+                    extract_fingerprint=capture.extract_fingerprint,
+                    attachments=json.dumps(capture.attachments, ensure_ascii=False))
+        if attachment is None:
+            _record_unlinked_documents(db, run_id, page, capture.attachments, capture.fetched_at)
+        if previous is not None and previous["text_sha256"] == capture.text_sha256:
+            _record_unchanged(db, run_id, page, capture.fetched_at, live, **fetch)
+            return UNCHANGED
+        if _rescan_reads_the_same(previous, capture, attachment, matcher):
+            capture = dataclasses.replace(capture, text=previous["text"], original_text=previous["original_text"],
+                                          findings=None)
+
+        report = compare_versions(
+            Version(previous["original_text"], previous["published"]) if previous else None,
+            Version(capture.original_text, capture.published),
+            matcher,
+            capture.findings,
+        )
+        snapshot_id = queries.insert_snapshot(db, page["id"], run_id, capture, warc)
+        if attachment is not None:
+            attachments.mark_snapshot(db, snapshot_id, attachment.file_type, not capture.text, attachment.text_origin,
+                                      attachment.ocr_confidence, attachment.ocr_page_hashes, attachment.ocr_skipped_pages)
+        outcome = NEW if previous is None else CHANGED
+        if outcome == NEW:
+            event_type, archive_reason = ("new_document", "attachment") if attachment else ("new_page", "new_page")
+        else:
+            event_type, archive_reason = "changed", ("new_hits" if report.new_hits else "changed")
+        archive_queue.enqueue(db, capture.url, archive_reason, snapshot_id)
+        detail = {}
+        if report.diff is not None:
+            detail["diff"] = report.diff.as_json()
+        if report.removed_figures:
+            detail["removed_figures"] = [{"value": f.value, "unit": f.unit, "text": f.text, "term": f.term}
+                                         for f in report.removed_figures]
+        event_id = events.insert_event(
+            db, event_type, page, run_id, capture.fetched_at,
+            snapshot_id=snapshot_id, previous_snapshot_id=previous["id"] if previous else None,
+            http_status=capture.http_status, similarity=report.diff.similarity if report.diff else None,
+            silent_edit=report.silent_edit, detail=detail,
+        )
+        events.update_hit_ledger(db, page, snapshot_id, event_id, capture.fetched_at,
+                                  report.hits, report.new_hits, report.scrubbed_hits)
+        events.update_figures(db, page, event_id, capture.fetched_at, report.figures, report.removed_figures)
+        queries.insert_fetch(db, run_id, page, capture.source_id, capture.url, capture.kind, capture.fetched_at,
+                             outcome, snapshot_id=snapshot_id, **fetch)
+        queries.update_page(db, page, last_outcome=outcome, latest_snapshot_id=snapshot_id, title=capture.title,
+                            published=capture.published, **live)
+        return outcome
+
+
+def _rescan_reads_the_same(previous: dict | None, capture: PageCapture, attachment: Attachment | None,
+                           matcher: KeywordMatcher) -> bool:
+    """A new file of a scanned document whose OCR reading is the previous one's but for OCR
+    jitter: it keeps the previous reading, so no diff, figure or hit comes from the jitter."""
+    if previous is None or attachment is None or attachment.text_origin != "ocr" or previous["text_origin"] != "ocr":
+        return False
+    return same_reading(previous["original_text"], tuple(json.loads(previous["ocr_page_hashes"] or "[]")),
+                        capture.original_text, attachment.ocr_page_hashes, matcher)
+
+
+def _record_unlinked_documents(db: sqlite_utils.Database, run_id: int | None, page: dict,
+                               attachments: list[dict[str, str]], seen_at: str) -> None:
+    """A `delisted` event for each document this page linked last time and links no more
+    (while no other page took it over): it is not fetched again, and the researcher should know."""
+    linked_now = {link["url"] for link in attachments}
+    for url in {link["url"] for link in json.loads(page["attachments"])} - linked_now:
+        rows = list(db.query("SELECT * FROM pages WHERE url = ? AND kind = 'document' AND parent_page_id = ?",
+                             [url, page["id"]]))
+        if rows and rows[0]["latest_snapshot_id"] is not None:
+            events.insert_event(db, "delisted", rows[0], run_id, seen_at, snapshot_id=rows[0]["latest_snapshot_id"],
+                                 detail={"parent_url": page["url"]})
+
+
+def store_same_body(
+    db: sqlite_utils.Database, run_id: int | None, url: str, fetched_at: str, body_sha256: str, fingerprint: str,
+    http_status: int, elapsed_ms: int | None, size: int, final_url: str,
+) -> list[dict[str, str]] | None:
+    """The fast path of an unchanged re-crawl: the same bytes as last time, read with the same
+    extraction settings, cannot have changed; nothing is decoded, extracted or hashed again.
+    Returns the attachments the page links (as last read), or None (nothing written) when the
+    full path is needed."""
+    page = queries.page_at(db, url)  # read before the transaction: no write lock for a page that misses
+    if (page is None or page["state"] == "removed" or page["latest_snapshot_id"] is None
+            or page["last_body_sha256"] != body_sha256 or page["extract_fingerprint"] != fingerprint):
+        return None
+    # The source's lock keeps other crawls off this page, so the row read above is still current.
+    with transaction(db):
+        live = dict(state="live", gone_count=0, error_count=0, last_fetched=fetched_at, last_status=http_status)
+        _record_unchanged(db, run_id, page, fetched_at, live, http_status=http_status, elapsed_ms=elapsed_ms, size=size,
+                          final_url=final_url)
+    return json.loads(page["attachments"])
+
+
+def _record_unchanged(db: sqlite_utils.Database, run_id: int | None, page: dict, fetched_at: str, live: dict,
+                      **fetch) -> None:
+    queries.insert_fetch(db, run_id, page, page["source_id"], page["url"], page["kind"], fetched_at, UNCHANGED, **fetch)
+    db.execute("UPDATE hits SET last_seen = ? WHERE page_id = ? AND present = 1", [fetched_at, page["id"]])
+    queries.update_page(db, page, last_outcome=UNCHANGED, **live)
+
+
+def store_gone(
+    db: sqlite_utils.Database, run_id: int | None, source_id: str, url: str, kind: str, fetched_at: str,
+    reason: str, http_status: int | None, confirmations: int, final_url: str | None = None,
+) -> str:
+    """404/410, a redirect home, or an error page. The page becomes `removed` (one event) only
+    after `confirmations` such answers in a row, and only if it was ever seen live."""
+    with transaction(db):
+        page = queries.page_for(db, source_id, url, kind, fetched_at)
+        gone_count = page["gone_count"] + 1
+        queries.insert_fetch(db, run_id, page, source_id, url, kind, fetched_at, GONE, http_status=http_status,
+                             error=reason, final_url=final_url)
+        state = page["state"]
+        if page["latest_snapshot_id"] is not None and state != "removed":
+            state = "missing"
+            if gone_count >= confirmations:
+                state = "removed"
+                evidence = archive_queue.last_capture_for_page(db, url)
+                events.insert_event(
+                    db, "removed", page, run_id, fetched_at, snapshot_id=page["latest_snapshot_id"],
+                    http_status=http_status,
+                    detail={"reason": reason, "checks": gone_count, "last_capture": dataclasses.asdict(evidence) if evidence else None},
+                )
+        queries.update_page(db, page, state=state, gone_count=gone_count, last_fetched=fetched_at,
+                            last_status=http_status, last_outcome=GONE)
+        return GONE
+
+
+def store_failure(
+    db: sqlite_utils.Database, run_id: int | None, source_id: str, url: str, kind: str, fetched_at: str,
+    error: str, http_status: int | None = None, size: int | None = None, final_url: str | None = None,
+) -> str:
+    """No usable answer. Never a change: the last snapshot stands, a removal count is not
+    advanced, and a `fetch_error` event is written when a page starts failing."""
+    fetch = dict(http_status=http_status, size=size, error=error, final_url=final_url)
+    with transaction(db):
+        # A list page is a page once it was read (a failure does not make one): it has no events.
+        page = queries.page_at(db, url) if kind == "listing" else queries.page_for(db, source_id, url, kind, fetched_at)
+        queries.insert_fetch(db, run_id, page, source_id, url, kind, fetched_at, FAILED, **fetch)
+        if page is None:
+            return FAILED
+        if page["error_count"] == 0 and kind != "listing":
+            events.insert_event(db, "fetch_error", page, run_id, fetched_at, http_status=http_status,
+                                 detail={"error": error})
+        queries.update_page(db, page, error_count=page["error_count"] + 1, last_fetched=fetched_at,
+                            last_status=http_status, last_outcome=FAILED)
+        return FAILED
+
+
+def store_unsaved(
+    db: sqlite_utils.Database, run_id: int | None, source_id: str, url: str, kind: str, fetched_at: str,
+    error: str, http_status: int | None = None, size: int | None = None,
+) -> str:
+    """Fetched, but not stored because docwatch could not write (a full disk): a failed fetch row
+    and nothing else. It says nothing about the page, so neither its state nor its events change;
+    the next crawl fetches it again."""
+    with transaction(db):
+        queries.insert_fetch(db, run_id, queries.page_at(db, url), source_id, url, kind, fetched_at, FAILED,
+                             http_status=http_status, size=size, error=error)
+        return FAILED
+
+
+def store_skipped(
+    db: sqlite_utils.Database, run_id: int | None, source_id: str, url: str, kind: str, fetched_at: str, reason: str,
+) -> str:
+    """A request docwatch chose not to send (robots.txt, off-site, a duplicate). Says nothing about
+    the page: no event, no change to its state; the fetch row keeps the reason."""
+    with transaction(db):
+        queries.insert_fetch(db, run_id, queries.page_at(db, url), source_id, url, kind, fetched_at, SKIPPED,
+                             error=reason)
+        return SKIPPED
+
+
+@dataclasses.dataclass
+class ListingRead:
+    """What one crawl read of a listing source, gathered page by page until it is complete."""
+
+    article_urls: list[str] = dataclasses.field(default_factory=list)  # in order, within max_items
+    shown: set[str] = dataclasses.field(default_factory=set)  # every article link of its list pages
+    snapshots: dict[str, int] = dataclasses.field(default_factory=dict)  # list page URL → its snapshot now
+    failed: bool = False  # a list page could not be read: nothing can be said about what it dropped
+
+
+def store_listing_page(db: sqlite_utils.Database, run_id: int | None, listing: PageCapture,
+                       warc: WarcRecordRef | None = None) -> int:
+    """One list page: a new snapshot (with its WARC record, `warc`, written just before, and
+    an archive request) when its links changed or on its first crawl, else only a fetch row.
+    No event: what a listing's change means is said by the `delisted` events of its articles.
+    Returns the id of the page's snapshot as it is now."""
+    with transaction(db):
+        page = queries.page_for(db, listing.source_id, listing.url, "listing", listing.fetched_at)
+        previous = queries.latest_snapshot(db, page)
+        fetch = dict(http_status=listing.http_status, elapsed_ms=listing.elapsed_ms, size=len(listing.body),
+                     final_url=listing.final_url)
+        live = dict(state="live", gone_count=0, error_count=0, last_fetched=listing.fetched_at,
+                    last_status=listing.http_status)
+        if previous is not None and previous["text_sha256"] == listing.text_sha256:
+            _record_unchanged(db, run_id, page, listing.fetched_at, live, **fetch)
+            return previous["id"]
+        snapshot_id = queries.insert_snapshot(db, page["id"], run_id, listing, warc)
+        archive_queue.enqueue(db, listing.url, "listing_changed", snapshot_id)
+        outcome = NEW if previous is None else CHANGED
+        queries.insert_fetch(db, run_id, page, listing.source_id, listing.url, "listing", listing.fetched_at,
+                             outcome, snapshot_id=snapshot_id, **fetch)
+        queries.update_page(db, page, last_outcome=outcome, latest_snapshot_id=snapshot_id, title=listing.title,
+                            **live)
+        return snapshot_id
+
+
+def store_listing(db: sqlite_utils.Database, run_id: int | None, source_id: str, read: ListingRead,
+                  seen_at: str) -> list[str]:
+    """After every page of a listing was read: record its articles, flag the ones it dropped,
+    each naming the listing snapshot that last showed it and the same list page's snapshot now."""
+    with transaction(db):
+        delisted = events.update_listing(db, source_id, read.article_urls, seen_at, read.shown)
+        for url in delisted:
+            page = queries.page_for(db, source_id, url, "article", seen_at)
+            last_shown = queries.last_listing_snapshot_linking(db, source_id, url)
+            detail = {"listing_source": source_id, "listing_url": None, "listing_snapshot_before": None,
+                      "listing_snapshot_after": None}
+            if last_shown is not None:
+                snapshot_id, listing_url = last_shown
+                detail.update(listing_url=listing_url, listing_snapshot_before=snapshot_id,
+                              listing_snapshot_after=read.snapshots.get(listing_url))
+            events.insert_event(db, "delisted", page, run_id, seen_at, snapshot_id=page["latest_snapshot_id"],
+                                 detail=detail)
+        return delisted

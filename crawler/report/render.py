@@ -1,0 +1,175 @@
+"""A digest as Markdown, HTML, JSON or Atom.
+
+HTML is one self-contained file (inline CSS, no script, no external request; a
+Content-Security-Policy says so to the browser too) rendered by Jinja2 with autoescaping, so
+page text can never become markup. The JSON layout is the documented schema
+``docwatch-digest/1``: fields are only ever added to it, never renamed or removed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import json
+import re
+from datetime import datetime
+from urllib.parse import quote
+
+import jinja2
+from feedgen.feed import FeedGenerator
+
+from crawler.report.model import Archive, Digest, DigestEvent, ListingCopy, ListingEvidence, local_time
+
+JSON_SCHEMA = "docwatch-digest/1"
+FEED_ID = "tag:docwatch,2026:digest"
+# Inline Markdown: emphasis, code, links, raw HTML, tables, strikethrough, entities.
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]<>|~&])")
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
+
+
+def _markdown_text(text: object) -> str:
+    """Page text as literal Markdown: every mark that could start inline markup escaped."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text))
+
+
+def _markdown_url(url: str) -> str:
+    """An http(s) URL as an autolink, with anything that could close it percent-encoded."""
+    if not url.startswith(("http://", "https://")):
+        return _markdown_text(url)
+    return f"<{quote(url, safe=_URL_SAFE)}>"
+
+
+def _environment(autoescape: bool) -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("crawler.report", "templates"),
+        autoescape=autoescape,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters.update(local_time=local_time, md=_markdown_text, url=_markdown_url)
+    return environment
+
+
+_HTML = _environment(autoescape=True)
+_MARKDOWN = _environment(autoescape=False)
+
+
+def render_html(digest: Digest) -> str:
+    return _HTML.get_template("digest.html.j2").render(digest=digest)
+
+
+def render_markdown(digest: Digest) -> str:
+    return _MARKDOWN.get_template("digest.md.j2").render(digest=digest)
+
+
+def event_json(event: DigestEvent) -> dict:
+    archive = event.archive
+    diff = event.diff
+    return {
+        "event_id": event.event_id,
+        "type": event.type,
+        "section": event.section,
+        "source": event.source_id,
+        "site": event.site,
+        "url": event.url,
+        "title": event.title,
+        "detected_at": event.detected_at,
+        "published": event.published,
+        "summary": event.summary,
+        "silent_edit": event.silent_edit,
+        "score": event.score,
+        "new_hits": [_hit_json(hit) for hit in event.new_hits],
+        "scrubbed_hits": [_hit_json(hit) for hit in event.scrubbed_hits],
+        "figures": [
+            {"value": f.value, "unit": f.unit, "text": f.text, "term": f.term, "rate": f.rate, "context": f.context,
+             "read_by_ocr": f.read_by_ocr}
+            for f in event.figures
+        ],
+        "removed_figures": [{"value": f.value, "unit": f.unit, "text": f.text, "term": f.term} for f in event.removed_figures],
+        "diff": {
+            "added": list(diff.added),
+            "removed": list(diff.removed),
+            "changed": [{"old": c.old, "new": c.new, "ops": [[op.tag, op.old, op.new] for op in c.ops]} for c in diff.changed],
+            "omitted": diff.omitted,
+        },
+        "archive": _archive_json(archive),
+        "citation": event.citation,
+        "reviewed": event.reviewed,
+        "document": dataclasses.asdict(event.document) if event.document else None,
+        "listing": _listing_json(event.listing) if event.listing else None,
+    }
+
+
+def _archive_json(archive: Archive) -> dict:
+    return {
+        "status": archive.status,
+        "wayback_url": archive.wayback_url,
+        "wayback_timestamp": archive.wayback_timestamp,
+        "warc": {"file": archive.warc_file, "offset": archive.warc_offset, "length": archive.warc_length}
+        if archive.warc_file else None,
+        "sha256": archive.sha256,
+        "earlier_capture": {"wayback_url": archive.earlier_url, "wayback_timestamp": archive.earlier_timestamp}
+        if archive.earlier_url else None,
+    }
+
+
+def _listing_json(listing: ListingEvidence) -> dict:
+    def copy(kept: ListingCopy | None) -> dict | None:
+        if kept is None:
+            return None
+        return {"snapshot_id": kept.snapshot_id, "fetched_at": kept.fetched_at, **_archive_json(kept.archive)}
+
+    return {"url": listing.url, "before": copy(listing.before), "after": copy(listing.after)}
+
+
+def _hit_json(hit) -> dict:
+    return {"term": hit.term, "set": hit.set, "matched": hit.matched, "context": hit.context, "count": hit.count}
+
+
+def render_json(digest: Digest) -> str:
+    document = {
+        "schema": JSON_SCHEMA,
+        "generated_at": digest.generated_at,
+        "since": digest.since,
+        "counts": digest.counts,
+        "events": [event_json(event) for event in digest.events],
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def render_atom(digest: Digest, feed_url: str | None = None) -> str:
+    """One Atom entry per event, in reading order; the entry content is the event's HTML card.
+    ``feed_url`` is where the feed itself is found (its `rel="self"` link). Each entry's
+    `updated` is when the event was detected, with the event id as microseconds: events of one
+    crawl share a second, and feed readers tell entries apart by it."""
+    card = _HTML.get_template("_event.html.j2").module.event_card
+    feed = FeedGenerator()
+    feed.id(FEED_ID)
+    if feed_url:
+        feed.link(href=feed_url, rel="self")
+    feed.title("docwatch digest")
+    feed.subtitle(digest.headline)
+    feed.author({"name": "docwatch"})
+    feed.updated(datetime.fromisoformat(digest.generated_at))
+    for event in digest.events:
+        entry = feed.add_entry(order="append")
+        entry.id(f"tag:docwatch,2026:event/{event.event_id}")
+        entry.title(f"[{event.type}] {event.title}")
+        if event.linkable:
+            entry.link(href=event.url)
+        entry.updated(datetime.fromisoformat(event.detected_at).replace(microsecond=event.event_id % 1_000_000))
+        entry.category(term=event.section)
+        entry.summary(event.citation)
+        entry.content(str(card(event)), type="html")
+    return feed.atom_str(pretty=True).decode("utf-8")
+
+
+RENDERERS = {"md": render_markdown, "html": render_html, "json": render_json, "atom": render_atom}
+
+
+def render(digest: Digest, digest_format: str, feed_url: str | None = None) -> str:
+    """The digest as text; ``feed_url`` is the Atom feed's own address (other formats ignore it)."""
+    if digest_format == "atom":
+        return render_atom(digest, feed_url)
+    return RENDERERS[digest_format](digest)

@@ -1,0 +1,1 @@
+"""Running crawls: one crawl run (runner), the unattended daemon, the progress bar."""
