@@ -28,14 +28,14 @@ from crawler.fetch.items import FetchedPage, FetchFailed, FetchSkipped, ListingF
 from crawler.lifeline import die_with_parent
 from crawler.pipeline.store import (
     Attachment, ListingRead, store_capture, store_failure, store_gone, store_listing, store_listing_page, store_same_body,
-    store_skipped, store_unsaved,
+    store_fetch_only,
 )
 from crawler.compare.keywords import KeywordSet
 from crawler.config.watchlist import Source, load_watchlist
 from spiders.base import FETCH_ID
 from storage import open_database, out_of_space, queries
 from storage.database import describe_write_error, keep_space_reserve, release_space_reserve
-from storage.queries import PageCapture
+from storage.queries import FAILED, SKIPPED, PageCapture
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +112,8 @@ class StorePipeline:
         self.requested.add(request.meta[FETCH_ID])
         first = self.requested_by.get(request.url)
         reason = "duplicate: already requested in this run" + (f" by source {first}" if first else "")
-        store_skipped(self.db, self.run_id, request.meta["source_id"], request.url, request.meta["kind"],
-                      queries.utcnow(), reason)
+        store_fetch_only(self.db, self.run_id, request.meta["source_id"], request.url, request.meta["kind"],
+                         queries.utcnow(), SKIPPED, reason)
 
     def open_spider(self, spider=None):
         self.db = open_database(self.db_path)
@@ -181,8 +181,8 @@ class StorePipeline:
             error = unsaved
         size = len(item.body) if isinstance(item, FetchedPage) else getattr(item, "size", None)
         try:
-            store_unsaved(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, error,
-                          getattr(item, "status", None), size)
+            store_fetch_only(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, FAILED, error,
+                             getattr(item, "status", None), size)
         except Exception as failure:
             if not out_of_space(failure):
                 raise
@@ -198,7 +198,8 @@ class StorePipeline:
             store_failure(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, item.error,
                           item.status, item.size, item.final_url)
         elif isinstance(item, FetchSkipped):
-            store_skipped(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, item.reason)
+            store_fetch_only(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, SKIPPED,
+                             item.reason)
 
     async def _store_page(self, item: FetchedPage) -> None:
         source = self.sources[item.source_id]

@@ -16,7 +16,7 @@ from crawler.archive.warc import WarcRecordRef
 from crawler.compare.scans import same_reading
 from crawler.compare.versions import Version, compare_versions
 from storage import archive_queue, attachments, events, queries, transaction
-from storage.queries import CHANGED, FAILED, GONE, NEW, SKIPPED, UNCHANGED, PageCapture
+from storage.queries import CHANGED, FAILED, GONE, NEW, UNCHANGED, PageCapture
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,28 +202,17 @@ def store_failure(
         return FAILED
 
 
-def store_unsaved(
+def store_fetch_only(
     db: sqlite_utils.Database, run_id: int | None, source_id: str, url: str, kind: str, fetched_at: str,
-    error: str, http_status: int | None = None, size: int | None = None,
+    outcome: str, reason: str, http_status: int | None = None, size: int | None = None,
 ) -> str:
-    """Fetched, but not stored because docwatch could not write (a full disk): a failed fetch row
-    and nothing else. It says nothing about the page, so neither its state nor its events change;
-    the next crawl fetches it again."""
+    """A fetch that says nothing about the page: a request docwatch chose not to send (SKIPPED:
+    robots.txt, off-site, a duplicate), or an answer it could not store (FAILED: a full disk; the
+    next crawl fetches it again). One fetch row with the reason; no event, no change to the page."""
     with transaction(db):
-        queries.insert_fetch(db, run_id, queries.page_at(db, url), source_id, url, kind, fetched_at, FAILED,
-                             http_status=http_status, size=size, error=error)
-        return FAILED
-
-
-def store_skipped(
-    db: sqlite_utils.Database, run_id: int | None, source_id: str, url: str, kind: str, fetched_at: str, reason: str,
-) -> str:
-    """A request docwatch chose not to send (robots.txt, off-site, a duplicate). Says nothing about
-    the page: no event, no change to its state; the fetch row keeps the reason."""
-    with transaction(db):
-        queries.insert_fetch(db, run_id, queries.page_at(db, url), source_id, url, kind, fetched_at, SKIPPED,
-                             error=reason)
-        return SKIPPED
+        queries.insert_fetch(db, run_id, queries.page_at(db, url), source_id, url, kind, fetched_at, outcome,
+                             http_status=http_status, size=size, error=reason)
+        return outcome
 
 
 @dataclasses.dataclass
