@@ -378,10 +378,7 @@ class _Worker:
 
     def _watch_lost_submission(self, flight: _Flight) -> None:
         request = flight.request
-        capture = self.client.lookup(request.url, _since(datetime.fromisoformat(request.submitted_at)))
-        if capture is not None and self._record_capture(
-            request, WaybackCopy(capture.wayback_url, capture.timestamp), EXISTING_CAPTURE, capture.digest
-        ) is None:
+        if self._record_lookup(request, _since(datetime.fromisoformat(request.submitted_at))) is None:
             self.in_flight.remove(flight)  # the capture of this version: done
         elif time.monotonic() >= flight.poll_until:
             self.in_flight.remove(flight)
