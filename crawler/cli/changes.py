@@ -6,7 +6,6 @@ text in the output is hostile: control characters and bidi overrides never reach
 
 from __future__ import annotations
 
-import re
 import sys
 from datetime import datetime, timedelta, timezone
 
@@ -14,37 +13,35 @@ import click
 
 from crawler.cli.app import App, BadInput, json_option, pass_app
 from crawler.compare import diff_texts, render_terminal
+from crawler.config import durations
 from crawler.compare.hit_groups import HitGroup, group_hit_flags
 from crawler.report.model import delisted_summary
 from crawler.safe_text import printable, printable_json
 from storage import reports, since_bound
 
 EVENT_TYPES = ("new_page", "new_document", "changed", "removed", "restored", "fetch_error", "delisted")
-_DURATION = re.compile(r"(\d+)\s*([smhdw])")
-_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MAX_FIELD_CHARS = 400  # per printed field: a "sentence" can be a whole table
 GROUPED_CONTEXT_CHARS = 16  # either side of the match: the line of `hits` fits a terminal
 
 
 def parse_since(value: str, now: datetime | None = None) -> str:
     """`--since` as a bound on stored times (see `since_bound`): a duration back from now
-    (40s, 30m, 24h, 7d, 2w) or an ISO date/time, read in local time unless it carries an offset."""
-    text = value.strip().lower()
-    duration = _DURATION.fullmatch(text)
-    if duration:
-        amount, unit = duration.groups()
-        try:
-            moment = (now or datetime.now(timezone.utc)) - timedelta(**{_DURATION_UNITS[unit]: int(amount)})
-        except OverflowError:
-            raise ValueError(f"{value!r} reaches back before the year 1") from None
-    else:
+    (see crawler.config.durations) or an ISO date/time, read in local time unless it carries an offset."""
+    try:
+        seconds = durations.duration_seconds(value)
+    except ValueError:
         try:
             moment = datetime.fromisoformat(value.strip())
         except ValueError:
             raise ValueError(
-                f"{value!r} is neither a duration (40s, 30m, 24h, 7d, 2w) nor an ISO date or time"
+                f"{value!r} is neither a duration ({durations.EXAMPLES}) nor an ISO date or time"
                 " (2026-11-20, 2026-11-20T08:00, 2026-11-20T08:00:00+08:00)"
             ) from None
+    else:
+        try:
+            moment = (now or datetime.now(timezone.utc)) - timedelta(seconds=seconds)
+        except OverflowError:
+            raise ValueError(f"{value!r} reaches back before the year 1") from None
     return since_bound(moment)
 
 
