@@ -1,4 +1,4 @@
-"""Every read and write of the evidence store. Other modules never write SQL of their own."""
+"""Sources, runs, pages, snapshots and fetches: what a crawl reads and writes for each page it fetches."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The code's shape, checked: no import cycle, and no private name used outside its module.
+"""The code's shape, checked: no import cycle, no private name used outside its module, and no
+SQL outside storage/.
 
 Every module under crawler/, spiders/ and storage/ is read with `ast` (nothing is imported), so
 the check covers imports inside functions too: a cycle hidden in a lazy import is still a cycle.

@@ -13,8 +13,8 @@ import click
 
 from crawler.cli.app import App, BadInput, json_option, pass_app
 from crawler.compare import diff_texts, render_terminal
-from crawler.config import durations
 from crawler.compare.hit_groups import HitGroup, group_hit_flags
+from crawler.config import durations
 from crawler.report.model import delisted_summary, local_time
 from crawler.safe_text import printable, printable_json
 from storage import reports, since_bound
