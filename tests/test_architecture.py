@@ -145,3 +145,18 @@ def test_the_watchlist_model_loads_without_the_digest_package():
         [sys.executable, "-c", "import sys, crawler.config.watchlist; print(sorted(m for m in sys.modules if m.startswith('crawler.')))"],
         capture_output=True, text=True, check=True, cwd=ROOT).stdout
     assert "crawler.config.watchlist" in loaded and "crawler.report" not in loaded
+
+
+def test_the_readme_names_the_pipeline_stages_in_their_order():
+    """The README's "How a crawl works" lists the Scrapy stages as the crawl runs them: each class of
+    ITEM_PIPELINES, by name, in priority order, and each one defined in crawler/pipeline/."""
+    from crawler.fetch.scrapy_settings import base
+
+    readme = (ROOT / "README.md").read_text("utf-8")
+    section = readme[readme.index("## How a crawl works"):]
+    section = section[:section.index("\n## ")]
+    stages = [path.rsplit(".", 1) for path, _ in sorted(base.ITEM_PIPELINES.items(), key=lambda entry: entry[1])]
+    assert all(module.startswith("crawler.pipeline.") for module, _ in stages)
+    positions = [section.find(f"`{name}`") for _, name in stages]
+    assert -1 not in positions, f"stages the README does not name: {[n for (_, n), p in zip(stages, positions) if p < 0]}"
+    assert positions == sorted(positions), "the README lists the stages out of order"
