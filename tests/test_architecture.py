@@ -191,3 +191,18 @@ def test_no_sql_outside_storage():
     """Every query lives in storage/, one module per table group; the rest of docwatch calls them."""
     found = [use for name, tree in product_modules().items() for use in sql_outside_storage(name, tree)]
     assert found == []
+
+
+def test_the_readme_names_the_pipeline_stages_in_their_order():
+    """The README's "How a crawl works" lists the Scrapy stages as the crawl runs them: each class of
+    ITEM_PIPELINES, by name, in priority order, and each one defined in crawler/pipeline/."""
+    from crawler.fetch.scrapy_settings import base
+
+    readme = (ROOT / "README.md").read_text("utf-8")
+    section = readme[readme.index("## How a crawl works"):]
+    section = section[:section.index("\n## ")]
+    stages = [path.rsplit(".", 1) for path, _ in sorted(base.ITEM_PIPELINES.items(), key=lambda entry: entry[1])]
+    assert all(module.startswith("crawler.pipeline.") for module, _ in stages)
+    positions = [section.find(f"`{name}`") for _, name in stages]
+    assert -1 not in positions, f"stages the README does not name: {[n for (_, n), p in zip(stages, positions) if p < 0]}"
+    assert positions == sorted(positions), "the README lists the stages out of order"
