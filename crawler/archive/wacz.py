@@ -186,7 +186,7 @@ def verify_package(path: Path) -> Verification:
             for name in names:
                 try:
                     contents[name] = package.read(name)
-                except (zipfile.BadZipFile, OSError, ValueError) as error:
+                except (zipfile.BadZipFile, OSError, ValueError, KeyError) as error:
                     found.failures.append(f"{name}: cannot be read back from the ZIP: {error}")
     except (zipfile.BadZipFile, OSError) as error:
         found.failures.append(f"{path}: not a readable ZIP file: {error}")
@@ -198,7 +198,7 @@ def verify_package(path: Path) -> Verification:
     _check_signature(contents, found)
     evidence = _read_json(contents, EVIDENCE_PATH, found)
     with tempfile.TemporaryDirectory() as scratch:
-        for name in (n for n in names if n.startswith("archive/") and n.endswith((".warc", ".warc.gz"))):
+        for name in (n for n in contents if n.startswith("archive/") and n.endswith((".warc", ".warc.gz"))):
             target = Path(scratch) / Path(name).name
             target.write_bytes(contents[name])
             _check_records(name, target, found)

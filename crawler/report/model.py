@@ -297,12 +297,13 @@ def build_digest(
     tags: Sequence[str] = (),
     unreviewed: bool = False,
     after_event_id: int | None = None,
+    event_ids: Sequence[int] | None = None,
 ) -> Digest:
     """The digest of events detected at or after ``since`` (ISO UTC; None: all) or, when
     ``after_event_id`` is given, of the events recorded after that one (exact where times are
     not: a crawl's events carry its fetch times, which can be older than a digest made while
     the crawl was still writing). Optionally only some sources (by id or tag), and only events
-    nobody has reviewed."""
+    nobody has reviewed; or exactly the events ``event_ids`` (an evidence package's)."""
     through_event_id = db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
     sites = _sites(db, source_ids, tags)
     clauses, params = ["e.id <= ?"], [through_event_id]
@@ -312,6 +313,9 @@ def build_digest(
     elif since:
         clauses.append("e.detected_at >= ?")
         params.append(since)
+    if event_ids is not None:
+        clauses.append(f"e.id IN ({', '.join('?' * len(event_ids)) or 'NULL'})")
+        params += list(event_ids)
     if unreviewed:
         clauses.append("e.reviewed_at IS NULL")
     if source_ids or tags:
