@@ -97,7 +97,8 @@ def offsets_within(package: Path, member: str) -> tuple[int, int]:
 
 @pytest.mark.parametrize("where", [
     "warc record", "datapackage.json", "datapackage-digest.json signature", "evidence.json", "digest.html",
-    "local header date", "central directory", "end of file",
+    "local header date", "central directory date", "central directory method", "central directory flags",
+    "end of file",
 ])
 def test_one_changed_byte_anywhere_fails_verification_naming_what(package, where):
     data = bytearray(package.read_bytes())
@@ -111,8 +112,8 @@ def test_one_changed_byte_anywhere_fails_verification_naming_what(package, where
         position = data.index(b'"signature": "', start) + 20
     elif where == "local header date":
         position = 10  # the first entry's modification time
-    elif where == "central directory":
-        position = data.rindex(b"PK\x01\x02") + 12  # the last entry's date in the central directory
+    elif where.startswith("central directory"):  # the last entry's header there: flags, method, date
+        position = data.rindex(b"PK\x01\x02") + {"flags": 8, "method": 10, "date": 12}[where.rsplit(" ", 1)[1]]
     else:
         position = len(data) - 1
     data[position] ^= 0x01

@@ -4,7 +4,7 @@ Layout (every file two folders deep, as `wacz validate` expects):
 
     archive/docwatch.warc.gz   the WARC records of every selected snapshot's fetch, byte for byte
                                as docwatch wrote them (redirect hops, response, request, metadata)
-    indexes/index.cdxj         the CDXJ index replay tools (pywb, ReplayWeb.page) look records up in
+    indexes/index.cdx          the CDXJ index replay tools (pywb, ReplayWeb.page) look records up in
     pages/pages.jsonl          one line per snapshot: its URL and when it was fetched
     docwatch/evidence.json     docwatch's view (`docwatch-evidence/1`): the selection, the events
                                in the digest schema, each snapshot with its record in the package
@@ -43,7 +43,7 @@ from storage.custody import entry_digest
 WACZ_VERSION = "1.1.1"
 EVIDENCE_SCHEMA = "docwatch-evidence/1"
 WARC_PATH = "archive/docwatch.warc.gz"
-INDEX_PATH = "indexes/index.cdxj"
+INDEX_PATH = "indexes/index.cdx"  # CDXJ lines; pywb takes .cdx, not .cdxj
 PAGES_PATH = "pages/pages.jsonl"
 EVIDENCE_PATH = "docwatch/evidence.json"
 DIGEST_HTML_PATH = "docwatch/digest.html"
@@ -179,6 +179,8 @@ def verify_package(path: Path) -> Verification:
     hash and signature, the timestamps, every WARC record's digests, each snapshot's body
     SHA-256 and each custody entry's hash."""
     found = Verification()
+    # An altered header can make zipfile raise almost anything (an unknown compression method,
+    # an "encrypted" flag, a name that differs): each is a failure of that entry, not a crash.
     try:
         with zipfile.ZipFile(path) as package:
             names = package.namelist()
@@ -186,10 +188,10 @@ def verify_package(path: Path) -> Verification:
             for name in names:
                 try:
                     contents[name] = package.read(name)
-                except (zipfile.BadZipFile, OSError, ValueError, KeyError) as error:
-                    found.failures.append(f"{name}: cannot be read back from the ZIP: {error}")
-    except (zipfile.BadZipFile, OSError) as error:
-        found.failures.append(f"{path}: not a readable ZIP file: {error}")
+                except Exception as error:  # noqa: BLE001
+                    found.failures.append(f"{name}: cannot be read back from the ZIP: {type(error).__name__}: {error}")
+    except Exception as error:  # noqa: BLE001
+        found.failures.append(f"{path}: not a readable ZIP file: {type(error).__name__}: {error}")
         return found
     manifest = _check_manifest(contents, found)
     if manifest is None:
