@@ -22,13 +22,6 @@ from storage import custody, packages, utcnow
 MAX_PROBLEMS_SHOWN = 20
 
 
-def export_command(*, event_id: int | None = None, url: str | None = None) -> str:
-    """The command that packages one event or one page, as digests and `evidence` print it."""
-    selection = f"--event {event_id}" if event_id is not None else f"--url '{url}'"
-    name = f"event-{event_id}" if event_id is not None else "page"
-    return f"docwatch export --wacz {name}.wacz {selection}"
-
-
 @click.command()
 @click.option("--wacz", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Write the evidence package to this .wacz file.")

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import sqlite_utils
 
+from crawler.archive.wacz import export_command
 from crawler.compare.diff import CharOp, SentenceChange
 from crawler.safe_text import printable_line
 from storage import archive_queue
@@ -221,6 +222,11 @@ class DigestEvent:
     def linkable(self) -> bool:
         """Only http(s) URLs become links; anything else is shown as text."""
         return urlsplit(self.url).scheme in ("http", "https")
+
+    @property
+    def export_command(self) -> str:
+        """How to package this event's versions as signed evidence (`docwatch export --wacz`)."""
+        return export_command(event_id=self.event_id)
 
     @property
     def citation(self) -> str:
