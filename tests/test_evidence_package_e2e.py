@@ -1,6 +1,7 @@
 """The issue's "done when": `docwatch export --wacz` on the demo's edited article makes a package
-that passes `wacz validate` and `docwatch verify`, replays the article's two versions in pywb, and
-fails verification after any one byte is changed; the demo database's custody chain verifies."""
+that passes `wacz validate` and `docwatch verify`, replays the article's two versions in pywb (and
+in ReplayWeb.page, when `setup.sh --test` could unpack it and Chromium is there), and fails
+verification after any one byte is changed; the demo database's custody chain verifies."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from crawler.demo import EDITED_ARTICLE
 from tests.conftest import run_docwatch
+from tests.replaywebpage import CHROMIUM, RWP_DIR, replayed_text
 from tests.test_fetch_fidelity import pywb_replaying, replay
 
 pytestmark = pytest.mark.e2e  # the real demo and command line in child processes, pywb's server
@@ -50,6 +52,11 @@ def test_the_demo_edited_article_packaged_verifies_replays_and_fails_after_one_c
         bodies = [replay(address, f"/evidence/{stamp}id_/{url}") for stamp in versions]
     assert [status for status, _, _ in bodies] == [200, 200]
     assert "20859人".encode() in bodies[0][2] and "21859人".encode() in bodies[1][2]
+    if CHROMIUM and RWP_DIR.is_dir():  # ReplayWeb.page, from its own files on 127.0.0.1, in headless Chromium
+        shown = [replayed_text(package, url, stamp, figure, tmp_path / f"chromium-{stamp}")
+                 for stamp, figure in zip(versions, ("20859人", "21859人"))]
+        assert "20859人" in shown[0] and "21859人" not in shown[0] and "浏览次数：1024" in shown[0], shown[0][-3000:]
+        assert "21859人" in shown[1] and "激发内生动力" in shown[1] and "浏览次数：1187" in shown[1], shown[1][-3000:]
 
     data = package.read_bytes()
     for position in (len(data) // 3, len(data) - 30):
