@@ -5,6 +5,7 @@ changed; the signature, RFC 3161 timestamps from a real local authority, and the
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import zipfile
@@ -39,8 +40,6 @@ def exchange(url: str, status: int, body: bytes, at: str, headers=()) -> WireExc
 
 
 def snapshot_records(warc_dir: Path, snapshot_id: int, hops: list[WireExchange], body: bytes, at: str):
-    import hashlib
-
     final = exchange(URL, 200, body, at)
     sha256 = hashlib.sha256(body).hexdigest()
     ref = WarcWriter(warc_dir).append(build_exchange([*hops, final], sha256, {"title": "article"}))
@@ -199,3 +198,25 @@ def test_a_database_of_the_previous_version_gains_an_empty_custody_log(tmp_path)
     assert custody.verify_chain(db).entries == 0
     custody.append(db, "export", {"package": "a.wacz"})
     assert custody.head(db)["id"] == 1 and custody.verify_chain(db).problems == []
+
+
+def test_a_self_consistent_package_with_malformed_json_fails_without_crashing(package, tmp_path):
+    """Someone else's package, its manifest matching its files, whose JSON has the wrong shapes."""
+    with zipfile.ZipFile(package) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    files[EVIDENCE_PATH] = json.dumps({"snapshots": [{"warc": {"offset": "far"}}, 7], "custody": {"entries": [1]}}).encode()
+    manifest = json.loads(files[MANIFEST])
+    for resource in manifest["resources"]:
+        if resource["path"] == EVIDENCE_PATH:
+            resource.update(hash="sha256:" + hashlib.sha256(files[EVIDENCE_PATH]).hexdigest(),
+                            bytes=len(files[EVIDENCE_PATH]))
+    for malformed in (EVIDENCE_PATH, MANIFEST):
+        if malformed == MANIFEST:
+            manifest["resources"].append("not a resource")
+        files[MANIFEST] = json.dumps(manifest).encode()
+        forged = tmp_path / "forged.wacz"
+        with zipfile.ZipFile(forged, "w") as archive:
+            for name, data in files.items():
+                archive.writestr(name, data)
+        failures = verify_package(forged).failures
+        assert any(failure.startswith(f"{malformed}: malformed") for failure in failures), failures

@@ -201,11 +201,11 @@ def verify_package(path: Path) -> Verification:
     except Exception as error:  # noqa: BLE001
         found.failures.append(f"{path}: not a readable ZIP file: {type(error).__name__}: {error}")
         return found
-    manifest = _check_manifest(contents, found)
+    manifest = _guarded(MANIFEST, found, _check_manifest, contents)
     if manifest is None:
         return found
     _check_container(Path(path), names, contents, manifest, found)
-    _check_signature(contents, found)
+    _guarded(MANIFEST_DIGEST, found, _check_signature, contents, manifest)
     evidence = _read_json(contents, EVIDENCE_PATH, found)
     with tempfile.TemporaryDirectory() as scratch:
         for name in (n for n in contents if n.startswith("archive/") and n.endswith((".warc", ".warc.gz"))):
@@ -213,8 +213,18 @@ def verify_package(path: Path) -> Verification:
             target.write_bytes(contents[name])
             _check_records(name, target, found)
         if evidence is not None:
-            _check_snapshots(evidence, Path(scratch), found)
+            _guarded(EVIDENCE_PATH, found, _check_snapshots, evidence, Path(scratch))
     return found
+
+
+def _guarded(name: str, found: Verification, check, *arguments):
+    """A check of a JSON file someone else may have written: a field of the wrong type or shape
+    is a failure naming the file, not a crash."""
+    try:
+        return check(*arguments, found)
+    except (TypeError, ValueError, AttributeError, KeyError) as error:
+        found.failures.append(f"{name}: malformed ({type(error).__name__}: {error})")
+        return None
 
 
 def _read_json(contents: dict[str, bytes], name: str, found: Verification) -> dict | None:
@@ -267,9 +277,9 @@ def _check_container(path: Path, names: list[str], contents: dict[str, bytes], m
                               " trailing byte was changed, or the package was re-zipped)")
 
 
-def _check_signature(contents: dict[str, bytes], found: Verification) -> None:
+def _check_signature(contents: dict[str, bytes], manifest: dict, found: Verification) -> None:
     digest = _read_json(contents, MANIFEST_DIGEST, found)
-    if digest is None or MANIFEST not in contents:
+    if digest is None:
         return
     manifest_sha256 = hashlib.sha256(contents[MANIFEST]).hexdigest()
     if digest.get("hash") != f"sha256:{manifest_sha256}":
@@ -280,8 +290,7 @@ def _check_signature(contents: dict[str, bytes], found: Verification) -> None:
         return
     if signed.get("hash") != f"sha256:{manifest_sha256}":
         found.failures.append(f"{MANIFEST_DIGEST}: the signed hash is not the SHA-256 of {MANIFEST}")
-    manifest = json.loads(contents[MANIFEST]) if found.files else {}
-    if isinstance(manifest, dict) and signed.get("created") != manifest.get("created"):
+    if signed.get("created") != manifest.get("created"):
         found.failures.append(f"{MANIFEST_DIGEST}: the signature's `created` differs from {MANIFEST}'s")
     problem = signing.signature_problem(signed)
     if problem:

@@ -97,7 +97,7 @@ def verify(package: Path) -> None:
     click.echo(printable(f"{package}: {found.summary}"))
 
 
-@click.group()
+@click.group("custody")
 def custody_group() -> None:
     """The custody log: every snapshot, WARC record, Wayback capture and export, hash-chained."""
 
@@ -106,18 +106,16 @@ def custody_group() -> None:
 @pass_app
 def custody_verify(app: App) -> None:
     """Walk the custody log from its first entry: exit 1 naming each broken link or edited entry."""
-    report = custody.verify_chain(app.database())
+    db = app.database()
+    report = custody.verify_chain(db)
     if report.problems:
         _fail(f"the custody log of {app.config.db_path} is broken: {len(report.problems)} problem(s)", report.problems)
-    head = custody.head(app.database())
+    head = custody.head(db)
     before = (f"; {report.snapshots_without_entry} snapshot(s) were stored before the database had a custody log"
               if report.snapshots_without_entry else "")
     click.echo(f"Custody log OK: {report.entries} entries, each linked to the one before"
                + (f"; head {head['entry_sha256']} (entry {head['id']}, {head['recorded_at']})" if head else "")
                + before + ".")
-
-
-custody_group.name = "custody"
 
 
 def _fail(headline: str, problems: list[str]) -> None:
