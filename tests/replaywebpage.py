@@ -32,7 +32,7 @@ let tries = 0;
 const timer = setInterval(() => {{
   const out = []; texts(document, out);
   const all = out.join("\\n");
-  if (all.includes({want}) || ++tries > 120) {{
+  if (all.includes({want}) || ++tries > 300) {{
     clearInterval(timer);
     fetch("/result", {{method: "POST", body: all.slice(0, 50000)}});
   }}
@@ -40,9 +40,9 @@ const timer = setInterval(() => {{
 </script></body></html>"""
 
 
-def replayed_text(package: Path, url: str, timestamp: str, want: str, profile: Path, timeout: float = 90) -> str:
+def replayed_text(package: Path, url: str, timestamp: str, want: str, profile: Path, timeout: float = 180) -> str:
     """The text ReplayWeb.page shows for `url` at `timestamp` (YYYYMMDDhhmmss) from `package`,
-    once `want` is in it (or whatever it shows after a minute)."""
+    once `want` is in it (or whatever it shows after 150 s: a loaded machine is slow to start a browser)."""
     results: list[str] = []
     page = EMBED.format(url=url, ts=timestamp, want=json.dumps(want)).encode("utf-8")
 

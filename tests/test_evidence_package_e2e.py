@@ -21,6 +21,7 @@ from tests.test_fetch_fidelity import pywb_replaying, replay
 pytestmark = pytest.mark.e2e  # the real demo and command line in child processes, pywb's server
 
 
+@pytest.mark.timeout(900)  # the demo's two crawls, pywb, and two browser sessions, on a shared machine
 def test_the_demo_edited_article_packaged_verifies_replays_and_fails_after_one_changed_byte(tmp_path):
     assert run_docwatch("--data-dir", str(tmp_path), "demo").returncode == 0
     data_dir = tmp_path / "demo"
