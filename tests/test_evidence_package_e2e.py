@@ -17,6 +17,7 @@ from crawler.demo import EDITED_ARTICLE
 from tests.conftest import run_docwatch
 from tests.replaywebpage import CHROMIUM, RWP_DIR, replayed_text
 from tests.test_fetch_fidelity import pywb_replaying, replay
+from tests.tsa import TimestampAuthority
 
 pytestmark = pytest.mark.e2e  # the real demo and command line in child processes, pywb's server
 
@@ -67,16 +68,31 @@ def test_the_demo_edited_article_packaged_verifies_replays_and_fails_after_one_c
         assert failed.returncode == 1 and "FAILED" in failed.stderr, (position, failed.stdout)
 
 
-def test_an_event_is_packaged_with_the_version_before_it_and_a_bad_selection_is_refused(tmp_path):
+def test_an_event_package_is_timestamped_a_dead_authority_reported_and_a_tampered_custody_log_named(tmp_path):
     assert run_docwatch("--data-dir", str(tmp_path), "demo").returncode == 0
-    env = {"DOCWATCH_DATA_DIR": str(tmp_path / "demo")}
-    with sqlite3.connect(tmp_path / "demo" / "docwatch.db") as con:
+    db = tmp_path / "demo" / "docwatch.db"
+    with sqlite3.connect(db) as con:
         changed = con.execute("SELECT id FROM events WHERE type = 'changed'").fetchone()[0]
-    exported = run_docwatch("export", "--wacz", str(tmp_path / "event.wacz"), "--event", str(changed), env=env)
+    package = tmp_path / "event.wacz"
+    with TimestampAuthority() as authority:
+        env = {"DOCWATCH_DATA_DIR": str(tmp_path / "demo"),
+               "DOCWATCH_TIMESTAMP_AUTHORITIES": f"{authority.url},http://127.0.0.1:9/down"}
+        exported = run_docwatch("export", "--wacz", str(package), "--event", str(changed), env=env)
     # the changed version, the one before it, and the scan the edit linked; their events
     assert exported.returncode == 0 and "3 version(s) of 2 page(s), 3 event(s)" in exported.stdout, exported.stderr
+    assert "1 timestamp(s)" in exported.stdout and authority.requests == 1
+    assert "docwatch: no timestamp from http://127.0.0.1:9/down" in exported.stderr
+    verified = run_docwatch("verify", str(package))
+    assert verified.returncode == 0 and f"timestamps: {authority.url} at 20" in verified.stdout, verified.stderr
+
     refused = run_docwatch("export", "--wacz", str(tmp_path / "x.wacz"), "--url", "http://nowhere.example/", env=env)
     assert refused.returncode == 2 and "URL http://nowhere.example/" in refused.stderr
     assert not (tmp_path / "x.wacz").exists()
     wrong_suffix = run_docwatch("export", "--wacz", str(tmp_path / "x.zip"), "--event", str(changed), env=env)
     assert wrong_suffix.returncode == 2 and ".wacz suffix" in wrong_suffix.stderr
+
+    with sqlite3.connect(db) as con:  # someone rewrites what the log says a fetch found
+        con.execute("UPDATE custody_log SET subject = replace(subject, 'body_sha256\":\"', 'body_sha256\":\"0')"
+                    " WHERE id = 1")
+    broken = run_docwatch("custody", "verify", env=env)
+    assert broken.returncode == 1 and "entry 1 (snapshot): its fields no longer hash" in broken.stderr, broken.stderr
