@@ -341,7 +341,7 @@ def _gzip_member(record) -> bytes:
 
 def read_record(directory: Path, ref: WarcRecordRef) -> StoredResponse:
     """Read the response record ``ref`` points at (raises on a missing or damaged record)."""
-    data = _record_bytes(Path(directory), ref)
+    data = record_bytes(Path(directory), ref)
     gzip.decompress(data)  # checks the member's CRC-32, which warcio does not
     try:
         record = next(iter(ArchiveIterator(BytesIO(data))))
@@ -378,7 +378,7 @@ def replay_problem(directory: Path, ref: WarcRecordRef) -> str | None:
     return None if found == ref.sha256 else f"payload SHA-256 is {found}, expected {ref.sha256}"
 
 
-def _record_bytes(directory: Path, ref: WarcRecordRef) -> bytes:
+def record_bytes(directory: Path, ref: WarcRecordRef) -> bytes:
     path = (directory / ref.path).resolve()
     if path.parent != directory.resolve():
         raise ValueError(f"WARC reference path {ref.path!r} points outside {directory}")

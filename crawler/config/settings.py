@@ -62,10 +62,13 @@ SETTINGS = {setting.name: setting for setting in (
     Setting("daemon_time_limit", "DOCWATCH_DAEMON_TIME_LIMIT", 3600.0),
     Setting("daemon_grace", "DOCWATCH_DAEMON_GRACE", 60.0),
     Setting("daemon_archive_every", "DOCWATCH_DAEMON_ARCHIVE_EVERY", 300.0),
+    Setting("serve_host", "DOCWATCH_SERVE_HOST", "127.0.0.1"),
+    Setting("serve_port", "DOCWATCH_SERVE_PORT", 8600),
     *(Setting(f"smtp_{key}", f"DOCWATCH_SMTP_{key.upper()}", None, in_watchlist=True)
       for key in ("host", "port", "user", "from", "to", "starttls")),
 )}
-SECRETS = ("DOCWATCH_IA_ACCESS_KEY", "DOCWATCH_IA_SECRET_KEY", "DOCWATCH_SMTP_PASSWORD")
+SECRETS = ("DOCWATCH_IA_ACCESS_KEY", "DOCWATCH_IA_SECRET_KEY", "DOCWATCH_SMTP_PASSWORD", "DOCWATCH_SERVE_TOKEN")
+SERVE_TOKEN = "DOCWATCH_SERVE_TOKEN"  # the workbench's access token, needed to serve beyond this machine
 
 
 def env_of(name: str) -> str:

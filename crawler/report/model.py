@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 import sqlite_utils
 
 from crawler.compare.diff import CharOp, SentenceChange
-from crawler.safe_text import printable_line
-from storage import archive_queue
+from crawler.safe_text import printable, printable_line
+from storage import archive_queue, reviews
 
 SECTIONS = {
     "removed": "Removed or unlinked pages",
@@ -207,6 +207,8 @@ class DigestEvent:
     silent_edit: bool
     document: Document | None = None  # set for the events of an attachment
     listing: ListingEvidence | None = None  # set for an article a listing stopped linking
+    tags: tuple[str, ...] = ()  # a reviewer's tags (the workbench)
+    note: str | None = None  # a reviewer's note
 
     @property
     def score(self) -> int:
@@ -297,12 +299,13 @@ def build_digest(
     tags: Sequence[str] = (),
     unreviewed: bool = False,
     after_event_id: int | None = None,
+    only_events: Sequence[int] = (),
 ) -> Digest:
     """The digest of events detected at or after ``since`` (ISO UTC; None: all) or, when
     ``after_event_id`` is given, of the events recorded after that one (exact where times are
     not: a crawl's events carry its fetch times, which can be older than a digest made while
     the crawl was still writing). Optionally only some sources (by id or tag), and only events
-    nobody has reviewed."""
+    nobody has reviewed. ``only_events`` (ids: the workbench's lists) narrows it to those events."""
     through_event_id = db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
     sites = _sites(db, source_ids, tags)
     clauses, params = ["e.id <= ?"], [through_event_id]
@@ -314,6 +317,9 @@ def build_digest(
         params.append(since)
     if unreviewed:
         clauses.append("e.reviewed_at IS NULL")
+    if only_events:
+        clauses.append("e.id IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(list(only_events)))
     if source_ids or tags:
         clauses.append(f"e.source_id IN ({', '.join('?' * len(sites))})" if sites else "0")
         params += list(sites)
@@ -333,8 +339,10 @@ def build_digest(
     flags = _by_event(db, "SELECT event_id, kind, set_name, term, matched, context FROM hit_flags", "event_id", event_ids)
     figures = _by_event(db, "SELECT first_event_id AS event_id, value, unit, text, term, sentence, rate FROM figures",
                         "first_event_id", event_ids)
+    work = reviews.review_work(db, event_ids)
     events = [
-        _event(db, row, sites.get(row["source_id"], row["source_id"]), flags.get(row["id"], []), figures.get(row["id"], []))
+        _event(db, row, sites.get(row["source_id"], row["source_id"]), flags.get(row["id"], []), figures.get(row["id"], []),
+               work.get(row["id"], {}))
         for row in rows
     ]
     return Digest(generated_at=generated_at, since=since, events=reading_order(events), through_event_id=through_event_id)
@@ -375,7 +383,8 @@ def _by_event(db: sqlite_utils.Database, select: str, event_column: str, event_i
     return grouped
 
 
-def _event(db: sqlite_utils.Database, row: dict, site: str, flags: list[dict], figures: list[dict]) -> DigestEvent:
+def _event(db: sqlite_utils.Database, row: dict, site: str, flags: list[dict], figures: list[dict],
+           work: dict) -> DigestEvent:
     detail = json.loads(row["detail"] or "{}")
     new_hits = _hits(flags, "new")
     scrubbed_hits = _hits(flags, "scrubbed")
@@ -409,6 +418,8 @@ def _event(db: sqlite_utils.Database, row: dict, site: str, flags: list[dict], f
         silent_edit=bool(row["silent_edit"]),
         document=_document(row),
         listing=_listing(db, detail) if row["type"] == "delisted" else None,
+        tags=tuple(printable_line(tag, reviews.MAX_TAG_CHARS) for tag in work.get("tags", ())),
+        note=printable(work.get("note"), reviews.MAX_NOTE_CHARS) or None,
     )
 
 

@@ -96,6 +96,8 @@ def event_json(event: DigestEvent) -> dict:
         "archive": _archive_json(archive),
         "citation": event.citation,
         "reviewed": event.reviewed,
+        "tags": list(event.tags),
+        "note": event.note,
         "document": dataclasses.asdict(event.document) if event.document else None,
         "listing": _listing_json(event.listing) if event.listing else None,
     }

@@ -1,0 +1,74 @@
+"""`docwatch serve`: the review workbench, a local web app over the database (crawler/workbench/)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+
+import click
+
+from crawler.cli.app import App, BadInput, pass_app, setting_option
+from crawler.config.settings import SERVE_TOKEN
+
+MIN_TOKEN_CHARS = 16
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only listens on this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (port 0: a free one), so a port in use is a clear error and
+    the address printed is the one served."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except (OSError, OverflowError) as error:
+        sock.close()
+        reason = getattr(error, "strerror", None) or str(error)
+        raise BadInput(f"cannot listen on {host}:{port}: {reason}; choose another --port (or --host)") from None
+    sock.listen(128)
+    return sock
+
+
+@click.command()
+@setting_option("--host", "serve_host", "Address to listen on. Any other than this machine's (127.0.0.1) needs"
+                f" the environment variable {SERVE_TOKEN}.")
+@setting_option("--port", "serve_port", "Port to listen on (0: any free one).", type=click.IntRange(0, 65535))
+@pass_app
+def serve(app: App, host: str, port: int) -> None:
+    """The review workbench: a web app over the database to triage events, read diffs and
+    evidence, search every version of every page, and record review work (reviewed, tags, a
+    note). Runs with the daemon or without it; Ctrl-C stops it."""
+    import uvicorn
+
+    from crawler.workbench import make_app
+
+    token = os.environ.get(SERVE_TOKEN) or None
+    if token is None and not is_loopback(host):
+        raise BadInput(f"--host {host} serves the workbench beyond this machine: set {SERVE_TOKEN} to a secret of at"
+                       f" least {MIN_TOKEN_CHARS} characters (e.g. from `python3 -c 'import secrets;"
+                       f" print(secrets.token_urlsafe())'`) and give it to the people who may open it, or serve"
+                       " on 127.0.0.1")
+    if token is not None and len(token) < MIN_TOKEN_CHARS:
+        raise BadInput(f"{SERVE_TOKEN} has {len(token)} characters: give at least {MIN_TOKEN_CHARS}")
+    app.database().close()  # it exists and is migrated: the workbench then reads it read-only
+    sock = listening_socket(host, port)
+    bound_port = sock.getsockname()[1]
+    shown_host = f"[{host}]" if ":" in host else host
+    workbench = make_app(app.config.db_path, app.config.warc_dir, token=token,
+                         allowed_hosts=["127.0.0.1", "localhost", host] if is_loopback(host) else ["*"])
+    click.echo(f"docwatch workbench at http://{shown_host}:{bound_port}/ (database {app.config.db_path}); Ctrl-C stops it.")
+    if token:
+        click.echo(f"Open it once as http://{shown_host}:{bound_port}/?token=<the value of {SERVE_TOKEN}>.")
+    server = uvicorn.Server(uvicorn.Config(workbench, log_level="warning", server_header=False, lifespan="off"))
+    server.run(sockets=[sock])

@@ -1,0 +1,168 @@
+"""The triage queue and review work on events: which events to read next (migration 20's
+`event_triage`: section, then score), and what reviewers record on them (reviewed or not, tags,
+a note). The workbench writes only here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from storage.database import transaction
+
+SECTION_KEYS = ("removed", "evidence", "new_pages", "other")  # event_triage.section 0..3, as the digest's
+MAX_TAG_CHARS = 40
+MAX_TAGS = 20  # per event
+MAX_NOTE_CHARS = 10_000
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events a list shows; every field narrows it (AND). `reviewed` None: both."""
+
+    sources: tuple[str, ...] = ()
+    source_tag: str | None = None  # a watchlist tag of the source
+    tag: str | None = None  # a reviewer's tag on the event
+    types: tuple[str, ...] = ()
+    keyword_set: str | None = None  # events that flagged a hit of this set
+    term: str | None = None  # events that flagged this term
+    since: str | None = None  # detected at or after (ISO UTC)
+    until: str | None = None  # detected before
+    reviewed: bool | None = False
+
+    def where(self) -> tuple[str, list]:
+        clauses, params = [], []
+        if self.sources:
+            clauses.append(f"e.source_id IN ({', '.join('?' * len(self.sources))})")
+            params += list(self.sources)
+        if self.source_tag:
+            clauses.append("e.source_id IN (SELECT s.id FROM sources s, json_each(s.tags) j WHERE j.value = ?)")
+            params.append(self.source_tag)
+        if self.tag:
+            clauses.append("e.id IN (SELECT event_id FROM event_tags WHERE tag = ?)")
+            params.append(self.tag)
+        if self.types:
+            clauses.append(f"e.type IN ({', '.join('?' * len(self.types))})")
+            params += list(self.types)
+        if self.keyword_set:
+            clauses.append("EXISTS (SELECT 1 FROM hit_flags f WHERE f.event_id = e.id AND f.set_name = ?)")
+            params.append(self.keyword_set)
+        if self.term:
+            clauses.append("EXISTS (SELECT 1 FROM hit_flags f WHERE f.event_id = e.id AND f.term = ? COLLATE NOCASE)")
+            params.append(self.term)
+        if self.since:
+            clauses.append("e.detected_at >= ?")
+            params.append(self.since)
+        if self.until:
+            clauses.append("e.detected_at < ?")
+            params.append(self.until)
+        if self.reviewed is not None:
+            clauses.append("e.reviewed_at IS NOT NULL" if self.reviewed else "e.reviewed_at IS NULL")
+        return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+
+_QUEUE_FROM = "FROM event_triage t JOIN events e ON e.id = t.event_id"
+_QUEUE_ORDER = "ORDER BY t.section, t.score DESC, t.event_id DESC"
+
+
+def queue(db: sqlite_utils.Database, chosen: EventFilter, offset: int = 0, limit: int = 50) -> list[dict]:
+    """One page of the triage queue: most important first (section, score), then newest."""
+    where, params = chosen.where()
+    rows = list(db.query(
+        "SELECT e.id, e.type, e.source_id, e.url, coalesce(s.title, p.title, e.url) AS title, e.detected_at,"
+        " e.silent_edit, e.reviewed_at, t.section, t.score,"
+        " (SELECT group_concat(tag, ' ') FROM event_tags g WHERE g.event_id = e.id) AS tags,"
+        " (SELECT note FROM event_notes n WHERE n.event_id = e.id) AS note"
+        f" {_QUEUE_FROM} JOIN pages p ON p.id = e.page_id LEFT JOIN snapshots s ON s.id = e.snapshot_id"
+        f" {where} {_QUEUE_ORDER} LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    ))
+    for row in rows:
+        row["section"] = SECTION_KEYS[row["section"]]
+        row["tags"] = (row["tags"] or "").split()
+    return rows
+
+
+def count(db: sqlite_utils.Database, chosen: EventFilter) -> int:
+    where, params = chosen.where()
+    return db.execute(f"SELECT count(*) {_QUEUE_FROM} {where}", params).fetchone()[0]
+
+
+def event_ids(db: sqlite_utils.Database, chosen: EventFilter) -> list[int]:
+    """Every event the filter shows, in queue order (for exports and bulk review)."""
+    where, params = chosen.where()
+    return [row[0] for row in db.execute(f"SELECT e.id {_QUEUE_FROM} {where} {_QUEUE_ORDER}", params)]
+
+
+def neighbours(db: sqlite_utils.Database, chosen: EventFilter, event_id: int) -> tuple[int | None, int | None]:
+    """The events before and after `event_id` in the queue the filter shows (None at an end,
+    or when the event is not in it)."""
+    where, params = chosen.where()
+    row = db.execute(
+        f"SELECT previous, next FROM (SELECT e.id, lag(e.id) OVER queue AS previous, lead(e.id) OVER queue AS next"
+        f" {_QUEUE_FROM} {where} WINDOW queue AS ({_QUEUE_ORDER})) WHERE id = ?",
+        [*params, event_id],
+    ).fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def set_reviewed(db: sqlite_utils.Database, event_ids: Sequence[int], reviewed: bool, at: str) -> int:
+    """Mark events reviewed (keeping an earlier mark's time) or not; returns how many changed."""
+    changed = 0
+    with transaction(db):
+        for start in range(0, len(event_ids), 500):
+            chunk = list(event_ids[start:start + 500])
+            marks = ", ".join("?" * len(chunk))
+            if reviewed:
+                cursor = db.execute(f"UPDATE events SET reviewed_at = ? WHERE reviewed_at IS NULL AND id IN ({marks})",
+                                    [at, *chunk])
+            else:
+                cursor = db.execute(f"UPDATE events SET reviewed_at = NULL WHERE reviewed_at IS NOT NULL AND id IN ({marks})",
+                                    chunk)
+            changed += cursor.rowcount
+    return changed
+
+
+def set_tags_and_note(db: sqlite_utils.Database, event_id: int, tags: Sequence[str], note: str, at: str) -> None:
+    """Replace an event's tags and note (an empty note removes it). Raises KeyError for an
+    unknown event."""
+    with transaction(db):
+        if db.execute("SELECT 1 FROM events WHERE id = ?", [event_id]).fetchone() is None:
+            raise KeyError(f"no event {event_id}")
+        db.execute("DELETE FROM event_tags WHERE event_id = ? AND tag NOT IN (SELECT value FROM json_each(?))",
+                   [event_id, json.dumps(list(tags), ensure_ascii=False)])
+        db.conn.executemany("INSERT OR IGNORE INTO event_tags (event_id, tag, tagged_at) VALUES (?, ?, ?)",
+                            [(event_id, tag, at) for tag in tags])
+        if note:
+            db.execute("INSERT INTO event_notes (event_id, note, updated_at) VALUES (?, ?, ?) ON CONFLICT (event_id)"
+                       " DO UPDATE SET note = excluded.note, updated_at = excluded.updated_at", [event_id, note, at])
+        else:
+            db.execute("DELETE FROM event_notes WHERE event_id = ?", [event_id])
+
+
+def review_work(db: sqlite_utils.Database, event_ids: Sequence[int]) -> dict[int, dict]:
+    """Tags and note of the given events that have any: {event_id: {"tags": [...], "note": str|None}}."""
+    found: dict[int, dict] = {}
+    for start in range(0, len(event_ids), 500):
+        chunk = list(event_ids[start:start + 500])
+        marks = ", ".join("?" * len(chunk))
+        for event_id, tag in db.execute(f"SELECT event_id, tag FROM event_tags WHERE event_id IN ({marks}) ORDER BY tag", chunk):
+            found.setdefault(event_id, {"tags": [], "note": None})["tags"].append(tag)
+        for event_id, note in db.execute(f"SELECT event_id, note FROM event_notes WHERE event_id IN ({marks})", chunk):
+            found.setdefault(event_id, {"tags": [], "note": None})["note"] = note
+    return found
+
+
+def choices(db: sqlite_utils.Database) -> dict[str, list[str]]:
+    """What the queue's filters can choose from: sources, source tags, review tags, event
+    types, keyword sets."""
+    return {
+        "sources": [row[0] for row in db.execute("SELECT id FROM sources ORDER BY id")],
+        "source_tags": [row[0] for row in db.execute(
+            "SELECT DISTINCT j.value FROM sources s, json_each(s.tags) j ORDER BY 1")],
+        "tags": [row[0] for row in db.execute("SELECT DISTINCT tag FROM event_tags ORDER BY tag")],
+        "types": [row[0] for row in db.execute("SELECT DISTINCT type FROM events ORDER BY type")],
+        "keyword_sets": [row[0] for row in db.execute("SELECT DISTINCT set_name FROM hits ORDER BY set_name")],
+    }
