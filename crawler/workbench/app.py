@@ -344,6 +344,7 @@ def make_app(db_path: Path, warc_dir: Path, token: str | None = None, allowed_ho
         Route("/snapshots/{snapshot_id:int}/html", bench.original_html),
         Route("/snapshots/{snapshot_id:int}/warc", bench.warc_record),
         Route("/search", bench.search),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
         Mount("/static", StaticFiles(packages=[("crawler.workbench", "static")]), name="static"),
     ]
     middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or ["127.0.0.1", "localhost"]),
