@@ -1,0 +1,132 @@
+"""`docwatch serve` as a real process on 127.0.0.1: what it refuses (another host without a
+token, a request without the token, a state change without its CSRF token, a foreign Host
+header), and what it shows of a real crawl."""
+
+from __future__ import annotations
+
+import re
+import socket
+import sqlite3
+
+import pytest
+
+from crawler.demo import EDITED_ARTICLE
+from crawler.workbench import make_app
+from tests.conftest import run_docwatch
+from tests.workbench_server import Browser, crawled_site, serving
+
+pytestmark = pytest.mark.e2e
+TOKEN = "correct-horse-battery-staple-42"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return crawled_site(tmp_path_factory.mktemp("workbench"))
+
+
+@pytest.fixture(scope="module")
+def server(data):
+    with serving(data.db) as (base, _):
+        yield base
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def reviewed_at(db, event_id: int):
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT reviewed_at FROM events WHERE id = ?", [event_id]).fetchone()[0]
+
+
+def test_the_queue_leads_with_the_edited_quota_and_its_event_shows_the_diff(server, data):
+    client = Browser()
+    status, _, html = client.request(server + "/")
+    assert status == 200
+    first = re.search(r'href="/events/(\d+)[^"]*">([^<]+)</a><br><span class="meta">([^<]+)', html)
+    assert first.group(3).endswith(EDITED_ARTICLE)  # what a page took back (a silent edit, a figure gone) first
+    status, _, event = client.request(f"{server}/events/{first.group(1)}")
+    assert status == 200 and "<del>20859</del>" in event and "<ins>21859</ins>" in event
+    assert "Figures no longer stated" in event and "激发内生动力" in event
+
+
+def test_a_state_change_without_its_csrf_token_is_refused(server, data):
+    client = Browser()
+    _, _, html = client.request(server + "/")
+    event_id = int(re.search(r'name="event_id" value="(\d+)"', html).group(1))
+    for form in ({"event_id": event_id, "action": "reviewed"},
+                 {"event_id": event_id, "action": "reviewed", "csrf": "guessed"}):
+        assert client.request(server + "/review", form)[0] == 403
+    stranger = Browser()  # another site's form: the browser sends no token the attacker could know
+    assert stranger.request(server + "/review", {"event_id": event_id, "action": "reviewed", "csrf": csrf_of(html)})[0] == 403
+    assert reviewed_at(data.db, event_id) is None
+
+    status, headers, _ = client.request(server + "/review", {"event_id": event_id, "action": "reviewed", "csrf": csrf_of(html),
+                                                             "next": "https://evil.example/"})
+    assert status == 303 and headers["location"] == "/" and reviewed_at(data.db, event_id) is not None
+    client.request(server + "/review", {"event_id": event_id, "action": "unreviewed", "csrf": csrf_of(html)})
+    assert reviewed_at(data.db, event_id) is None
+
+
+def test_every_route_that_changes_state_checks_the_csrf_token(server):
+    posting = [route.path for route in make_app("unused.db", "unused").routes if "POST" in getattr(route, "methods", ())]
+    assert posting == ["/review", "/events/{event_id:int}/work"]
+    client = Browser()
+    client.request(server + "/")
+    for path in ("/review", "/events/1/work"):
+        assert client.request(server + path, {"action": "reviewed", "tags": "x", "note": "y"})[0] == 403
+
+
+def test_page_html_only_in_a_sandbox_that_runs_and_fetches_nothing(server, data):
+    client = Browser()
+    with sqlite3.connect(data.db) as conn:
+        snapshot_id = conn.execute("SELECT max(id) FROM snapshots").fetchone()[0]
+    status, headers, _ = client.request(f"{server}/snapshots/{snapshot_id}/html")
+    policy = headers["content-security-policy"]
+    assert status == 200 and "default-src 'none'" in policy and "sandbox" in policy
+    status, headers, frame = client.request(f"{server}/snapshots/{snapshot_id}/original")
+    assert f'<iframe class="original" sandbox src="/snapshots/{snapshot_id}/html"' in frame
+    assert "script-src 'self'" in headers["content-security-policy"] and "frame-ancestors 'none'" in headers["content-security-policy"]
+
+
+def test_a_foreign_host_header_is_refused(server):
+    """DNS rebinding: a page on evil.example whose name now points at 127.0.0.1 reads nothing."""
+    assert Browser().request(server + "/", headers={"Host": "evil.example"})[0] == 400
+
+
+def test_another_host_needs_a_token_and_the_token_guards_every_page(data):
+    refused = run_docwatch("--db", str(data.db), "serve", "--host", "0.0.0.0", "--port", "0",
+                           env={"DOCWATCH_SERVE_TOKEN": ""})
+    assert refused.returncode == 2 and "DOCWATCH_SERVE_TOKEN" in refused.stderr and "Traceback" not in refused.stderr
+    short = run_docwatch("--db", str(data.db), "serve", "--host", "0.0.0.0", env={"DOCWATCH_SERVE_TOKEN": "abc"})
+    assert short.returncode == 2 and "at least 16" in short.stderr
+
+    with serving(data.db, env={"DOCWATCH_SERVE_TOKEN": TOKEN}) as (base, process):
+        client = Browser()
+        assert client.request(base + "/")[0] == 401
+        assert client.request(base + "/search?q=x")[0] == 401
+        assert client.request(base + "/?token=wrong")[0] == 401
+        status, headers, _ = client.request(base + "/search?q=%E8%BD%AC&token=" + TOKEN)
+        assert status == 303 and headers["location"] == "/search?q=%E8%BD%AC"
+        assert client.request(base + "/")[0] == 200  # the cookie carries it from now on
+    assert TOKEN not in process.stdout.read() + process.stderr.read()  # a secret is never shown
+
+
+def test_a_port_in_use_or_a_missing_database_is_bad_input(tmp_path, data):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = run_docwatch("--db", str(data.db), "serve", "--port", str(port))
+    assert busy.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in busy.stderr
+    missing = run_docwatch("--db", str(tmp_path / "none.db"), "serve")
+    assert missing.returncode == 2 and "no database" in missing.stderr
+
+
+def test_search_from_the_command_line_finds_what_the_page_no_longer_says(data):
+    found = run_docwatch("--db", str(data.db), "search", "20859人")
+    assert found.returncode == 0 and "NO LONGER SAYS IT" in found.stdout and "[20859人]" in found.stdout
+    traditional = run_docwatch("--db", str(data.db), "search", "轉移就業", "--json")
+    assert traditional.returncode == 0 and EDITED_ARTICLE in traditional.stdout
+    empty = run_docwatch("--db", str(data.db), "search", "  ")
+    assert empty.returncode == 2 and "give some text" in empty.stderr
