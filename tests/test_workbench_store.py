@@ -8,8 +8,10 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from pathlib import Path
 
 import sqlite_utils
+import yaml
 
 from crawler.compare.keywords import KeywordMatcher, KeywordSet
 from crawler.pipeline.store import store_capture
@@ -128,3 +130,12 @@ def test_a_database_of_the_previous_version_gets_the_triage_order_and_the_search
     db = open_database(path)
     assert db.execute("SELECT event_id, section, score FROM event_triage ORDER BY event_id").fetchall() == expected
     assert [r.url for r in search(db, "轉移就業")] and not search(db, "20859人")[0].says_it_now
+
+
+def test_the_datasette_metadata_describes_every_table_and_view(tmp_path):
+    metadata = yaml.safe_load((Path(__file__).parent.parent / "deploy/datasette/metadata.yaml").read_text("utf-8"))
+    described = metadata["databases"]["docwatch"]["tables"]
+    db = open_database(tmp_path / "dw.db")
+    shadow = {name for name in db.table_names() if name.startswith("snapshot_search_")}  # FTS5's own, hidden by Datasette
+    assert set(described) == set(db.table_names()) - shadow | set(db.view_names())
+    assert all(entry.get("description") for entry in described.values())
