@@ -152,7 +152,7 @@ def main() -> None:
             ("event", "an event", [f"/events/{i}" for i in asks["event_ids"][:n]]),
             ("page", "a page history", [f"/pages?url={quote(u)}" for u in asks["urls"][:n]]),
             ("search", f"search {asks['phrase']} (one page)", [f"/search?q={quote(asks['phrase'])}"] * n),
-            ("search", "search 第25000號通報 (traditional)", [f"/search?q={quote(asks['phrase'].replace('号', '號'))}"] * n),
+            ("search", f"search {asks['phrase'].replace('号', '號')} (traditional)", [f"/search?q={quote(asks['phrase'].replace('号', '號'))}"] * n),
             ("search", f"search {asks['gone']} (no longer stated)", [f"/search?q={quote(asks['gone'])}"] * n),
             ("search", "search 转移就业 (every page: first 50)", [f"/search?q={quote('转移就业')}"] * n),
         ]

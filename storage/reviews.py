@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from storage.database import transaction
+from storage.events import EVENT_TYPES
 
 SECTION_KEYS = ("removed", "evidence", "new_pages", "other")  # event_triage.section 0..3, as the digest's
 MAX_TAG_CHARS = 40
@@ -63,8 +64,11 @@ class EventFilter:
         return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
 
-_QUEUE_FROM = "FROM event_triage t JOIN events e ON e.id = t.event_id"
+# CROSS JOIN keeps event_triage the outer loop: its index is read in queue order and stops at the
+# page's last row, where a join led by a filter's index would sort every matching event first.
+_QUEUE_FROM = "FROM event_triage t CROSS JOIN events e ON e.id = t.event_id"
 _QUEUE_ORDER = "ORDER BY t.section, t.score DESC, t.event_id DESC"
+_REVERSE_ORDER = "ORDER BY t.section DESC, t.score, t.event_id"
 
 
 def queue(db: sqlite_utils.Database, chosen: EventFilter, offset: int = 0, limit: int = 50) -> list[dict]:
@@ -86,8 +90,9 @@ def queue(db: sqlite_utils.Database, chosen: EventFilter, offset: int = 0, limit
 
 
 def count(db: sqlite_utils.Database, chosen: EventFilter) -> int:
+    """How many events the filter shows (every event has its event_triage row: no join needed)."""
     where, params = chosen.where()
-    return db.execute(f"SELECT count(*) {_QUEUE_FROM} {where}", params).fetchone()[0]
+    return db.execute(f"SELECT count(*) FROM events e {where}", params).fetchone()[0]
 
 
 def event_ids(db: sqlite_utils.Database, chosen: EventFilter) -> list[int]:
@@ -97,15 +102,27 @@ def event_ids(db: sqlite_utils.Database, chosen: EventFilter) -> list[int]:
 
 
 def neighbours(db: sqlite_utils.Database, chosen: EventFilter, event_id: int) -> tuple[int | None, int | None]:
-    """The events before and after `event_id` in the queue the filter shows (None at an end,
-    or when the event is not in it)."""
+    """The events before and after `event_id`'s place in the queue the filter shows (None at an
+    end); found by seeking from its place in the index, whether or not it is still in the list."""
+    place = db.execute("SELECT section, score FROM event_triage WHERE event_id = ?", [event_id]).fetchone()
+    if place is None:
+        return None, None
+    section, score = place
     where, params = chosen.where()
-    row = db.execute(
-        f"SELECT previous, next FROM (SELECT e.id, lag(e.id) OVER queue AS previous, lead(e.id) OVER queue AS next"
-        f" {_QUEUE_FROM} {where} WINDOW queue AS ({_QUEUE_ORDER})) WHERE id = ?",
-        [*params, event_id],
-    ).fetchone()
-    return (row[0], row[1]) if row else (None, None)
+    narrowed = where.replace("WHERE", "AND", 1)
+
+    def first(condition: str, bounds: list, order: str) -> int | None:
+        row = db.execute(f"SELECT t.event_id {_QUEUE_FROM} WHERE {condition} {narrowed} {order} LIMIT 1",
+                         [*bounds, *params]).fetchone()
+        return row[0] if row else None
+
+    following = (first("t.section = ? AND t.score = ? AND t.event_id < ?", [section, score, event_id], _QUEUE_ORDER)
+                 or first("t.section = ? AND t.score < ?", [section, score], _QUEUE_ORDER)
+                 or first("t.section > ?", [section], _QUEUE_ORDER))
+    previous = (first("t.section = ? AND t.score = ? AND t.event_id > ?", [section, score, event_id], _REVERSE_ORDER)
+                or first("t.section = ? AND t.score > ?", [section, score], _REVERSE_ORDER)
+                or first("t.section < ?", [section], _REVERSE_ORDER))
+    return previous, following
 
 
 def set_reviewed(db: sqlite_utils.Database, event_ids: Sequence[int], reviewed: bool, at: str) -> int:
@@ -163,6 +180,6 @@ def choices(db: sqlite_utils.Database) -> dict[str, list[str]]:
         "source_tags": [row[0] for row in db.execute(
             "SELECT DISTINCT j.value FROM sources s, json_each(s.tags) j ORDER BY 1")],
         "tags": [row[0] for row in db.execute("SELECT DISTINCT tag FROM event_tags ORDER BY tag")],
-        "types": [row[0] for row in db.execute("SELECT DISTINCT type FROM events ORDER BY type")],
+        "types": list(EVENT_TYPES),
         "keyword_sets": [row[0] for row in db.execute("SELECT DISTINCT set_name FROM hits ORDER BY set_name")],
     }

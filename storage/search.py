@@ -35,36 +35,39 @@ def index_snapshot(db: sqlite_utils.Database, snapshot_id: int, title: str | Non
 
 def matching_pages(
     db: sqlite_utils.Database, folded_query: str, source_ids: Sequence[str] = (), since: str | None = None,
-    limit: int = 50,
-) -> list[dict]:
+    limit: int = 50, versions_read: int = 5000,
+) -> tuple[list[dict], bool]:
     """Pages with a snapshot whose title or text contains `folded_query`, those that no longer
-    say it first, then the most recent: per page the first and last matching snapshot (id,
-    fetched_at), how many match of how many, and the page's state and latest snapshot."""
+    say it first, then the most recent: per page the first and last matching snapshot, how many
+    match of how many, and the page's state and latest snapshot. Reads the newest
+    `versions_read` matching snapshots at most; the flag says whether that was all of them."""
+    clauses, params = [], []
     if len(folded_query) >= TRIGRAM:
-        found = "SELECT rowid AS id FROM snapshot_search WHERE snapshot_search MATCH ?"
-        params: list = ['"' + folded_query.replace('"', '""') + '"']
+        clauses.append("snapshot_search MATCH ?")
+        params.append('"' + folded_query.replace('"', '""') + '"')
     else:
         pattern = "%" + folded_query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        found = "SELECT rowid AS id FROM snapshot_search WHERE body LIKE ? ESCAPE '\\' OR title LIKE ? ESCAPE '\\'"
-        params = [pattern, pattern]
-    clauses = []
+        clauses.append("(f.body LIKE ? ESCAPE '\\' OR f.title LIKE ? ESCAPE '\\')")
+        params += [pattern, pattern]
     if source_ids:
         clauses.append(f"p.source_id IN ({', '.join('?' * len(source_ids))})")
         params += list(source_ids)
     if since:
         clauses.append("s.fetched_at >= ?")
         params.append(since)
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    return list(db.query(
-        f"WITH found AS ({found})"
+    rows = list(db.query(
+        "WITH found AS MATERIALIZED (SELECT s.id, s.page_id, s.fetched_at FROM snapshot_search f"
+        " JOIN snapshots s ON s.id = f.rowid JOIN pages p ON p.id = s.page_id"
+        f" WHERE {' AND '.join(clauses)} ORDER BY f.rowid DESC LIMIT ?)"
         " SELECT p.id AS page_id, p.url, p.source_id, p.kind, p.state, p.latest_snapshot_id,"
-        " coalesce(p.title, p.url) AS title, count(*) AS matching, min(s.id) AS first_id, max(s.id) AS last_id,"
+        " coalesce(p.title, p.url) AS title, count(*) AS matching, min(found.id) AS first_id, max(found.id) AS last_id,"
         " (SELECT count(*) FROM snapshots a WHERE a.page_id = p.id) AS snapshots,"
-        " max(s.id) = p.latest_snapshot_id AS says_it_now"
-        f" FROM found JOIN snapshots s ON s.id = found.id JOIN pages p ON p.id = s.page_id {where}"
-        " GROUP BY p.id ORDER BY says_it_now, max(s.fetched_at) DESC, p.id LIMIT ?",
-        [*params, limit],
+        " max(found.id) = p.latest_snapshot_id AS says_it_now, (SELECT count(*) FROM found) AS versions_found"
+        " FROM found JOIN pages p ON p.id = found.page_id"
+        " GROUP BY p.id ORDER BY says_it_now, max(found.fetched_at) DESC, p.id LIMIT ?",
+        [*params, versions_read + 1, limit],
     ))
+    return rows, not rows or rows[0]["versions_found"] <= versions_read
 
 
 def snapshot_texts(db: sqlite_utils.Database, snapshot_ids: Sequence[int]) -> dict[int, dict]:

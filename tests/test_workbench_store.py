@@ -18,7 +18,7 @@ from crawler.pipeline.store import store_capture
 from crawler.report.model import build_digest
 from crawler.report.render import render
 from crawler.report.search import search
-from storage import open_database, queries, reviews, utcnow
+from storage import open_database, queries, reviews, search as search_index, utcnow
 from storage.migrations import MIGRATIONS, statements
 
 REPORT = "http://rst.example/xjrst/c112676/201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml"
@@ -70,6 +70,9 @@ def test_the_queue_is_the_digests_order_of_sections_and_scores(tmp_path):
     assert [f.text for f in first.removed_figures] == ["20859人"]
     assert rows[1]["url"] == OTHER and digest[rows[1]["id"]].scrubbed_hits  # 富余劳动力 scrubbed
     assert [row["score"] for row in rows] == sorted((row["score"] for row in rows), reverse=True)
+    ids = [row["id"] for row in rows]
+    assert [reviews.neighbours(db, reviews.EventFilter(), event_id) for event_id in ids] == [
+        (ids[i - 1] if i else None, ids[i + 1] if i + 1 < len(ids) else None) for i in range(len(ids))]
 
 
 def test_review_work_filters_the_queue_and_shows_in_the_digest_json_and_markdown(tmp_path):
@@ -95,16 +98,19 @@ def test_review_work_filters_the_queue_and_shows_in_the_digest_json_and_markdown
 
 def test_search_finds_every_version_with_keyword_foldings_and_what_a_page_no_longer_says(tmp_path):
     db = crawled(tmp_path / "dw.db")
-    [gone] = search(db, "20859人")
+    [gone] = search(db, "20859人").pages
     assert gone.url == REPORT and not gone.says_it_now and (gone.matching, gone.snapshots) == (1, 2)
     assert gone.before + gone.match + gone.after == QUOTA and gone.match == "20859人"
-    traditional = search(db, "轉移就業")  # traditional characters find the simplified text
+    traditional = search(db, "轉移就業").pages  # traditional characters find the simplified text
     assert {r.url for r in traditional} == {REPORT, OTHER} and all(r.says_it_now for r in traditional)
-    assert [r.url for r in search(db, "２１８５９")] == [REPORT]  # full-width digits
-    [dropped] = search(db, "富余劳动力175")  # 当时有，现在没有: the other page said it, and no longer does
+    assert [r.url for r in search(db, "２１８５９").pages] == [REPORT]  # full-width digits
+    [dropped] = search(db, "富余劳动力175").pages  # 当时有，现在没有: the other page said it, and no longer does
     assert dropped.url == OTHER and dropped.first.snapshot_id == dropped.last.snapshot_id != dropped.latest_snapshot_id
-    assert [r.url for r in search(db, "内生")] == [REPORT]  # two characters: shorter than a trigram
-    assert search(db, "转移就业", since="2026-11-21T00:00:00+00:00")[0].first.fetched_at.startswith("2026-11-21")
+    assert [r.url for r in search(db, "内生").pages] == [REPORT]  # two characters: shorter than a trigram
+    assert search(db, "转移就业", since="2026-11-21T00:00:00+00:00").pages[0].first.fetched_at.startswith("2026-11-21")
+    assert search(db, "转移就业").complete
+    rows, complete = search_index.matching_pages(db, "转移就业", versions_read=2)  # the two newest versions only
+    assert not complete and [(row["url"], row["says_it_now"]) for row in rows] == [(OTHER, 1), (REPORT, 1)]
 
 
 def test_a_database_of_the_previous_version_gets_the_triage_order_and_the_search_index(tmp_path):
@@ -129,7 +135,7 @@ def test_a_database_of_the_previous_version_gets_the_triage_order_and_the_search
 
     db = open_database(path)
     assert db.execute("SELECT event_id, section, score FROM event_triage ORDER BY event_id").fetchall() == expected
-    assert [r.url for r in search(db, "轉移就業")] and not search(db, "20859人")[0].says_it_now
+    assert [r.url for r in search(db, "轉移就業").pages] and not search(db, "20859人").pages[0].says_it_now
 
 
 def test_the_datasette_metadata_describes_every_table_and_view(tmp_path):

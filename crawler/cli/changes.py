@@ -18,8 +18,8 @@ from crawler.compare.hit_groups import HitGroup, group_hit_flags
 from crawler.report.model import delisted_summary
 from crawler.safe_text import printable, printable_json
 from storage import reports, since_bound
+from storage.events import EVENT_TYPES
 
-EVENT_TYPES = ("new_page", "new_document", "changed", "removed", "restored", "fetch_error", "delisted")
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MAX_FIELD_CHARS = 400  # per printed field: a "sentence" can be a whole table

@@ -20,6 +20,7 @@ from storage import search as search_index
 
 MAX_QUERY_CHARS = 200
 MAX_RESULTS = 50  # pages
+VERSIONS_READ = 5000  # the newest matching snapshots read: a term on every page stays fast
 CONTEXT_CHARS = 80  # either side of the match when its sentence is longer than a line
 MAX_TITLE_CHARS = 300
 
@@ -64,17 +65,29 @@ class PageResult:
         }
 
 
+@dataclass(frozen=True)
+class Found:
+    pages: tuple[PageResult, ...]
+    # False when more than VERSIONS_READ snapshots match: the pages shown are those of the newest
+    # ones, whose last version and whether they still say it are exact, their first version and
+    # count only as far back as was read; a narrower search (a source, a date) reads them all.
+    complete: bool
+
+    def as_json(self) -> dict:
+        return {"complete": self.complete, "versions_read": VERSIONS_READ, "pages": [page.as_json() for page in self.pages]}
+
+
 def search(db: sqlite_utils.Database, query: str, source_ids: Sequence[str] = (), since: str | None = None,
-           limit: int = MAX_RESULTS) -> list[PageResult]:
+           limit: int = MAX_RESULTS) -> Found:
     """Pages whose title or text contained `query` in any snapshot (fetched since `since`)."""
     folded = fold_for_matching(" ".join(query.split()))
     if not folded:
         raise BadQuery("give some text to search for")
     if len(folded) > MAX_QUERY_CHARS:
         raise BadQuery(f"the query has {len(folded)} characters; search for at most {MAX_QUERY_CHARS}")
-    rows = search_index.matching_pages(db, folded, source_ids, since, limit)
+    rows, complete = search_index.matching_pages(db, folded, source_ids, since, limit, VERSIONS_READ)
     versions = search_index.snapshot_texts(db, sorted({row[key] for row in rows for key in ("first_id", "last_id")}))
-    return [_result(row, versions, folded) for row in rows]
+    return Found(tuple(_result(row, versions, folded) for row in rows), complete)
 
 
 def _result(row: dict, versions: dict[int, dict], folded: str) -> PageResult:

@@ -23,7 +23,7 @@ from crawler.archive.warc import WarcRecordRef, record_bytes
 from crawler.compare.diff import diff_texts
 from crawler.report.model import build_digest, local_time
 from crawler.report.render import render
-from crawler.report.search import BadQuery, search as search_pages
+from crawler.report.search import VERSIONS_READ, BadQuery, search as search_pages
 from crawler.safe_text import printable, printable_line
 from crawler.workbench.safety import CSRF_FIELD, ORIGINAL_PAGE_POLICY, Guard, checked_form
 from storage import history, queries, reviews, utcnow
@@ -242,18 +242,18 @@ class Workbench:
         query = request.query_params.get("q", "")
         source = request.query_params.get("source") or None
         since = parse_day(request.query_params.get("since"), "since")
-        results, problem = [], None
+        found, problem = None, None
         db = self.read()
         try:
             options = reviews.choices(db)
             if query.strip():
-                results = search_pages(db, query, (source,) if source else (), since)
+                found = search_pages(db, query, (source,) if source else (), since)
         except BadQuery as error:
             problem = str(error)
         finally:
             db.close()
         return self.page(request, "search.html.j2", query=query, source=source, since=request.query_params.get("since", ""),
-                         results=results, problem=problem, options=options)
+                         found=found, problem=problem, options=options, versions_read=VERSIONS_READ)
 
     async def error(self, request: Request, exc: HTTPException) -> Response:
         return self.page(request, "error.html.j2", status_code=exc.status_code, status=exc.status_code,
