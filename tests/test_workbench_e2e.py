@@ -130,3 +130,13 @@ def test_search_from_the_command_line_finds_what_the_page_no_longer_says(data):
     assert traditional.returncode == 0 and EDITED_ARTICLE in traditional.stdout
     empty = run_docwatch("--db", str(data.db), "search", "  ")
     assert empty.returncode == 2 and "give some text" in empty.stderr
+
+
+def test_bad_requests_get_a_clear_page_not_a_traceback(server):
+    client = Browser()
+    for path, status, says in (("/?page=abc", 400, "page: give a whole number"), ("/?since=yesterday", 400, "YYYY-MM-DD"),
+                               ("/?page=99999999999", 400, "from 1 to"), ("/events/999999", 404, "no event 999999"),
+                               ("/pages?url=http://nowhere.example/", 404, "no page with that URL"),
+                               ("/snapshots/999999/html", 404, "no snapshot"), ("/export.exe", 404, "csv, json or md")):
+        got, _, html = client.request(server + path)
+        assert (got, says in html, "Traceback" in html) == (status, True, False), path

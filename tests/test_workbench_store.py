@@ -5,6 +5,7 @@ database made by the previous version gets both."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import sqlite3
@@ -18,6 +19,7 @@ from crawler.pipeline.store import store_capture
 from crawler.report.model import build_digest
 from crawler.report.render import render
 from crawler.report.search import search
+from crawler.workbench.app import events_csv
 from storage import open_database, queries, reviews, search as search_index, utcnow
 from storage.migrations import MIGRATIONS, statements
 
@@ -145,3 +147,12 @@ def test_the_datasette_metadata_describes_every_table_and_view(tmp_path):
     shadow = {name for name in db.table_names() if name.startswith("snapshot_search_")}  # FTS5's own, hidden by Datasette
     assert set(described) == set(db.table_names()) - shadow | set(db.view_names())
     assert all(entry.get("description") for entry in described.values())
+
+
+def test_a_csv_export_never_hands_a_spreadsheet_a_formula(tmp_path):
+    db = crawled(tmp_path / "dw.db")
+    reviews.set_tags_and_note(db, 1, ["x"], '=HYPERLINK("http://evil.example","点此")', utcnow())
+    [event] = build_digest(db, None, utcnow(), only_events=[1]).events
+    header, row = list(csv.reader(events_csv([event]).splitlines()))
+    assert row[header.index("note")] == '\'=HYPERLINK("http://evil.example","点此")'
+    assert row[header.index("title")] == event.title and row[header.index("citation")] == event.citation

@@ -30,6 +30,7 @@ from storage import history, queries, reviews, utcnow
 from storage.database import open_database, open_read_only
 
 PAGE_SIZE = 50
+MAX_PAGE_NUMBER = 10**7  # of the queue: far past any real list, short of an overflowing offset
 MAX_TITLE_CHARS = 300
 MAX_SENTENCE_CHARS = 2000
 SECTION_TITLES = {"removed": "Removed or unlinked pages", "evidence": "New figures and keyword hits",
@@ -67,7 +68,7 @@ class Workbench:
 
     async def queue(self, request: Request) -> Response:
         chosen, query = event_filter(request)
-        page_number = whole_number(request.query_params.get("page", "1"), "page")
+        page_number = whole_number(request.query_params.get("page", "1"), "page", MAX_PAGE_NUMBER)
         db = self.read()
         try:
             rows = reviews.queue(db, chosen, (page_number - 1) * PAGE_SIZE, PAGE_SIZE)
@@ -260,13 +261,13 @@ class Workbench:
                          message=printable_line(str(exc.detail), 500))
 
 
-def whole_number(value: str, name: str) -> int:
+def whole_number(value: str, name: str, maximum: int = 2**63 - 1) -> int:
     try:
         number = int(value)
     except ValueError:
         raise HTTPException(400, f"{name}: give a whole number") from None
-    if not 1 <= number <= 2**63 - 1:
-        raise HTTPException(400, f"{name}: give a whole number from 1")
+    if not 1 <= number <= maximum:
+        raise HTTPException(400, f"{name}: give a whole number from 1 to {maximum}")
     return number
 
 
