@@ -136,7 +136,6 @@ def generate(path: Path, pages: int, listings: int) -> dict:
                 "INSERT INTO snapshot_search (rowid, title, body) VALUES (?, docwatch_fold(?), docwatch_fold(?))",
                 [(row[0], row[6], row[8]) for row in snapshot_rows])
     print(f"  {listings} list pages, {snapshot_id} snapshots ({time.monotonic() - started:.0f} s)", flush=True)
-    db.execute("ANALYZE")
     db.close()
     middle = pages // 2
     return {"event_ids": [rng.randrange(1, event_id + 1) for _ in range(200)],

@@ -72,21 +72,25 @@ _REVERSE_ORDER = "ORDER BY t.section DESC, t.score, t.event_id"
 
 
 def queue(db: sqlite_utils.Database, chosen: EventFilter, offset: int = 0, limit: int = 50) -> list[dict]:
-    """One page of the triage queue: most important first (section, score), then newest."""
+    """One page of the triage queue: most important first (section, score), then newest. The
+    page's ids come first from the queue's index alone (a deep page skips its offset there),
+    then their rows."""
     where, params = chosen.where()
-    rows = list(db.query(
+    ids = [row[0] for row in db.execute(f"SELECT t.event_id {_QUEUE_FROM} {where} {_QUEUE_ORDER} LIMIT ? OFFSET ?",
+                                        [*params, limit, offset])]
+    rows = {row["id"]: row for row in db.query(
         "SELECT e.id, e.type, e.source_id, e.url, coalesce(s.title, p.title, e.url) AS title, e.detected_at,"
         " e.silent_edit, e.reviewed_at, t.section, t.score,"
         " (SELECT group_concat(tag, ' ') FROM event_tags g WHERE g.event_id = e.id) AS tags,"
         " (SELECT note FROM event_notes n WHERE n.event_id = e.id) AS note"
-        f" {_QUEUE_FROM} JOIN pages p ON p.id = e.page_id LEFT JOIN snapshots s ON s.id = e.snapshot_id"
-        f" {where} {_QUEUE_ORDER} LIMIT ? OFFSET ?",
-        [*params, limit, offset],
-    ))
-    for row in rows:
+        " FROM events e JOIN event_triage t ON t.event_id = e.id JOIN pages p ON p.id = e.page_id"
+        " LEFT JOIN snapshots s ON s.id = e.snapshot_id WHERE e.id IN (SELECT value FROM json_each(?))",
+        [json.dumps(ids)],
+    )}
+    for row in rows.values():
         row["section"] = SECTION_KEYS[row["section"]]
         row["tags"] = (row["tags"] or "").split()
-    return rows
+    return [rows[event_id] for event_id in ids]
 
 
 def count(db: sqlite_utils.Database, chosen: EventFilter) -> int:

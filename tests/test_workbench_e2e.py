@@ -4,6 +4,7 @@ header), and what it shows of a real crawl."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import sqlite3
@@ -140,3 +141,27 @@ def test_bad_requests_get_a_clear_page_not_a_traceback(server):
                                ("/snapshots/999999/html", 404, "no snapshot"), ("/export.exe", 404, "csv, json or md")):
         got, _, html = client.request(server + path)
         assert (got, says in html, "Traceback" in html) == (status, True, False), path
+
+
+def test_bulk_review_of_a_filtered_list_and_its_exports(server, data):
+    client = Browser()
+    _, _, html = client.request(server + "/?type=new_page")
+    with sqlite3.connect(data.db) as conn:
+        new_pages = {row[0] for row in conn.execute("SELECT id FROM events WHERE type = 'new_page'")}
+    status, headers, csv_text = client.request(server + "/export.csv?type=new_page")
+    assert status == 200 and headers["content-type"].startswith("text/csv")
+    assert {int(line.split(",")[0]) for line in csv_text.splitlines()[1:]} == new_pages
+    status, _, exported = client.request(server + "/export.json?type=new_page")
+    document = json.loads(exported)
+    assert document["schema"] == "docwatch-digest/1" and {e["event_id"] for e in document["events"]} == new_pages
+    assert client.request(server + "/export.md?type=new_page")[2].count("`new_page`") == len(new_pages)
+
+    status, _, _ = client.request(server + "/review", {"type": "new_page", "reviewed": "no", "action": "reviewed",
+                                                        "csrf": csrf_of(html), "next": "/?type=new_page"})
+    with sqlite3.connect(data.db) as conn:
+        marked = {row[0] for row in conn.execute("SELECT id FROM events WHERE reviewed_at IS NOT NULL")}
+    assert status == 303 and marked == new_pages  # those, and no other event
+    assert "Nothing to review here." in client.request(server + "/?type=new_page")[2]
+    client.request(server + "/review", {"type": "new_page", "reviewed": "yes", "action": "unreviewed", "csrf": csrf_of(html)})
+    with sqlite3.connect(data.db) as conn:
+        assert conn.execute("SELECT count(*) FROM events WHERE reviewed_at IS NOT NULL").fetchone()[0] == 0

@@ -1,4 +1,4 @@
-"""Review work on events (tags, a note) and each event's place in the triage queue (section and score, kept in step by triggers), with the indexes that find an event's hits and figures."""
+"""Review work on events (tags, a note) and each event's place in the triage queue (section and score, kept in step by triggers), with the indexes that find an event's hits and figures and the queue's filters."""
 
 # `event_ranking` is the digest's order in SQL (crawler/report/model.py: the section an event
 # goes in, and DigestEvent.score): removed or unlinked pages (0), events with new or scrubbed
@@ -24,6 +24,8 @@ CREATE TABLE event_notes (
 CREATE INDEX hit_flags_event ON hit_flags(event_id, kind);
 CREATE INDEX figures_first_event ON figures(first_event_id);
 CREATE INDEX events_reviewed ON events(reviewed_at);
+CREATE INDEX events_source ON events(source_id, reviewed_at);
+CREATE INDEX events_type ON events(type, reviewed_at);
 CREATE VIEW event_ranking AS
 SELECT event_id,
     CASE WHEN type IN ('removed', 'delisted') THEN 0
