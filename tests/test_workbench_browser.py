@@ -76,21 +76,24 @@ def test_a_researcher_triages_the_edited_quota(page):
     page.fill("input[name=tags]", "quota silent-edit")
     page.fill("textarea[name=note]", "20859人 → 21859人")
     page.click("text=Save tags and note")
-    assert page.locator("p.review").inner_text().startswith("quota silent-edit")
+    playwright.expect(page.locator("p.review")).to_contain_text("quota silent-edit")
     page.click("text=Mark reviewed")
     page.wait_for_url(event_url)
-    assert page.locator("button", has_text="Mark unreviewed").count() == 1
+    playwright.expect(page.locator("button", has_text="Mark unreviewed")).to_have_count(1)
     page.goto(page.base + "/")
     event_id = event_url.rsplit("/", 1)[1]
+    playwright.expect(page.locator("tr.event-row").first).to_be_visible()
     assert page.locator(f"tr[data-event='{event_id}']").count() == 0  # out of the unreviewed queue
     page.goto(page.base + "/?reviewed=yes&tag=quota")
-    assert page.locator("tr.event-row").count() == 1
+    playwright.expect(page.locator("tr.event-row")).to_have_count(1)
 
     page.goto(event_url)
     page.click("text=Page history")
-    assert page.locator("ol.timeline > li").count() == 2
+    page.wait_for_url("**/pages?url=**")
+    playwright.expect(page.locator("ol.timeline > li")).to_have_count(2)
     page.click("text=Diff")
-    assert page.locator(".side-by-side del").first.inner_text() == "20859"
+    page.wait_for_url("**&from=**")
+    playwright.expect(page.locator(".side-by-side del").first).to_have_text("20859")
     shoot(page, "3-history")
     page.locator("ol.timeline a", has_text="original HTML").first.click()
     assert page.frame_locator("iframe.original").locator("body").inner_text()  # the page as fetched, sandboxed
@@ -105,13 +108,15 @@ def test_search_finds_a_phrase_in_simplified_and_traditional_characters(page):
         page.fill("header input[name=q]", query)
         page.keyboard.press("Enter")
         page.wait_for_url("**/search?q=*")
+        playwright.expect(page.locator("ol.results > li").first).to_be_visible()
         found[query] = page.locator("ol.results > li").all_inner_texts()
         assert found[query] and all("转移就业" in result for result in found[query])
         shoot(page, f"5-search-{len(found)}")
     assert found["转移就业"] == found["轉移就業"]
     page.goto(page.base + "/search?q=20859人")
     gone = page.locator("ol.results > li.gone")
-    assert gone.count() == 1 and "no longer says it" in gone.inner_text()
+    playwright.expect(gone).to_have_count(1)
+    assert "no longer says it" in gone.inner_text()
 
 
 def test_hostile_pages_run_nothing_and_fetch_nothing(page):

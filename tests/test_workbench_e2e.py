@@ -165,3 +165,17 @@ def test_bulk_review_of_a_filtered_list_and_its_exports(server, data):
     client.request(server + "/review", {"type": "new_page", "reviewed": "yes", "action": "unreviewed", "csrf": csrf_of(html)})
     with sqlite3.connect(data.db) as conn:
         assert conn.execute("SELECT count(*) FROM events WHERE reviewed_at IS NOT NULL").fetchone()[0] == 0
+
+
+def test_an_unexpected_error_shows_a_plain_page_and_logs_its_traceback(data, tmp_path):
+    db = tmp_path / "dw.db"
+    db.write_bytes(data.db.read_bytes())
+    with serving(db) as (base, process):
+        with sqlite3.connect(db) as conn:  # the queue's table gone under the running server
+            conn.executescript("DROP VIEW event_ranking; DROP TRIGGER event_triage_on_event; DROP TRIGGER"
+                               " event_triage_on_hit_flag; DROP TRIGGER event_triage_on_figure; DROP TABLE event_triage;")
+        status, _, page = Browser().request(base + "/")
+    stderr = process.stderr.read()
+    assert status == 500 and "unexpected error" in page and "Traceback" not in page + stderr
+    log = tmp_path / "logs" / "workbench.log"
+    assert f"details in {log}" in stderr and "Traceback" in log.read_text() and "event_triage" in log.read_text()

@@ -58,7 +58,8 @@ def serving(db: Path, *args: str, env: dict | None = None):
     """`docwatch serve --port 0` in a child process; yields its base URL and the process."""
     process = subprocess.Popen(
         [sys.executable, "-m", "crawler", "--db", str(db), "serve", "--port", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+        cwd=db.parent)  # no watchlist there: the data directory is the database's folder
     try:
         line = process.stdout.readline()
         found = re.search(r"http://[^/\s]+", line)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import socket
+from pathlib import Path
 
 import click
 
@@ -12,6 +14,31 @@ from crawler.cli.app import App, BadInput, pass_app, setting_option
 from crawler.config.settings import SERVE_TOKEN
 
 MIN_TOKEN_CHARS = 16
+LOG_FILE = "workbench.log"  # in DATA_DIR/logs: the server's warnings and the tracebacks of unexpected errors
+
+
+class OneLine(logging.Formatter):
+    """The terminal gets one line per problem; its traceback goes to the log file only."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(logging.makeLogRecord({**record.__dict__, "msg": record.getMessage().strip(), "args": None,
+                                                     "exc_info": None, "exc_text": None}))
+
+
+def log_config(log_file: Path) -> dict:
+    """uvicorn's logging: warnings and errors to the terminal in one line, in full to `log_file`."""
+    return {
+        "version": 1, "disable_existing_loggers": False,
+        "formatters": {
+            "line": {"()": OneLine, "format": f"docwatch serve: %(levelname)s: %(message)s (details in {log_file})"},
+            "full": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        },
+        "handlers": {
+            "terminal": {"class": "logging.StreamHandler", "formatter": "line", "stream": "ext://sys.stderr"},
+            "file": {"class": "logging.FileHandler", "formatter": "full", "filename": str(log_file), "delay": True},
+        },
+        "loggers": {"uvicorn.error": {"handlers": ["terminal", "file"], "level": "WARNING", "propagate": False}},
+    }
 
 
 def is_loopback(host: str) -> bool:
@@ -70,5 +97,7 @@ def serve(app: App, host: str, port: int) -> None:
     click.echo(f"docwatch workbench at http://{shown_host}:{bound_port}/ (database {app.config.db_path}); Ctrl-C stops it.")
     if token:
         click.echo(f"Open it once as http://{shown_host}:{bound_port}/?token=<the value of {SERVE_TOKEN}>.")
-    server = uvicorn.Server(uvicorn.Config(workbench, log_level="warning", server_header=False, lifespan="off"))
+    app.config.log_dir.mkdir(parents=True, exist_ok=True)
+    server = uvicorn.Server(uvicorn.Config(workbench, log_config=log_config(app.config.log_dir / LOG_FILE),
+                                           server_header=False, lifespan="off"))
     server.run(sockets=[sock])

@@ -26,7 +26,7 @@ from crawler.report.render import render
 from crawler.report.search import VERSIONS_READ, BadQuery, search as search_pages
 from crawler.safe_text import printable, printable_line
 from crawler.workbench.safety import CSRF_FIELD, ORIGINAL_PAGE_POLICY, Guard, checked_form
-from storage import history, queries, reviews, utcnow
+from storage import page_history, queries, reviews, utcnow
 from storage.database import open_database, open_read_only
 
 PAGE_SIZE = 50
@@ -133,9 +133,9 @@ class Workbench:
             if not events:
                 raise HTTPException(404, f"no event {event_id}")
             event = events[0]
-            page = history.page(db, event.url)
-            versions = history.event_versions(db, event_id)
-            documents = history.documents(db, page["id"]) if page else []
+            page = page_history.page(db, event.url)
+            versions = page_history.event_versions(db, event_id)
+            documents = page_history.documents(db, page["id"]) if page else []
             previous, following = reviews.neighbours(db, chosen, event_id)
         finally:
             db.close()
@@ -164,11 +164,11 @@ class Workbench:
         url = request.query_params.get("url", "")
         db = self.read()
         try:
-            page = history.page(db, url)
+            page = page_history.page(db, url)
             if page is None:
                 raise HTTPException(404, "no page with that URL in the database")
-            snapshots = history.snapshots(db, page["id"])
-            documents = history.documents(db, page["id"])
+            snapshots = page_history.snapshots(db, page["id"])
+            documents = page_history.documents(db, page["id"])
             compared = None
             if "from" in request.query_params and "to" in request.query_params:
                 compared = self.compare(db, page["id"], request.query_params["from"], request.query_params["to"])
@@ -183,7 +183,7 @@ class Workbench:
     def compare(self, db, page_id: int, from_value: str, to_value: str) -> dict:
         versions = []
         for value, name in ((from_value, "from"), (to_value, "to")):
-            snapshot = history.snapshot(db, whole_number(value, name))
+            snapshot = page_history.snapshot(db, whole_number(value, name))
             if snapshot is None or snapshot["page_id"] != page_id:
                 raise HTTPException(400, f"{name}: not a snapshot of this page")
             versions.append(snapshot)
@@ -230,7 +230,7 @@ class Workbench:
     def snapshot_or_404(self, snapshot_id: int) -> dict:
         db = self.read()
         try:
-            snapshot = history.snapshot(db, snapshot_id)
+            snapshot = page_history.snapshot(db, snapshot_id)
         finally:
             db.close()
         if snapshot is None:
@@ -255,6 +255,12 @@ class Workbench:
             db.close()
         return self.page(request, "search.html.j2", query=query, source=source, since=request.query_params.get("since", ""),
                          found=found, problem=problem, options=options, versions_read=VERSIONS_READ)
+
+    async def unexpected(self, request: Request, exc: Exception) -> Response:
+        """A fault of ours: the reader gets a plain page; the server logs the traceback."""
+        return HTMLResponse("<!doctype html><title>500</title><h1>500</h1><p>docwatch could not answer this: an"
+                            " unexpected error. The details are in the log of <code>docwatch serve</code>"
+                            " (DATA_DIR/logs/workbench.log).</p>", status_code=500)
 
     async def error(self, request: Request, exc: HTTPException) -> Response:
         return self.page(request, "error.html.j2", status_code=exc.status_code, status=exc.status_code,
@@ -350,4 +356,4 @@ def make_app(db_path: Path, warc_dir: Path, token: str | None = None, allowed_ho
     ]
     middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or ["127.0.0.1", "localhost"]),
                   Middleware(Guard, token=token)]
-    return Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: bench.error})
+    return Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: bench.error, Exception: bench.unexpected})
