@@ -38,7 +38,7 @@ if [ -n "$missing" ]; then
   else
     echo "could not install:$missing (without antiword .doc attachments are recorded as unreadable;" \
          "without tesseract and poppler-utils scans are kept without text, and the OCR tests are skipped;" \
-         "without chromium the HTML digest browser test is skipped; without a CJK font it fails)" >&2
+         "without chromium the HTML digest and workbench browser tests are skipped; without a CJK font one fails)" >&2
   fi
 fi
 

@@ -9,8 +9,10 @@ Entry kinds and their `subject` (JSON):
   warc_record      the snapshot's response record: warc_file, offset, length, body_sha256
   wayback_capture  a confirmed Wayback capture: url, wayback_url, wayback_timestamp, capture_kind
   export           an evidence package written: package, datapackage_sha256, snapshot_ids, event_ids
-  import, review, tag  (for the commands that add them: whatever identifies what was imported,
-                   reviewed or tagged; `snapshot_id` set when it concerns one snapshot)
+  review           events marked reviewed or not (workbench, `docwatch review`): event_ids, reviewed, at
+  tag              an event's tags and note replaced: event_id, tags, at, note_sha256 (the note's, not its text)
+  import           (for importing captures: whatever identifies what was imported;
+                   `snapshot_id` set when it concerns one snapshot)
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from pathlib import Path
 import sqlite_utils
 
 from storage.migrations import migrate
+from storage.search import register_fold
 
 # The daemon, a one-off crawl and the CLI share one file; a writer waits this long for another.
 BUSY_TIMEOUT_MS = 30_000
@@ -41,6 +42,7 @@ def open_database(path: str | Path, create: bool = True) -> sqlite_utils.Databas
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
+        register_fold(conn)
         db = sqlite_utils.Database(conn)
         migrate(db)
     except sqlite3.DatabaseError as error:
@@ -52,6 +54,15 @@ def open_database(path: str | Path, create: bool = True) -> sqlite_utils.Databas
     except ValueError as error:  # a NUL in the path
         raise DatabaseUnusable(f"cannot use {path!r} as a database path: {error}: check --db") from None
     return db
+
+
+def open_read_only(path: str | Path) -> sqlite_utils.Database:
+    """A connection that cannot write (the workbench's reads), to a database that
+    `open_database` has created and migrated."""
+    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                           check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return sqlite_utils.Database(conn)
 
 
 def _writable(path: Path) -> bool:

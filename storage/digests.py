@@ -1,9 +1,9 @@
 """What digests read and write: the events since a moment with their snapshot, hit flags and
-figures; the record of digests made (for `--since last`); the review marks on events (for
-`--unreviewed`)."""
+figures; the record of digests made (for `--since last`). Review marks are storage/reviews.py's."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import sqlite_utils
@@ -35,8 +35,8 @@ def digest_events(
         clauses.append("e.detected_at >= ?")
         params.append(since)
     if event_ids is not None:
-        clauses.append(f"e.id IN ({', '.join('?' * len(event_ids)) or 'NULL'})")
-        params += list(event_ids)
+        clauses.append("e.id IN (SELECT value FROM json_each(?))")  # any number of ids
+        params.append(json.dumps(list(event_ids)))
     if unreviewed:
         clauses.append("e.reviewed_at IS NULL")
     if source_ids is not None:
@@ -107,28 +107,3 @@ def previous_digest(db: sqlite_utils.Database, destination: str) -> tuple[str, i
         "SELECT generated_at, through_event_id FROM digests WHERE destination = ? ORDER BY id DESC LIMIT 1",
         [destination],
     ).fetchone()
-
-
-def mark_reviewed(db: sqlite_utils.Database, event_ids: Sequence[int], reviewed_at: str) -> tuple[int, list[int]]:
-    """Mark events reviewed. Returns (how many were newly marked, ids that do not exist); marks
-    nothing when any id is unknown, so a typo never half-applies."""
-    with transaction(db):
-        known = {row[0] for row in db.execute(
-            f"SELECT id FROM events WHERE id IN ({', '.join('?' * len(event_ids))})", list(event_ids))}
-        unknown = sorted(set(event_ids) - known)
-        if unknown:
-            return 0, unknown
-        cursor = db.execute(
-            f"UPDATE events SET reviewed_at = ? WHERE reviewed_at IS NULL AND id IN ({', '.join('?' * len(event_ids))})",
-            [reviewed_at, *event_ids],
-        )
-        return cursor.rowcount, []
-
-
-def mark_all_reviewed(db: sqlite_utils.Database, since: str | None, reviewed_at: str) -> int:
-    """Mark every unreviewed event (detected at or after ``since``) reviewed; returns how many."""
-    with transaction(db):
-        return db.execute(
-            "UPDATE events SET reviewed_at = ? WHERE reviewed_at IS NULL AND (? IS NULL OR detected_at >= ?)",
-            [reviewed_at, since, since],
-        ).rowcount

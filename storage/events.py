@@ -14,6 +14,8 @@ import sqlite_utils
 
 from storage.database import insert_row
 
+EVENT_TYPES = ("new_page", "new_document", "changed", "removed", "restored", "fetch_error", "delisted")
+
 
 def insert_event(
     db: sqlite_utils.Database, type: str, page: dict, run_id: int | None, detected_at: str, *,

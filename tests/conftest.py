@@ -16,7 +16,8 @@ import sqlite_utils
 
 from crawler.demo import SITE_DIR, write_watchlist
 from crawler.demo.localsite import LocalSite
-from storage.migrations import MIGRATIONS
+from storage.migrations import MIGRATIONS, statements
+from storage.search import register_fold
 
 FILES = Path(__file__).parent / "files"
 _running: list[pytest.Item] = []  # the test now running in this process (xdist: one per worker)
@@ -95,11 +96,12 @@ def resize_filesystem(path: Path, size: str) -> None:
 def database_before(path: Path, migration: int) -> sqlite_utils.Database:
     """A database as the version before `migration` left it: every earlier migration applied."""
     db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
+    register_fold(db.conn)  # migration 21 indexes with it
     db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
                " applied_at TEXT NOT NULL)")
     for version, description, sql in MIGRATIONS:
         if version < migration:
-            for statement in filter(str.strip, sql.split(";")):
+            for statement in statements(sql):
                 db.execute(statement)
             db.execute("INSERT INTO schema_migrations VALUES (?, ?, 'then')", [version, description])
     return db

@@ -9,7 +9,6 @@ import os
 import re
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -29,8 +28,7 @@ from crawler.archive.warc import WarcWriter, build_exchange
 from crawler.fetch.items import WireExchange
 from crawler.archive.wayback import Credentials, WaybackClient, WaybackEndpoints
 from storage import archive_queue, bodies, open_database
-from storage.migrations import MIGRATIONS
-from tests.conftest import run_docwatch
+from tests.conftest import database_before, run_docwatch
 
 ACCESS, SECRET = "docwatch-access", "s3cr3t-queue-never-shown"
 ARTICLES = [
@@ -499,13 +497,7 @@ def test_an_older_database_stops_claiming_an_earlier_versions_capture(tmp_path) 
     # A database as the previous version left it: the revised page's snapshot was given the
     # capture taken two hours before it was fetched.
     path = tmp_path / "old.db"
-    with sqlite3.connect(path) as old:
-        old.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
-                    " applied_at TEXT NOT NULL)")
-        for number, description, sql in [m for m in MIGRATIONS if m[0] < 13]:
-            for statement in filter(str.strip, sql.split(";")):
-                old.execute(statement)
-            old.execute("INSERT INTO schema_migrations VALUES (?, ?, datetime('now'))", [number, description])
+    with database_before(path, 13).conn as old:
         url, web = "http://www.htx.gov.cn/htx/c114304/202310/f44ac40812424a1c9bcb113ab2b88936.shtml", "https://web.archive.org/web"
         old.execute("INSERT INTO sources (id, url, type, added_at, updated_at) VALUES ('htx', ?, 'page', 'x', 'x')", [url])
         old.execute("INSERT INTO pages (id, source_id, url, kind, first_seen) VALUES (1, 'htx', ?, 'page', 'x')", [url])

@@ -1,8 +1,10 @@
 """The README's first command: `docwatch demo` works offline and says what to do next."""
 
 import os
+import re
 import sqlite3
 import subprocess
+import urllib.request
 
 import pytest
 
@@ -49,6 +51,19 @@ def test_every_command_the_demo_prints_runs_as_printed(tmp_path):
     assert len(commands) >= 9 and not any("--db" in command or "URL" in command or "SNAPSHOT_ID" in command
                                           for command in commands)
     fresh_shell = {k: v for k, v in os.environ.items() if not k.startswith("DOCWATCH_")}
+    workbench = commands.pop()  # the last line: the workbench, which serves until stopped
+    assert workbench.split("#")[0].split()[1:] == ["serve"] and result.stdout.rstrip().endswith(workbench)
+    with subprocess.Popen(["bash", "-c", f"{commands[0]} && exec {workbench.split('#')[0]} --port 0"],
+                          stdout=subprocess.PIPE, text=True, env=fresh_shell) as served:
+        try:
+            address = re.search(r"http://127\.0\.0\.1:\d+/", served.stdout.readline()).group()
+            with urllib.request.urlopen(address, timeout=30) as queue:
+                event = re.search(r'href="(/events/\d+)"', queue.read().decode()).group(1)  # the first: the edited quota
+            with urllib.request.urlopen(address.rstrip("/") + event, timeout=30) as page:
+                html = page.read().decode()
+            assert EDITED_ARTICLE in html and "<del>20859</del>" in html and "<ins>21859</ins>" in html
+        finally:
+            served.terminate()
     outputs = {}
     for command in commands[1:]:
         ran = subprocess.run(["bash", "-c", f"{commands[0]} && {command}"], capture_output=True, text=True,

@@ -3,18 +3,15 @@ as that version wrote them): its figures kept one row per term, its snapshots on
 
 import hashlib
 import json
-import sqlite3
 import zlib
 
 import pytest
-import sqlite_utils
 
 from crawler.compare.keywords import KeywordMatcher, KeywordSet
 from crawler.compare.normalise import normalise_text
 from crawler.pipeline.store import store_capture
 from storage import open_database, queries, reports
-from storage.migrations import MIGRATIONS
-from tests.conftest import FILES
+from tests.conftest import FILES, database_before
 
 URL = "http://rst.example/xjrst/c112676/201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml"
 DAY1, DAY2, DAY3 = "2026-11-20T08:00:00+00:00", "2026-11-21T08:00:00+00:00", "2026-11-22T08:00:00+00:00"
@@ -33,14 +30,7 @@ def previous_version_db(tmp_path):
     """Schema through migration 9, and what that version stored for the page: normalised text,
     one figures row per (term, unit, value)."""
     path = tmp_path / "old.db"
-    db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
-    db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
-               " applied_at TEXT NOT NULL)")
-    for version, description, sql in MIGRATIONS:
-        if version <= 9:
-            for statement in filter(str.strip, sql.split(";")):
-                db.execute(statement)
-            db.execute("INSERT INTO schema_migrations VALUES (?, ?, 'then')", [version, description])
+    db = database_before(path, 10)
     text = normalise_text(PAGE)
     db["sources"].insert({"id": "rst", "url": URL, "type": "page", "added_at": DAY1, "updated_at": DAY1})
     db["pages"].insert({"id": 1, "source_id": "rst", "url": URL, "kind": "page", "first_seen": DAY1,

@@ -341,7 +341,7 @@ def _gzip_member(record) -> bytes:
 
 def read_record(directory: Path, ref: WarcRecordRef) -> StoredResponse:
     """Read the response record ``ref`` points at (raises on a missing or damaged record)."""
-    data = _record_bytes(Path(directory), ref)
+    data = record_bytes(Path(directory), ref)
     gzip.decompress(data)  # checks the member's CRC-32, which warcio does not
     try:
         record = next(iter(ArchiveIterator(BytesIO(data))))
@@ -378,7 +378,7 @@ def replay_problem(directory: Path, ref: WarcRecordRef) -> str | None:
     return None if found == ref.sha256 else f"payload SHA-256 is {found}, expected {ref.sha256}"
 
 
-def _record_bytes(directory: Path, ref: WarcRecordRef) -> bytes:
+def record_bytes(directory: Path, ref: WarcRecordRef) -> bytes:
     path = (directory / ref.path).resolve()
     if path.parent != directory.resolve():
         raise ValueError(f"WARC reference path {ref.path!r} points outside {directory}")
@@ -435,7 +435,7 @@ def exchange_records(directory: Path, ref: WarcRecordRef) -> ExchangeRecords:
     if at < hops or any(member[2] not in ("response", "request") for member in members[at - hops:at]):
         raise ValueError(f"{ref.path}:{ref.offset}: the {hops // 2} redirect(s) its metadata counts are not before it")
     start, end = members[at - hops][0], after[1][0] + after[1][1]
-    data = _record_bytes(Path(directory), WarcRecordRef(ref.path, start, end - start, ref.sha256))
+    data = record_bytes(Path(directory), WarcRecordRef(ref.path, start, end - start, ref.sha256))
     return ExchangeRecords(data, ref.offset - start, members[at][1], members[at][3])
 
 

@@ -18,8 +18,8 @@ from crawler.config import durations
 from crawler.report.model import delisted_summary, local_time
 from crawler.safe_text import printable, printable_json
 from storage import reports, since_bound
+from storage.events import EVENT_TYPES
 
-EVENT_TYPES = ("new_page", "new_document", "changed", "removed", "restored", "fetch_error", "delisted")
 MAX_FIELD_CHARS = 400  # per printed field: a "sentence" can be a whole table
 GROUPED_CONTEXT_CHARS = 16  # either side of the match: the line of `hits` fits a terminal
 

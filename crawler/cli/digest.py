@@ -13,7 +13,7 @@ from crawler.report import (
     FORMATS, LAST, DigestSettingsError, EmailError, email_settings, render, send_digest, send_scheduled_digest,
 )
 from crawler.report.deliver import STDOUT, email_destination, file_destination, make_digest, record, write_file
-from storage import digests, reports, utcnow
+from storage import reports, reviews, utcnow
 
 _SUFFIX_FORMATS = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json",
                    ".atom": "atom", ".xml": "atom"}
@@ -132,9 +132,8 @@ def review(app: App, event_ids: tuple[int, ...], review_all: bool, since: str | 
         raise BadInput("--since goes with --all; event ids name the events already")
     db = app.database()
     if review_all:
-        count = digests.mark_all_reviewed(db, since, utcnow())
-    else:
-        count, unknown = digests.mark_reviewed(db, event_ids, utcnow())
-        if unknown:
-            raise BadInput(f"no event {', '.join(map(str, unknown))}; nothing marked. `docwatch events` lists event ids.")
+        event_ids = tuple(reviews.unreviewed_since(db, since))
+    elif unknown := reviews.unknown_events(db, event_ids):
+        raise BadInput(f"no event {', '.join(map(str, unknown))}; nothing marked. `docwatch events` lists event ids.")
+    count = reviews.set_reviewed(db, event_ids, True, utcnow())
     click.echo(f"Marked {count} event(s) reviewed.")

@@ -22,6 +22,8 @@ from crawler.cli.daemon import daemon, status
 from crawler.cli.digest import digest, review
 from crawler.cli.evidence import evidence
 from crawler.cli.package import custody_group, export, verify
+from crawler.cli.search import search
+from crawler.cli.serve import serve
 from crawler.config.settings import SettingError, default_data_dir, resolve, watchlist_path
 from crawler.archive.queue import ArchiveSettings
 from crawler.safe_text import printable, printable_json, printable_line
@@ -268,5 +270,5 @@ def demo(app: App, port: int, keep_serving: bool) -> None:
 
 # Commands defined in their own modules (crawler/cli/).
 for command in (daemon, status, archive, evidence, hits, figures, events, diff, digest, review, export, verify,
-                custody_group):
+                custody_group, search, serve):
     main.add_command(command)

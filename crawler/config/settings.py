@@ -63,12 +63,15 @@ SETTINGS = {setting.name: setting for setting in (
     Setting("daemon_time_limit", "DOCWATCH_DAEMON_TIME_LIMIT", 3600.0),
     Setting("daemon_grace", "DOCWATCH_DAEMON_GRACE", 60.0),
     Setting("daemon_archive_every", "DOCWATCH_DAEMON_ARCHIVE_EVERY", 300.0),
+    Setting("serve_host", "DOCWATCH_SERVE_HOST", "127.0.0.1"),
+    Setting("serve_port", "DOCWATCH_SERVE_PORT", 8600),
     *(Setting(f"smtp_{key}", f"DOCWATCH_SMTP_{key.upper()}", None, in_watchlist=True)
       for key in ("host", "port", "user", "from", "to", "starttls")),
 )}
 IA_ACCESS_KEY_ENV, IA_SECRET_KEY_ENV = "DOCWATCH_IA_ACCESS_KEY", "DOCWATCH_IA_SECRET_KEY"
 SMTP_PASSWORD_ENV = "DOCWATCH_SMTP_PASSWORD"
-SECRETS = (IA_ACCESS_KEY_ENV, IA_SECRET_KEY_ENV, SMTP_PASSWORD_ENV)
+SERVE_TOKEN_ENV = "DOCWATCH_SERVE_TOKEN"  # the workbench's access token, needed to serve beyond this machine
+SECRETS = (IA_ACCESS_KEY_ENV, IA_SECRET_KEY_ENV, SMTP_PASSWORD_ENV, SERVE_TOKEN_ENV)
 
 
 def env_of(name: str) -> str:

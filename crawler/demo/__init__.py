@@ -96,6 +96,12 @@ def next_steps(config: Config, watchlist_file: Path, edited_url: str, edited_sna
     return lines
 
 
+def workbench_line() -> str:
+    """The demo's last words: where to review what it found."""
+    return (f"\nReview what the demo found in the workbench, in this shell after the export line above:"
+            f"\n  {docwatch_command()} serve                # then open http://127.0.0.1:8600/")
+
+
 def run_demo(data_dir: Path, port: int = 0, keep_serving: bool = False) -> None:
     site_copy = prepare(data_dir)
     # A local fake of the Wayback Machine, driven by the real client: captures are confirmed
@@ -136,11 +142,13 @@ def run_demo(data_dir: Path, port: int = 0, keep_serving: bool = False) -> None:
         click.echo("\n".join(f"  {line}" for line in steps))
         if not keep_serving:
             click.echo(f"Run `{docwatch_command()} demo --keep-serving` to keep the site up, edit its pages and crawl again.")
+            click.echo(workbench_line())
         else:
             click.echo(
                 f"\nServing {site.base_url}/ until Ctrl-C. Edit the pages under {site_copy}, then, after the"
                 f" export line above:\n  {docwatch_command()} crawl"
             )
+            click.echo(workbench_line())
             try:
                 while True:
                     time.sleep(3600)

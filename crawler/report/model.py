@@ -22,8 +22,8 @@ import sqlite_utils
 
 from crawler.archive.wacz import export_command
 from crawler.compare.diff import CharOp, SentenceChange
-from crawler.safe_text import printable_line
-from storage import archive_queue, digests, reports
+from crawler.safe_text import printable, printable_line
+from storage import archive_queue, digests, reports, reviews
 
 SECTIONS = {
     "removed": "Removed or unlinked pages",
@@ -208,6 +208,8 @@ class DigestEvent:
     silent_edit: bool
     document: Document | None = None  # set for the events of an attachment
     listing: ListingEvidence | None = None  # set for an article a listing stopped linking
+    tags: tuple[str, ...] = ()  # a reviewer's tags (the workbench)
+    note: str | None = None  # a reviewer's note
 
     @property
     def score(self) -> int:
@@ -309,7 +311,8 @@ def build_digest(
     ``after_event_id`` is given, of the events recorded after that one (exact where times are
     not: a crawl's events carry its fetch times, which can be older than a digest made while
     the crawl was still writing). Optionally only some sources (by id or tag), and only events
-    nobody has reviewed; or exactly the events ``event_ids`` (an evidence package's)."""
+    nobody has reviewed; or exactly the events ``event_ids`` (an evidence package's, the
+    workbench's lists)."""
     through_event_id = digests.last_event_id(db)
     sites = _sites(db, source_ids, tags)
     rows = digests.digest_events(db, through_event_id, after_event_id, since, unreviewed,
@@ -317,8 +320,10 @@ def build_digest(
     event_ids = [row["id"] for row in rows]
     flags = digests.hit_flags_by_event(db, event_ids)
     figures = digests.figures_by_event(db, event_ids)
+    work = reviews.review_work(db, event_ids)
     events = [
-        _event(db, row, sites.get(row["source_id"], row["source_id"]), flags.get(row["id"], []), figures.get(row["id"], []))
+        _event(db, row, sites.get(row["source_id"], row["source_id"]), flags.get(row["id"], []), figures.get(row["id"], []),
+               work.get(row["id"], {}))
         for row in rows
     ]
     return Digest(generated_at=generated_at, since=since, events=reading_order(events), through_event_id=through_event_id)
@@ -349,7 +354,8 @@ def _sites(db: sqlite_utils.Database, source_ids: Sequence[str], tags: Sequence[
     return chosen
 
 
-def _event(db: sqlite_utils.Database, row: dict, site: str, flags: list[dict], figures: list[dict]) -> DigestEvent:
+def _event(db: sqlite_utils.Database, row: dict, site: str, flags: list[dict], figures: list[dict],
+           work: dict) -> DigestEvent:
     detail = json.loads(row["detail"] or "{}")
     new_hits = _hits(flags, "new")
     scrubbed_hits = _hits(flags, "scrubbed")
@@ -383,6 +389,8 @@ def _event(db: sqlite_utils.Database, row: dict, site: str, flags: list[dict], f
         silent_edit=bool(row["silent_edit"]),
         document=_document(row),
         listing=_listing(db, detail) if row["type"] == "delisted" else None,
+        tags=tuple(printable_line(tag, reviews.MAX_TAG_CHARS) for tag in work.get("tags", ())),
+        note=printable(work.get("note"), reviews.MAX_NOTE_CHARS) or None,
     )
 
 

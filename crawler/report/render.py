@@ -97,6 +97,8 @@ def event_json(event: DigestEvent) -> dict:
         "citation": event.citation,
         "export_command": event.export_command,
         "reviewed": event.reviewed,
+        "tags": list(event.tags),
+        "note": event.note,
         "document": dataclasses.asdict(event.document) if event.document else None,
         "listing": _listing_json(event.listing) if event.listing else None,
     }

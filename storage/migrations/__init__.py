@@ -2,14 +2,15 @@
 in `schema_migrations`.
 
 Each migration is a module `mNNNN_<what>.py` in this package with a docstring (its
-description) and `SQL` (statements separated by `;`). Never edit one that has shipped: add a
-new module with the next number.
+description) and `SQL` (statements separated by `;`; a trigger's body keeps its own). Never
+edit one that has shipped: add a new module with the next number.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import sqlite3
 
 import sqlite_utils
 
@@ -25,6 +26,21 @@ def _load() -> list[tuple[int, str, str]]:
 
 MIGRATIONS = _load()
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def statements(sql: str) -> list[str]:
+    """The statements of a migration's SQL, split at each `;` that ends one (not at those
+    inside a CREATE TRIGGER's BEGIN … END)."""
+    found, pending = [], ""
+    for piece in sql.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n\t;"):
+                found.append(pending)
+            pending = ""
+    if pending.strip(" \n\t;"):
+        found.append(pending)
+    return found
 
 
 def migrate(db: sqlite_utils.Database) -> None:
@@ -43,7 +59,7 @@ def migrate(db: sqlite_utils.Database) -> None:
                 "SELECT 1 FROM schema_migrations WHERE version = ?", [version]
             ).fetchone()
             if not applied:
-                for statement in filter(str.strip, sql.split(";")):
+                for statement in statements(sql):
                     db.conn.execute(statement)
                 db.conn.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, datetime('now'))",
