@@ -19,7 +19,7 @@ from crawler.report.model import build_digest
 from crawler.report.render import render
 from crawler.report.search import search
 from crawler.workbench.app import events_csv
-from storage import open_database, queries, reviews, search as search_index, utcnow
+from storage import custody, open_database, queries, reviews, search as search_index, utcnow
 from tests.conftest import database_before
 
 REPORT = "http://rst.example/xjrst/c112676/201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml"
@@ -148,3 +148,21 @@ def test_a_csv_export_never_hands_a_spreadsheet_a_formula(tmp_path):
     header, row = list(csv.reader(events_csv([event]).splitlines()))
     assert row[header.index("note")] == '\'=HYPERLINK("http://evil.example","点此")'
     assert row[header.index("title")] == event.title and row[header.index("citation")] == event.citation
+
+
+def test_review_work_is_logged_in_the_custody_chain(tmp_path):
+    """Marks, tags and notes are part of the record a package hands on: each change is one entry
+    of the hash chain (a note by its SHA-256, not its words); a mark that changes nothing adds none."""
+    db = crawled(tmp_path / "dw.db")
+    first = reviews.queue(db, reviews.EventFilter())[0]["id"]
+    before = custody.verify_chain(db).entries
+    reviews.set_tags_and_note(db, first, ["quota"], "cite both versions", utcnow())
+    assert reviews.set_reviewed(db, [first], True, utcnow()) == 1
+    assert reviews.set_reviewed(db, [first], True, utcnow()) == 0
+    logged = custody.entries(db)[before:]
+    assert [entry["kind"] for entry in logged] == ["tag", "review"]
+    assert logged[0]["subject"]["note_sha256"] == hashlib.sha256("cite both versions".encode()).hexdigest()
+    assert "cite both versions" not in json.dumps(logged, ensure_ascii=False)
+    assert (logged[1]["subject"]["event_ids"], logged[1]["subject"]["reviewed"]) == ([first], True)
+    report = custody.verify_chain(db)
+    assert (report.entries, report.problems) == (before + 2, [])
