@@ -44,17 +44,72 @@ def update_hit_ledger(
         " snapshots_seen = snapshots_seen + 1, occurrences = excluded.occurrences, present = 1",
         [(page["id"], set_name, term, seen_at, seen_at, occurrences) for (set_name, term), occurrences in counts.items()],
     )
+    flag_hits(db, page, snapshot_id, event_id, seen_at, new_hits, scrubbed_hits)
+    for hit in scrubbed_hits:
+        db.execute(
+            "UPDATE hits SET present = 0, occurrences = 0 WHERE page_id = ? AND set_name = ? AND term = ?",
+            [page["id"], hit.set, hit.term],
+        )
+
+
+def flag_hits(db: sqlite_utils.Database, page: dict, snapshot_id: int, event_id: int, seen_at: str,
+              new_hits: Iterable, scrubbed_hits: Iterable) -> None:
+    """One flag row per new or scrubbed hit (the only hits a digest shows)."""
     db.conn.executemany(
         "INSERT INTO hit_flags (event_id, page_id, snapshot_id, kind, set_name, term, matched, context, sentence,"
         " detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(event_id, page["id"], snapshot_id, kind, hit.set, hit.term, hit.matched, hit.context, hit.sentence, seen_at)
          for kind, flagged in (("new", new_hits), ("scrubbed", scrubbed_hits)) for hit in flagged],
     )
-    for hit in scrubbed_hits:
-        db.execute(
-            "UPDATE hits SET present = 0, occurrences = 0 WHERE page_id = ? AND set_name = ? AND term = ?",
-            [page["id"], hit.set, hit.term],
-        )
+
+
+def update_hit_ledger_from_history(
+    db: sqlite_utils.Database, page: dict, snapshot_id: int, event_id: int, seen_at: str,
+    hits: Iterable, new_hits: Iterable, scrubbed_hits: Iterable, latest: bool,
+) -> None:
+    """The ledger learns from a capture placed in the page's past: a term's first and last
+    sighting widen to its capture time; whether the page states it now (`present`, how often)
+    changes only when the capture is the newest version known (`latest`)."""
+    counts = Counter((hit.set, hit.term) for hit in hits)
+    db.conn.executemany(
+        "INSERT INTO hits (page_id, set_name, term, first_seen, last_seen, occurrences, present)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (page_id, set_name, term) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen),"
+        " last_seen = max(last_seen, excluded.last_seen), snapshots_seen = snapshots_seen + 1,"
+        " occurrences = CASE WHEN ? THEN excluded.occurrences ELSE occurrences END,"
+        " present = CASE WHEN ? THEN 1 ELSE present END",
+        [(page["id"], set_name, term, seen_at, seen_at, occurrences if latest else 0, int(latest), latest, latest)
+         for (set_name, term), occurrences in counts.items()],
+    )
+    flag_hits(db, page, snapshot_id, event_id, seen_at, new_hits, scrubbed_hits)
+    if latest:
+        for hit in scrubbed_hits:
+            db.execute("UPDATE hits SET present = 0, occurrences = 0 WHERE page_id = ? AND set_name = ? AND term = ?",
+                       [page["id"], hit.set, hit.term])
+
+
+def update_figures_from_history(
+    db: sqlite_utils.Database, page: dict, event_id: int, seen_at: str, figures: Iterable, removed: Iterable,
+    latest: bool,
+) -> None:
+    """As update_hit_ledger_from_history, for figures: a figure first stated earlier than known
+    takes this capture's time and event as its first appearance."""
+    db.conn.executemany(
+        "INSERT INTO figures (page_id, figure_key, value, unit, text, term, terms, sentence, rate, first_seen,"
+        " last_seen, first_event_id, present) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (page_id, figure_key) DO UPDATE SET"
+        " first_event_id = CASE WHEN excluded.first_seen < first_seen THEN excluded.first_event_id"
+        " ELSE first_event_id END, first_seen = min(first_seen, excluded.first_seen),"
+        " last_seen = max(last_seen, excluded.last_seen), present = CASE WHEN ? THEN 1 ELSE present END",
+        [(page["id"], figure_key(figure), figure.value, figure.unit, figure.text, figure.term,
+          json.dumps(figure.terms, ensure_ascii=False), figure.sentence, figure.rate, seen_at, seen_at, event_id,
+          int(latest), latest)
+         for figure in figures],
+    )
+    if latest:
+        for figure in removed:
+            db.execute("UPDATE figures SET present = 0 WHERE page_id = ? AND figure_key = ?",
+                       [page["id"], figure_key(figure)])
 
 
 def update_figures(

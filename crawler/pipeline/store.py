@@ -14,7 +14,7 @@ import sqlite_utils
 from crawler.compare.keywords import KeywordMatcher
 from crawler.archive.warc import WarcRecordRef
 from crawler.compare.scans import same_reading
-from crawler.compare.versions import Version, compare_versions
+from crawler.compare.versions import ChangeReport, Version, compare_versions
 from storage import archive_queue, attachments, events, queries, transaction
 from storage.queries import CHANGED, FAILED, GONE, NEW, UNCHANGED, PageCapture
 
@@ -82,12 +82,7 @@ def store_capture(
         else:
             event_type, archive_reason = "changed", ("new_hits" if report.new_hits else "changed")
         archive_queue.enqueue(db, capture.url, archive_reason, snapshot_id)
-        detail = {}
-        if report.diff is not None:
-            detail["diff"] = report.diff.as_json()
-        if report.removed_figures:
-            detail["removed_figures"] = [{"value": f.value, "unit": f.unit, "text": f.text, "term": f.term}
-                                         for f in report.removed_figures]
+        detail = change_detail(report)
         event_id = events.insert_event(
             db, event_type, page, run_id, capture.fetched_at,
             snapshot_id=snapshot_id, previous_snapshot_id=previous["id"] if previous else None,
@@ -102,6 +97,17 @@ def store_capture(
         queries.update_page(db, page, last_outcome=outcome, latest_snapshot_id=snapshot_id, title=capture.title,
                             published=capture.published, **live)
         return outcome
+
+
+def change_detail(report: ChangeReport) -> dict:
+    """What a `changed` event keeps of a comparison: the diff and the figures no longer stated."""
+    detail = {}
+    if report.diff is not None:
+        detail["diff"] = report.diff.as_json()
+    if report.removed_figures:
+        detail["removed_figures"] = [{"value": f.value, "unit": f.unit, "text": f.text, "term": f.term}
+                                     for f in report.removed_figures]
+    return detail
 
 
 def _rescan_reads_the_same(previous: dict | None, capture: PageCapture, attachment: Attachment | None,
