@@ -98,7 +98,8 @@ def update_figures_from_history(
         "INSERT INTO figures (page_id, figure_key, value, unit, text, term, terms, sentence, rate, first_seen,"
         " last_seen, first_event_id, present) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (page_id, figure_key) DO UPDATE SET"
-        " first_event_id = CASE WHEN excluded.first_seen < first_seen THEN excluded.first_event_id"
+        " first_event_id = CASE WHEN excluded.first_seen < first_seen OR first_event_id IS NULL"
+        " THEN excluded.first_event_id"
         " ELSE first_event_id END, first_seen = min(first_seen, excluded.first_seen),"
         " last_seen = max(last_seen, excluded.last_seen), present = CASE WHEN ? THEN 1 ELSE present END",
         [(page["id"], figure_key(figure), figure.value, figure.unit, figure.text, figure.term,

@@ -51,11 +51,11 @@ def removal_reported_after(db: sqlite_utils.Database, page_id: int, since: str, 
     return row is not None
 
 
-def drop_historical_change_into(db: sqlite_utils.Database, snapshot_id: int) -> None:
-    """Forget the history event that led into `snapshot_id` from the snapshot before it: an older
-    capture placed between them now comes before it, and the event is computed again from that one."""
+def drop_history_events_into(db: sqlite_utils.Database, snapshot_id: int) -> None:
+    """Forget the history event (`new_page` or `changed`) that led to `snapshot_id`, with its
+    flags: an older capture now comes before it, and the event is computed again from that one."""
     stale = [row[0] for row in db.execute(
-        "SELECT id FROM events WHERE snapshot_id = ? AND type = 'changed'"
+        "SELECT id FROM events WHERE snapshot_id = ? AND type IN ('new_page', 'changed')"
         " AND json_extract(detail, '$.historical')", [snapshot_id])]
     for event_id in stale:
         db.execute("DELETE FROM hit_flags WHERE event_id = ?", [event_id])

@@ -63,6 +63,16 @@ def test_four_captures_make_three_snapshots_and_the_history_events_in_time_order
     pages = [p for p in read(tmp_path, "pages") if p["url"] == ARTICLE]
     assert pages[0]["state"] == "removed"
 
+    assert len(read(tmp_path, "events", "--historical")) == 4 and read(tmp_path, "events", "--no-historical") == []
+    assert read(tmp_path, "hits", "--no-historical") == [] and read(tmp_path, "figures", "--no-historical") == []
+    digest = run_docwatch("digest", "--since", "1h", "--format", "md", db=tmp_path / "d.db")
+    assert digest.returncode == 0, digest.stderr
+    history = digest.stdout.split("## History found by backfill")[1]
+    assert "## " not in history.replace("### ", "").replace("#### ", "")  # its own section, the last
+    assert [line.split("`")[1] for line in history.splitlines() if line.startswith("#### ")] == [
+        "new_page", "changed", "changed", "removed"]  # in time order
+    assert f"<{wayback.base_url}/web/20200611120000/{ARTICLE}>" in history
+
     again = backfill(tmp_path, wayback)
     assert again.returncode == 0, again.stderr
     assert "0 new snapshot(s)" in again.stdout and "4 imported before" in again.stdout

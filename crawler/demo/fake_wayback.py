@@ -367,11 +367,6 @@ class FakeWayback:
         resume = (query.get("resumeKey") or [""])[0]
         if resume:
             captures = [c for c in captures if _resume_key(c) > resume]
-        if (query.get("showResumeKey") or [""])[0] == "true":
-            limit = (query.get("limit") or [""])[0]
-            page = captures[:int(limit)] if limit.isdigit() else captures
-            more = len(page) < len(captures)
-            return "".join(_cdx_line(c) + "\n" for c in page) + (f"\n{_resume_key(page[-1])}\n" if more else "")
         sort = (query.get("sort") or [""])[0]
         if sort == "closest":
             target = (query.get("closest") or [""])[0]
@@ -381,8 +376,11 @@ class FakeWayback:
         limit = (query.get("limit") or [""])[0]
         if limit.lstrip("-").isdigit():
             count = int(limit)
-            captures = captures[:count] if count >= 0 else captures[count:]
-        return "".join(_cdx_line(c) + "\n" for c in captures)
+            page = captures[:count] if count >= 0 else captures[count:]
+        else:
+            page = captures
+        more = (query.get("showResumeKey") or [""])[0] == "true" and 0 < len(page) < len(captures) and sort == ""
+        return "".join(_cdx_line(c) + "\n" for c in page) + (f"\n{_resume_key(page[-1])}\n" if more else "")
 
     def _handle_playback(self, rest: str) -> tuple[int, dict, bytes]:
         stamp, _, url = rest.partition("/")

@@ -22,10 +22,10 @@ from crawler.extract.capture import capture_page, matcher_for
 from crawler.fetch.items import FetchedPage
 from crawler.fetch.verdict import Verdict, classify_response, is_error_page, redirected_home
 from crawler.pipeline.store import change_detail
-from storage import events, history, queries, transaction
+from storage import events, history, queries, transaction, utcnow
 from storage.queries import CHANGED, GONE, NEW, SKIPPED, UNCHANGED, PageCapture
 
-WAYBACK, WARC_IMPORT = "wayback", "warc-import"
+CRAWL, WAYBACK, WARC_IMPORT = "crawl", "wayback", "warc-import"  # snapshots.origin
 ALREADY = "already imported"  # the outcome of a capture a previous run read
 
 
@@ -120,9 +120,10 @@ def store_history(db: sqlite_utils.Database, run_id: int | None, capture: PageCa
 def _compare_with_next(db: sqlite_utils.Database, run_id: int | None, page: dict, capture: PageCapture,
                        snapshot_id: int, after: dict, matcher: KeywordMatcher) -> None:
     """The snapshot after the new one now follows it: the change between them is a history
-    event (replacing one computed against an older neighbour). Its new hits were flagged when
-    that snapshot was stored; what it scrubbed and the figures it no longer states are news."""
-    history.drop_historical_change_into(db, after["id"])
+    event, replacing the history event computed for it before (against an older neighbour, or
+    as the first version known). A crawl's own event stays: its new hits were flagged then, so
+    only what the change scrubbed is flagged here."""
+    history.drop_history_events_into(db, after["id"])
     if after["text_sha256"] == capture.text_sha256:
         return
     report = compare_versions(Version(capture.original_text, capture.published), _version(after), matcher)
@@ -131,7 +132,9 @@ def _compare_with_next(db: sqlite_utils.Database, run_id: int | None, page: dict
         similarity=report.diff.similarity if report.diff else None, silent_edit=report.silent_edit,
         detail={**change_detail(report), **_historical(after["origin"], after["origin_ref"])},
     )
-    events.flag_hits(db, page, after["id"], event_id, after["fetched_at"], [], report.scrubbed_hits)
+    new_hits = report.new_hits if after["origin"] != CRAWL else []
+    events.flag_hits(db, page, after["id"], event_id, after["fetched_at"], new_hits, report.scrubbed_hits)
+    events.update_figures_from_history(db, page, event_id, after["fetched_at"], report.new_figures, [], latest=False)
 
 
 def store_history_gone(db: sqlite_utils.Database, run_id: int | None, source_id: str, kind: str, capture: Capture,
@@ -167,7 +170,9 @@ def removal_kind(http_status: int | None, reason: str) -> str:
 
 
 def _historical(origin: str, origin_ref: str | None) -> dict:
-    return {"historical": True, "origin": origin, "capture": origin_ref}
+    """What marks an event as history: where its capture came from, and when it was imported
+    (a digest `--since` reads that time, the event's own being its capture's)."""
+    return {"historical": True, "origin": origin, "capture": origin_ref, "imported_at": utcnow()}
 
 
 def _version(snapshot: dict | None) -> Version | None:

@@ -2,6 +2,8 @@
 
 Every event lands in the first section that fits it: removed (or unlinked) pages; events that
 carry new figures, gone figures, or new or scrubbed keyword hits; new pages; everything else.
+History found by backfill or import (`detail.historical`) has a section of its own, last: it is
+evidence of an earlier time, not news.
 Inside a section events are grouped by source, the source with the most important event
 first, and ordered by their `score` (most important first), then by time.
 Page text is hostile: every string taken from a
@@ -29,9 +31,10 @@ SECTIONS = {
     "evidence": "New figures and keyword hits",
     "new_pages": "New pages",
     "other": "Other changes",
+    "history": "History found by backfill",
 }
 _COUNTED_AS = {"removed": "removed or unlinked", "evidence": "with new figures or hits", "new_pages": "new pages",
-               "other": "other"}
+               "other": "other", "history": "from history"}
 COLLAPSED_SECTIONS = ("new_pages", "other")  # their events carry no hit and no figure: one line each
 MAX_TITLE_CHARS = 300
 MAX_CONTEXT_CHARS = 300  # hit and figure context
@@ -207,6 +210,7 @@ class DigestEvent:
     silent_edit: bool
     document: Document | None = None  # set for the events of an attachment
     listing: ListingEvidence | None = None  # set for an article a listing stopped linking
+    history_capture: str | None = None  # history: the capture it was found in (a Wayback URL, a WARC record)
 
     @property
     def score(self) -> int:
@@ -309,8 +313,8 @@ def build_digest(
     if after_event_id is not None:
         clauses.append("e.id > ?")
         params.append(after_event_id)
-    elif since:
-        clauses.append("e.detected_at >= ?")
+    elif since:  # history is dated by its captures: it is news when it was imported
+        clauses.append("coalesce(json_extract(e.detail, '$.imported_at'), e.detected_at) >= ?")
         params.append(since)
     if unreviewed:
         clauses.append("e.reviewed_at IS NULL")
@@ -321,7 +325,7 @@ def build_digest(
         "SELECT e.id, e.type, e.source_id, e.url, e.detected_at, e.silent_edit, e.detail, e.reviewed_at,"
         " coalesce(s.title, p.title) AS title, s.published, s.body_sha256, s.warc_file, s.warc_offset, s.warc_length,"
         " s.wayback_url, s.wayback_timestamp, s.fetched_at, s.body_size, s.file_type, s.no_text,"
-        " s.text_origin, s.ocr_confidence, s.ocr_skipped_pages,"
+        " s.text_origin, s.ocr_confidence, s.ocr_skipped_pages, s.origin, s.origin_ref,"
         " parent.url AS parent_url, coalesce(parent.title, parent.url) AS parent_title"
         " FROM events e JOIN pages p ON p.id = e.page_id"
         " LEFT JOIN snapshots s ON s.id = coalesce(e.snapshot_id, p.latest_snapshot_id)"
@@ -342,14 +346,19 @@ def build_digest(
 
 def reading_order(events: Sequence[DigestEvent]) -> tuple[DigestEvent, ...]:
     """Section by section; inside one, sources by their highest score, then each source's
-    events by score, then time."""
+    events by score, then time. History is read as it happened: each page's events in time order."""
     best = {}
     for event in events:
         key = (event.section, event.source_id)
         best[key] = max(best.get(key, 0), event.score)
     order = list(SECTIONS)
-    return tuple(sorted(events, key=lambda e: (
-        order.index(e.section), -best[e.section, e.source_id], e.source_id, -e.score, e.detected_at, e.event_id)))
+
+    def place(e: DigestEvent) -> tuple:
+        if e.section == "history":
+            return order.index(e.section), 0, e.source_id, e.url, e.detected_at, e.event_id
+        return order.index(e.section), -best[e.section, e.source_id], e.source_id, -e.score, e.detected_at, e.event_id
+
+    return tuple(sorted(events, key=place))
 
 
 def _sites(db: sqlite_utils.Database, source_ids: Sequence[str], tags: Sequence[str]) -> dict[str, str]:
@@ -391,7 +400,8 @@ def _event(db: sqlite_utils.Database, row: dict, site: str, flags: list[dict], f
     return DigestEvent(
         event_id=row["id"],
         type=row["type"],
-        section=_section(row["type"], bool(new_hits or scrubbed_hits or new_figures or removed_figures)),
+        section="history" if detail.get("historical") else _section(
+            row["type"], bool(new_hits or scrubbed_hits or new_figures or removed_figures)),
         source_id=row["source_id"],
         site=site,
         url=printable_line(row["url"], 2048),
@@ -409,6 +419,7 @@ def _event(db: sqlite_utils.Database, row: dict, site: str, flags: list[dict], f
         silent_edit=bool(row["silent_edit"]),
         document=_document(row),
         listing=_listing(db, detail) if row["type"] == "delisted" else None,
+        history_capture=printable_line(detail.get("capture"), 2048) or None if detail.get("historical") else None,
     )
 
 
@@ -528,6 +539,8 @@ def _archive(db: sqlite_utils.Database, row: dict) -> Archive:
     of the page stands in when it was taken after its last version was fetched. A capture
     taken before the version was fetched shows an earlier version, and is named as such."""
     wayback_url, stamp, earlier = row["wayback_url"], row["wayback_timestamp"], None
+    if wayback_url is None and row["origin"] == "wayback":  # backfilled: the capture it came from is its copy
+        wayback_url, stamp = row["origin_ref"], archive_queue.wayback_time(row["fetched_at"])
     if wayback_url is None and row["type"] in ("removed", "delisted", "fetch_error"):
         last = archive_queue.last_capture_for_page(db, row["url"])
         if last is not None and last.wayback_url and (
