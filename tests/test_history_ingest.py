@@ -5,10 +5,6 @@ previous version made."""
 
 from __future__ import annotations
 
-import sqlite3
-
-import sqlite_utils
-
 from crawler.demo import write_watchlist
 from crawler.demo.history import article_versions
 from crawler.config.watchlist import load_watchlist
@@ -17,22 +13,10 @@ from crawler.fetch.items import FetchedPage
 from crawler.pipeline.ingest import ALREADY, WAYBACK, Capture, ingest
 from crawler.pipeline.store import store_capture
 from storage import open_database, queries, reports
-from storage.migrations import MIGRATIONS
+from tests.old_schema import database_before
 
 URL = "https://rst.xinjiang.gov.cn/xjrst/c112676/201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml"
 VERSIONS = {stamp[:4]: (status, body) for stamp, status, body in article_versions()}
-
-
-def database_of_the_previous_version(path) -> None:
-    db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
-    db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
-               " applied_at TEXT NOT NULL)")
-    for version, description, sql in MIGRATIONS:
-        if version < 18:
-            for statement in filter(str.strip, sql.split(";")):
-                db.execute(statement)
-            db.execute("INSERT INTO schema_migrations VALUES (?, ?, 'then')", [version, description])
-    db.close()
 
 
 def wayback_capture(year: str, stamp: str) -> Capture:
@@ -42,7 +26,7 @@ def wayback_capture(year: str, stamp: str) -> Capture:
 
 
 def test_older_captures_arriving_newest_first_are_placed_in_time_and_compared_with_their_neighbours(tmp_path):
-    database_of_the_previous_version(tmp_path / "old.db")
+    database_before(tmp_path / "old.db", 18).close()
     db = open_database(tmp_path / "old.db")  # migrates
     watchlist = load_watchlist(write_watchlist(tmp_path, "http://127.0.0.1:9"))
     source = watchlist.adhoc_source(URL)
