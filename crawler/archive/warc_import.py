@@ -52,14 +52,20 @@ def read_responses(path: Path, max_bytes: int) -> Iterator[WarcResponse | Broken
     `max_bytes`, is a BrokenRecord; a file that stops parsing ends with one."""
     with path.open("rb") as stream:
         records = ArchiveIterator(stream, check_digests=True)
+        read = 0
         try:
             for record in records:
+                read += 1
+                if not record.format.startswith("warc"):
+                    yield BrokenRecord(path, None, None, "not a WARC record (an ARC file, or not an archive at all)")
+                    return
                 if record.rec_type != "response" or record.http_headers is None:
                     continue
-                offset = records.get_record_offset()
                 url = record.rec_headers.get_header("WARC-Target-URI")
-                body = record.content_stream().read(max_bytes + 1)
-                record.content_stream().read()  # to the end: the digests are checked once all is read
+                stream = record.content_stream()
+                body = stream.read(max_bytes + 1)
+                stream.read()  # to the end: the digests are checked once all is read
+                offset = records.get_record_offset()  # (asking earlier skips the record's content)
                 if record.digest_checker.passed is False:
                     problems = "; ".join(str(problem) for problem in record.digest_checker.problems)
                     yield BrokenRecord(path, offset, url, f"digest does not match its bytes ({problems})")
@@ -74,6 +80,9 @@ def read_responses(path: Path, max_bytes: int) -> Iterator[WarcResponse | Broken
                     )
         except (ArchiveLoadFailed, OSError, EOFError, ValueError) as error:
             yield BrokenRecord(path, None, None, f"the file stops being readable WARC: {error}")
+            return
+        if read == 0:
+            yield BrokenRecord(path, None, None, "not a single WARC record in it: is it a WARC file?")
 
 
 def _utc(warc_date: str | None) -> str:
