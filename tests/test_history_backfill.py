@@ -3,15 +3,23 @@ resume keys, `id_` playback), with the real command line in a child process."""
 
 from __future__ import annotations
 
+import gzip
 import json
+import re
+from pathlib import Path
 
 import pytest
+import requests
+import yaml
 
+from crawler.archive.wayback import WaybackClient, WaybackEndpoints
 from crawler.demo import write_watchlist
 from crawler.demo.fake_wayback import FakeWayback
 from crawler.demo.history import load_history
 from tests.conftest import run_docwatch
 
+# A real recorded CDX search paged by resume keys (edgi-govdata-archiving/wayback, its test cassettes).
+RECORDED_PAGES = Path(__file__).parent / "files" / "wayback" / "edgi-wayback_test_search_multipage.yaml"
 ARTICLE = "https://rst.xinjiang.gov.cn/xjrst/c112676/201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml"
 
 
@@ -80,3 +88,46 @@ def test_four_captures_make_three_snapshots_and_the_history_events_in_time_order
     assert len([e for e in read(tmp_path, "events") if e["url"] == ARTICLE]) == 4
     playbacks = [r for r in wayback.requests if r.path.startswith("/web/")]
     assert len(playbacks) == 4  # the second run fetched no capture again
+
+
+def test_the_fake_pages_a_cdx_answer_as_the_real_index_does_and_the_client_reads_every_page():
+    recorded = yaml.safe_load(RECORDED_PAGES.read_text("utf-8"))["interactions"]
+    real_page = gzip.decompress(recorded[0]["response"]["body"]["string"]).decode()
+    with FakeWayback() as fake:
+        load_history(fake, ARTICLE)
+        fake.add_capture(ARTICLE.replace("201801", "201802"), b"<html>another page</html>", "20200101000000")
+        answer = requests.get(f"{fake.base_url}/cdx/search/cdx", params={
+            "url": ARTICLE, "limit": "2", "showResumeKey": "true"}, timeout=10).text
+        client = WaybackClient(WaybackEndpoints.from_base(fake.base_url), timeout=10)
+        captures = client.captures(ARTICLE, page_size=2)
+        recent = client.captures(ARTICLE, start="2020", end="2021", page_size=2)
+    # Lines, a blank line, then the key to resume from: form-quoted, past the last line's key.
+    shape = re.compile(r"(?:\S+ \d{14} \S+ \S+ \d{3} [A-Z2-7]{32} \d+\n)+\n(\S+)\n")
+    real_key = shape.search(real_page).group(1)
+    fake_key = shape.fullmatch(answer).group(1)
+    assert re.fullmatch(r"[^ ]+\+\d{13}%3A", real_key) and re.fullmatch(r"[^ ]+\+\d{13}.", fake_key.replace("%3A", ":"))
+    assert [c.timestamp for c in captures] == ["20190315083000", "20200611120000", "20210902064500", "20220120101500"]
+    assert [c.status_code for c in captures] == [200, 200, 200, 404]
+    assert [c.timestamp for c in recent] == ["20200611120000", "20210902064500"]
+    resumed = [r for r in fake.requests if r.path == "/cdx/search/cdx" and "resumeKey" in r.query]
+    assert len(resumed) == 1  # four captures in two pages of two: the second asked for with the key the first gave
+
+
+@pytest.mark.e2e
+def test_a_busy_wayback_machine_is_waited_for_and_an_unfinished_backfill_resumes(tmp_path, wayback):
+    second = f"/web/20200611120000id_/{ARTICLE}"
+    wayback.script(["502"], path="/cdx/search/cdx")  # once: waited for, then answered
+    wayback.script(["502"] * 5, path=second)  # five times: the URL is left for the next run
+    first = backfill(tmp_path, wayback)
+    assert first.returncode == 1
+    assert f"unfinished {ARTICLE}" in first.stderr and "HTTP 502" in first.stderr and "run the same command again" in first.stderr
+    assert "1 new snapshot(s)" in first.stdout
+    assert len(read(tmp_path, "snapshots", ARTICLE)) == 1
+
+    resumed = backfill(tmp_path, wayback)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "2 new snapshot(s)" in resumed.stdout and "1 imported before" in resumed.stdout
+    events = [e for e in read(tmp_path, "events") if e["url"] == ARTICLE]
+    assert [e["type"] for e in events] == ["new_page", "changed", "changed", "removed"]
+    fetched = [r.path for r in wayback.requests if r.path.startswith("/web/")]
+    assert fetched.count(f"/web/20190315083000id_/{ARTICLE}") == 1  # not fetched again

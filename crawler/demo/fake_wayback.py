@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote_plus, unquote_plus, urlsplit
 
 from crawler.archive.wayback import parse_spn_interval
 from storage.archive_queue import payload_digest
@@ -366,7 +366,7 @@ class FakeWayback:
                         if i == 0 or payload_digest(c.body) != payload_digest(captures[i - 1].body)]
         resume = (query.get("resumeKey") or [""])[0]
         if resume:
-            captures = [c for c in captures if _resume_key(c) > resume]
+            captures = [c for c in captures if f"{_surt(c.url)} {c.timestamp}" >= unquote_plus(resume)]
         sort = (query.get("sort") or [""])[0]
         if sort == "closest":
             target = (query.get("closest") or [""])[0]
@@ -524,8 +524,11 @@ def _cdx_filter(capture: StoredCapture, spec: str) -> bool:
 
 
 def _resume_key(capture: StoredCapture) -> str:
-    """Where the next page of a CDX answer starts, as the real index spells it (URL-quoted)."""
-    return quote(f"{_surt(capture.url)} {capture.timestamp}", safe="")
+    """Where the next page of a CDX answer starts, as the real index spells it: the smallest
+    index key after this capture's (its last character bumped), form-quoted
+    (``com%2Ccnn%29%2F+2001041400593%3A`` after ``com,cnn)/ 20010414005939``)."""
+    key = f"{_surt(capture.url)} {capture.timestamp}"
+    return quote_plus(key[:-1] + chr(ord(key[-1]) + 1))
 
 
 def _distance(timestamp: str, target: str) -> float:
