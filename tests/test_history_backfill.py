@@ -13,10 +13,12 @@ import requests
 import yaml
 
 from crawler.archive.wayback import WaybackClient, WaybackEndpoints
-from crawler.demo import write_watchlist
+from crawler.demo import EDITED_ARTICLE, SITE_DIR, write_watchlist
 from crawler.demo.fake_wayback import FakeWayback
 from crawler.demo.history import load_history
 from tests.conftest import run_docwatch
+
+REAL_ARTICLE = (SITE_DIR / EDITED_ARTICLE).read_text("utf-8")  # the demo site's real report
 
 # A real recorded CDX search paged by resume keys (edgi-govdata-archiving/wayback, its test cassettes).
 RECORDED_PAGES = Path(__file__).parent / "files" / "wayback" / "edgi-wayback_test_search_multipage.yaml"
@@ -26,7 +28,7 @@ ARTICLE = "https://rst.xinjiang.gov.cn/xjrst/c112676/201801/5b1f3c2a9e8d4f6a8c7b
 @pytest.fixture
 def wayback():
     with FakeWayback() as fake:
-        load_history(fake, ARTICLE)
+        load_history(fake, ARTICLE, REAL_ARTICLE)
         yield fake
 
 
@@ -94,7 +96,7 @@ def test_the_fake_pages_a_cdx_answer_as_the_real_index_does_and_the_client_reads
     recorded = yaml.safe_load(RECORDED_PAGES.read_text("utf-8"))["interactions"]
     real_page = gzip.decompress(recorded[0]["response"]["body"]["string"]).decode()
     with FakeWayback() as fake:
-        load_history(fake, ARTICLE)
+        load_history(fake, ARTICLE, REAL_ARTICLE)
         fake.add_capture(ARTICLE.replace("201801", "201802"), b"<html>another page</html>", "20200101000000")
         answer = requests.get(f"{fake.base_url}/cdx/search/cdx", params={
             "url": ARTICLE, "limit": "2", "showResumeKey": "true"}, timeout=10).text

@@ -11,14 +11,16 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from crawler.demo import write_watchlist
+from crawler.demo import EDITED_ARTICLE, SITE_DIR, write_watchlist
 from crawler.demo.history import article_versions
 from tests.conftest import run_docwatch
+
+REAL_ARTICLE = (SITE_DIR / EDITED_ARTICLE).read_text("utf-8")  # the demo site's real report
 
 SITE = "http://127.0.0.1:9"  # nothing is fetched
 WATCHED = f"{SITE}/politics/leaders/20240509/3dd6e33cc6d749fbaae01fea337ff400/c.html"  # a page source of the demo watchlist
 OTHER = "https://www.example.gov.cn/other/article.shtml"
-VERSIONS = [body for _, _, body in article_versions()]
+VERSIONS = [body for _, _, body in article_versions(REAL_ARTICLE)]
 
 
 def write_warc(path, records, gzip=True) -> None:

@@ -5,7 +5,7 @@ previous version made."""
 
 from __future__ import annotations
 
-from crawler.demo import write_watchlist
+from crawler.demo import EDITED_ARTICLE, SITE_DIR, write_watchlist
 from crawler.demo.history import article_versions
 from crawler.config.watchlist import load_watchlist
 from crawler.extract.capture import capture_page, matcher_for
@@ -15,8 +15,10 @@ from crawler.pipeline.store import store_capture
 from storage import open_database, queries, reports
 from tests.old_schema import database_before
 
+REAL_ARTICLE = (SITE_DIR / EDITED_ARTICLE).read_text("utf-8")  # the demo site's real report
+
 URL = "https://rst.xinjiang.gov.cn/xjrst/c112676/201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml"
-VERSIONS = {stamp[:4]: (status, body) for stamp, status, body in article_versions()}
+VERSIONS = {stamp[:4]: (status, body) for stamp, status, body in article_versions(REAL_ARTICLE)}
 
 
 def wayback_capture(year: str, stamp: str) -> Capture:
