@@ -102,7 +102,7 @@ def backfill_history(config: Config, wayback: FakeWayback, article_url: str, lis
     """The report's earlier versions, as the fake Wayback Machine holds them (2019: 12万人次,
     2020: 15万人次, 2021: 转移就业 taken out), backfilled for the listing's articles."""
     load_history(wayback, article_url, (SITE_DIR / EDITED_ARTICLE).read_text("utf-8"), until="2021")
-    click.secho(f"\n== backfill: the listing's articles' earlier captures from the fake Wayback Machine", bold=True)
+    click.secho("\n== backfill: the listing's articles' earlier captures from the fake Wayback Machine", bold=True)
     result = docwatch_in_subprocess(config, ["backfill", "--source", listing_id, "--delay", "0"])
     click.echo(result.stdout.rstrip())
     if result.returncode != 0:
