@@ -168,3 +168,72 @@ def update_listing(db: sqlite_utils.Database, source_id: str, urls: list[str], s
             "UPDATE listing_items SET delisted_at = ? WHERE source_id = ? AND url = ?", [seen_at, source_id, url]
         )
     return delisted
+
+
+def delisted_to_recheck(db: sqlite_utils.Database, source_id: str, since: str) -> list[str]:
+    """Articles the listing dropped at or after `since` that are not confirmed removed: the
+    crawl fetches them directly, to tell a deleted article from one only hidden from its column."""
+    return [row[0] for row in db.execute(
+        "SELECT l.url FROM listing_items l LEFT JOIN pages p ON p.url = l.url WHERE l.source_id = ?"
+        " AND l.delisted_at >= ? AND coalesce(p.state, '') != 'removed' ORDER BY l.delisted_at, l.url",
+        [source_id, since])]
+
+
+def unconfirmed_delisting(db: sqlite_utils.Database, page: dict) -> dict | None:
+    """When and by which listing the page was dropped, if it was and no `hidden` event said
+    since then that it is still online."""
+    rows = list(db.query(
+        "SELECT l.source_id, l.delisted_at FROM listing_items l WHERE l.url = ? AND l.delisted_at IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.page_id = ? AND e.type = 'hidden'"
+        " AND e.detected_at >= l.delisted_at) ORDER BY l.delisted_at DESC LIMIT 1",
+        [page["url"], page["id"]]))
+    return rows[0] if rows else None
+
+
+def gone_pages_of(db: sqlite_utils.Database, source_id: str, kind: str, since: str, body_sha256: str | None = None,
+                  urls: Collection[str] | None = None) -> list[dict]:
+    """The latest version of each page of the source that went since `since`: removed or
+    missing, failing, or delisted (or those of `urls`, whatever their state); for a document,
+    only those of the same bytes (`body_sha256`). What a new page may have moved from."""
+    clauses, params = ["p.source_id = ?", "p.kind = ?"], [source_id, kind]
+    if urls is not None:
+        clauses.append(f"p.url IN ({', '.join('?' * len(urls))})")
+        params += list(urls)
+    else:
+        clauses.append("(p.state IN ('removed', 'missing') OR p.error_count > 0 OR EXISTS (SELECT 1 FROM events e"
+                       " WHERE e.page_id = p.id AND e.type = 'delisted' AND e.detected_at >= ?))"
+                       " AND coalesce(p.last_fetched, p.first_seen) >= ?")
+        params += [since, since]
+    if body_sha256 is not None:
+        clauses.append("s.body_sha256 = ?")
+        params.append(body_sha256)
+    return list(db.query(
+        "SELECT p.id AS page_id, p.url, s.id, coalesce(s.original_text, s.text) AS original_text, s.published,"
+        " s.text_sha256 FROM pages p JOIN snapshots s ON s.id = p.latest_snapshot_id"
+        f" WHERE {' AND '.join(clauses)} ORDER BY p.id", params))
+
+
+def new_pages_of_run(db: sqlite_utils.Database, source_id: str, run_id: int | None) -> list[dict]:
+    """The `new_page` events a run wrote for a source's articles, with their snapshot's text."""
+    return list(db.query(
+        "SELECT e.id AS event_id, e.page_id, e.url, e.detected_at, s.id AS snapshot_id,"
+        " coalesce(s.original_text, s.text) AS original_text, s.published FROM events e"
+        " JOIN snapshots s ON s.id = e.snapshot_id WHERE e.source_id = ? AND e.run_id IS ? AND e.type = 'new_page'",
+        [source_id, run_id]))
+
+
+def recast_as_moved(db: sqlite_utils.Database, event_id: int, moved_from_snapshot: int, detail: dict) -> None:
+    """A `new_page` event turns out to be a page that moved: it becomes a `moved` event against
+    the old page's last version, and loses the flags it raised as a new page (the caller flags
+    what differs)."""
+    db.execute("DELETE FROM hit_flags WHERE event_id = ?", [event_id])
+    db.execute("UPDATE events SET type = 'moved', previous_snapshot_id = ?, detail = ? WHERE id = ?",
+               [moved_from_snapshot, json.dumps(detail, ensure_ascii=False), event_id])
+
+
+def figures_not_new(db: sqlite_utils.Database, event_id: int, figures: Iterable) -> None:
+    """Figures an event first recorded that the page stated before it moved: not news of it."""
+    for figure in figures:
+        db.execute("UPDATE figures SET first_event_id = NULL WHERE first_event_id = ? AND figure_key = ?",
+                   [event_id, figure_key(figure)])
+

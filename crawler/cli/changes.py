@@ -15,11 +15,11 @@ import click
 from crawler.cli.app import App, BadInput, json_option, pass_app
 from crawler.compare import diff_texts, render_terminal
 from crawler.compare.hit_groups import HitGroup, group_hit_flags
-from crawler.report.model import delisted_summary
+from crawler.report.model import delisted_summary, hidden_summary, moved_summary
 from crawler.safe_text import printable, printable_json
 from storage import reports, since_bound
 
-EVENT_TYPES = ("new_page", "new_document", "changed", "removed", "restored", "fetch_error", "delisted")
+EVENT_TYPES = ("new_page", "new_document", "changed", "removed", "restored", "fetch_error", "delisted", "hidden", "moved")
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MAX_FIELD_CHARS = 400  # per printed field: a "sentence" can be a whole table
@@ -211,11 +211,16 @@ def _event_summary(event: dict) -> str:
             summary += "; SILENT EDIT (publication date unchanged)"
         return printable(summary, MAX_FIELD_CHARS)
     if event["type"] == "removed":
-        return printable(f"{detail.get('reason', '')} ({detail.get('checks', '?')} checks in a row)", MAX_FIELD_CHARS)
+        return printable(f"{detail.get('kind', 'removed')}: {detail.get('reason', '')} ({detail.get('checks', '?')} checks in a row)",
+                         MAX_FIELD_CHARS)
     if event["type"] == "fetch_error":
         return printable(detail.get("error", ""), MAX_FIELD_CHARS)
     if event["type"] == "delisted":
         return printable(delisted_summary(detail, event["source_id"]), MAX_FIELD_CHARS)
+    if event["type"] == "hidden":
+        return printable(hidden_summary(detail), MAX_FIELD_CHARS)
+    if event["type"] == "moved":
+        return printable(moved_summary(detail), MAX_FIELD_CHARS)
     return ""
 
 

@@ -20,7 +20,7 @@ from crawler.compare.versions import Version, compare_versions
 from crawler.config.watchlist import Source
 from crawler.extract.capture import capture_page, matcher_for
 from crawler.fetch.items import FetchedPage
-from crawler.fetch.verdict import Verdict, classify_response, is_error_page, redirected_home
+from crawler.fetch.verdict import Verdict, classify_response, is_error_page, redirected_home, removal_kind
 from crawler.pipeline.store import change_detail
 from storage import events, history, queries, transaction, utcnow
 from storage.queries import CHANGED, GONE, NEW, SKIPPED, UNCHANGED, PageCapture
@@ -160,13 +160,6 @@ def store_history_gone(db: sqlite_utils.Database, run_id: int | None, source_id:
         history.record_import(db, capture.origin, capture.url, capture.capture_key, capture.captured_at, GONE,
                               note=reason)
         return GONE
-
-
-def removal_kind(http_status: int | None, reason: str) -> str:
-    """How a page went: deleted (404, 410), redirected_home, or not_found_page (a soft 404)."""
-    if http_status in (404, 410):
-        return "deleted"
-    return "redirected_home" if "home page" in reason else "not_found_page"
 
 
 def _historical(origin: str, origin_ref: str | None) -> dict:

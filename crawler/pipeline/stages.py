@@ -130,7 +130,8 @@ class StorePipeline:
             queries.add_run_requests(self.db, self.run_id, len(self.requested))
             for source_id, read in self.listings.items():
                 if not read.failed:  # a partial listing says nothing about what was dropped
-                    store_listing(self.db, self.run_id, source_id, read, queries.utcnow())
+                    store_listing(self.db, self.run_id, source_id, read, queries.utcnow(),
+                                  matcher_for(self.keyword_sets_of(self.sources[source_id])))
         if self.owns_run:
             queries.finish_run(self.db, self.run_id, "failed" if self.storage_error else "done", self.storage_error)
         self.db.close()

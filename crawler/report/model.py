@@ -454,7 +454,7 @@ def _listing(db: sqlite_utils.Database, detail: dict) -> ListingEvidence | None:
 
 
 def _section(event_type: str, has_evidence: bool) -> str:
-    if event_type in ("removed", "delisted"):
+    if event_type in ("removed", "delisted", "hidden", "moved"):
         return "removed"
     if has_evidence:
         return "evidence"
@@ -517,10 +517,25 @@ def _summary(row: dict, detail: dict) -> str:
         "fetch_error": f"fetch failed: {detail.get('error', '')}",
         "delisted": delisted_summary(detail, row["source_id"]),
         "restored": "answers with content again after it was removed",
+        "hidden": hidden_summary(detail),
+        "moved": moved_summary(detail),
         "new_page": "first seen",
         "new_document": "first seen",
     }
     return printable_line(reasons.get(row["type"], row["type"]), 300)
+
+
+def moved_summary(detail: dict) -> str:
+    """Where a `moved` page was before: the same text (or nearly) at another URL."""
+    return (f"moved from {detail.get('moved_from', '?')} ({detail.get('moved_similarity', 0):.0%} the same text;"
+            " only what differs is flagged)")
+
+
+def hidden_summary(detail: dict) -> str:
+    """What a `hidden` event means for a researcher: unlinked, but not gone."""
+    return (f"hidden: listing {detail.get('listing_source', '?')} stopped linking it "
+            f"({local_time(detail['delisted_at']) if detail.get('delisted_at') else 'earlier'}), "
+            "but it still answers with content: delisted, not removed")
 
 
 def delisted_summary(detail: dict, source_id: str) -> str:
