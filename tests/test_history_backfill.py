@@ -133,3 +133,21 @@ def test_a_busy_wayback_machine_is_waited_for_and_an_unfinished_backfill_resumes
     assert [e["type"] for e in events] == ["new_page", "changed", "changed", "removed"]
     fetched = [r.path for r in wayback.requests if r.path.startswith("/web/")]
     assert fetched.count(f"/web/20190315083000id_/{ARTICLE}") == 1  # not fetched again
+
+
+@pytest.mark.e2e
+def test_a_listing_is_backfilled_through_the_articles_its_captures_linked(tmp_path, wayback):
+    listing = "https://rst.xinjiang.gov.cn/xjrst/c112676/index.shtml"
+    wayback.add_capture(listing, (SITE_DIR / "xjrst/c112676/index.shtml").read_bytes(), "20190101000000")
+    watchlist = write_watchlist(tmp_path, "https://rst.xinjiang.gov.cn")  # the demo listing, at the real site's address
+    env = {"DOCWATCH_WAYBACK_URL": wayback.base_url, "DOCWATCH_BACKFILL_DELAY": "0"}
+    done = run_docwatch("backfill", "--source", "demo-rst-work-news", db=tmp_path / "d.db", watchlist=watchlist, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "3 URL(s)" in done.stdout and "3 new snapshot(s)" in done.stdout  # the list page's three articles
+    events = [e for e in read(tmp_path, "events") if e["url"] == ARTICLE]
+    assert [e["type"] for e in events] == ["new_page", "changed", "changed", "removed"]
+    assert {e["source_id"] for e in events} == {"demo-rst-work-news"}
+
+    again = run_docwatch("backfill", "--source", "demo-rst-work-news", db=tmp_path / "d.db", watchlist=watchlist, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "0 new snapshot(s)" in again.stdout and "4 imported before" in again.stdout

@@ -10,7 +10,7 @@ import sys
 import click
 
 from crawler.archive.queue import ArchiveSettings
-from crawler.archive.wayback import WaybackClient
+from crawler.archive.wayback import WaybackClient, WaybackUnavailable
 from crawler.cli.app import App, BadInput, Seconds, pass_app, select_sources, setting_option
 from crawler.pipeline.backfill import Backfill
 from crawler.safe_text import printable_line
@@ -48,12 +48,22 @@ def backfill(app: App, source_ids: tuple[str, ...], urls: tuple[str, ...], start
         raise BadInput(str(error)) from None
     db = open_database(app.config.db_path)
     queries.sync_sources(db, sources)
-    targets = [(source, url) for source in sources
-               for url in ([source.url] if source.type == "page" else history.article_urls(db, source.id))]
     client = WaybackClient(endpoints, timeout=app.config.download_timeout)
     run = Backfill(db, client, delay, backoff, app.config.max_page_bytes, start, end, limit,
                    show_progress=sys.stderr.isatty())
+    targets, unread = [], []
+    for source in sources:
+        if source.type == "page":
+            targets.append((source, source.url))
+            continue
+        try:
+            listed = run.listed_articles(source)
+        except WaybackUnavailable as error:
+            listed, unread = [], [*unread, (source.url, str(error))]
+        known = history.article_urls(db, source.id)
+        targets += [(source, url) for url in dict.fromkeys(known + listed)]
     summary = run.run(targets, app.watchlist.keyword_sets)
+    summary.unfinished[:0] = unread
     click.echo(f"Backfill: {summary.describe()}")
     if summary.unfinished:
         for url, why in summary.unfinished:

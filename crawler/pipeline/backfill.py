@@ -1,6 +1,7 @@
 """`docwatch backfill`: a page's history from the Wayback Machine, imported as snapshots.
 
-For each URL: list its captures in the CDX index (one per distinct body in a row), play back
+For each URL (for a listing: each article its first page linked in its captures, and each
+docwatch knows): list its captures in the CDX index (one per distinct body in a row), play back
 each one not imported before raw (`id_`), and hand it to the one way in for history
 (crawler/pipeline/ingest.py). Polite: one request to the Wayback Machine at a time, `delay`
 seconds apart; 429, 5xx and timeouts back off (Retry-After when given, else `backoff` doubling)
@@ -24,11 +25,14 @@ from crawler.archive.wayback import Capture as IndexEntry
 from crawler.archive.wayback import WaybackBusy, WaybackClient, WaybackUnavailable
 from crawler.compare.keywords import KeywordSet
 from crawler.config.watchlist import Source
+from crawler.extract.capture import capture_listing
+from crawler.fetch.items import FetchedPage
 from crawler.pipeline.ingest import ALREADY, WAYBACK, Capture, ingest
 from storage import history, transaction, utcnow
 from storage.queries import SKIPPED
 
 MAX_ATTEMPTS = 5  # per request, before the URL is left for the next run
+LISTED = "listed"  # the outcome of a listing's capture: read for the articles it links
 T = TypeVar("T")
 
 
@@ -89,6 +93,25 @@ class Backfill:
             except WaybackUnavailable as error:
                 summary.unfinished.append((url, str(error)))
         return summary
+
+    def listed_articles(self, source: Source) -> list[str]:
+        """The article URLs the listing's first page linked in its captures not read before
+        (each read once: the articles found are pages afterwards, which later runs know)."""
+        found: list[str] = []
+        for entry in self._patiently(lambda: self.client.captures(source.url, self.start, self.end, self.limit)):
+            if history.already_imported(self.db, WAYBACK, source.url, entry.timestamp):
+                continue
+            memento = self._patiently(lambda: self.client.memento(entry, self.max_bytes))
+            links = []
+            if memento is not None and memento.http_status == 200:
+                answer = FetchedPage(source.id, "listing", source.url, source.url, 200, memento.headers, memento.body,
+                                     utcnow(memento.captured_at), None)
+                links = [link["url"] for link in capture_listing(answer, source).links]
+            found += [url for url in links if url not in found]
+            with transaction(self.db):
+                history.record_import(self.db, WAYBACK, source.url, entry.timestamp, utcnow(entry.captured_at),
+                                      LISTED, note=f"a list page linking {len(links)} article(s)")
+        return found
 
     def _backfill_url(self, source: Source, url: str, keyword_sets: tuple[KeywordSet, ...],
                       summary: BackfillSummary) -> None:
