@@ -87,3 +87,21 @@ def test_a_capture_of_a_forbidden_answer_is_never_a_removal(tmp_path):
     notes = [row[0] for row in db.execute("SELECT note FROM history_imports WHERE outcome = 'skipped' ORDER BY id")]
     assert [note.split(" (")[0] for note in notes] == [
         f"the capture of 2020-0{m}-01 answered HTTP {c}" for m, c in ((1, 403), (2, 451), (3, 503))]
+
+
+def test_a_capture_redirected_to_the_home_page_is_a_history_removal_naming_the_last_good_copy(tmp_path):
+    db = open_database(tmp_path / "d.db")
+    watchlist = load_watchlist(write_watchlist(tmp_path, "http://127.0.0.1:9"))
+    source = watchlist.adhoc_source(URL)
+    sets = tuple(watchlist.keyword_sets.values())
+    queries.sync_sources(db, [source])
+    ingest(db, source, sets, wayback_capture("2019", "20190315083000"))
+    home = Capture(URL, "2020-02-01T00:00:00.000+00:00", 301, {}, b"", WAYBACK,
+                   f"https://web.archive.org/web/20200201000000/{URL}", "20200201000000", location="/")
+    assert ingest(db, source, sets, home) == queries.GONE
+    [_, removed] = reports.events(db)
+    assert removed["type"] == "removed" and removed["detail"]["kind"] == "redirected_home"
+    assert removed["detail"]["reason"].endswith("home page https://rst.xinjiang.gov.cn/")
+    assert removed["detail"]["last_capture"]["wayback_url"] == f"https://web.archive.org/web/20190315083000/{URL}"
+    assert removed["detected_at"].startswith("2020-02-01") and removed["detail"]["historical"]
+    assert queries.page_at(db, URL)["state"] == "removed"

@@ -103,6 +103,8 @@ def import_warc(app: App, files: tuple[str, ...], every_page: bool) -> None:
                                           f" ({record.url or 'no URL'}): {record.problem}", MAX_LINE_CHARS), err=True)
                 continue
             page = queries.page_at(db, record.url)
+            if page is not None and page["kind"] not in ("page", "article"):
+                continue  # list pages and documents are read by crawls only
             source = watched.get(record.url) or (by_id.get(page["source_id"]) if page else None)
             if source is None and every_page and record.is_html:
                 source = watchlist.adhoc_source(record.url)

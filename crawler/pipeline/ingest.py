@@ -12,6 +12,7 @@ capture held at that time, not news of today.
 from __future__ import annotations
 
 import dataclasses
+from urllib.parse import urljoin
 
 import sqlite_utils
 
@@ -76,9 +77,10 @@ def _verdict(capture: Capture) -> tuple[Verdict, str]:
     geo-blocked) are never a removal, and a redirect is a removal only when it leads home."""
     said = f"the capture of {capture.captured_at[:10]} answered"
     if 300 <= capture.http_status < 400:
-        if capture.location and redirected_home(capture.url, capture.location):
-            return Verdict.GONE, f"{said} with a redirect to the site's home page {capture.location}"
-        return Verdict.ERROR, f"{said} with a redirect to {capture.location or 'nowhere'}"
+        location = urljoin(capture.url, capture.location or "")
+        if capture.location and redirected_home(capture.url, location):
+            return Verdict.GONE, f"{said} with a redirect to the site's home page {location}"
+        return Verdict.ERROR, f"{said} with a redirect to {location if capture.location else 'nowhere'}"
     verdict, reason = classify_response(capture.http_status, capture.url, capture.url, capture.body)
     return verdict, f"{said} {reason}" if reason.startswith("HTTP") else reason
 
