@@ -71,13 +71,19 @@ def test_older_captures_arriving_newest_first_are_placed_in_time_and_compared_wi
     assert page["latest_snapshot_id"] == crawl and page["state"] == "live"  # history does not move today's page
 
 
-def test_a_capture_of_a_forbidden_answer_is_never_a_removal(tmp_path):
+def known_since_2019(tmp_path):
+    """A database that knows the page from its 2019 capture: (db, the ad-hoc source, its keyword sets)."""
     db = open_database(tmp_path / "d.db")
     watchlist = load_watchlist(write_watchlist(tmp_path, "http://127.0.0.1:9"))
     source = watchlist.adhoc_source(URL)
     sets = tuple(watchlist.keyword_sets.values())
     queries.sync_sources(db, [source])
     ingest(db, source, sets, wayback_capture("2019", "20190315083000"))
+    return db, source, sets
+
+
+def test_a_capture_of_a_forbidden_answer_is_never_a_removal(tmp_path):
+    db, source, sets = known_since_2019(tmp_path)
     for code, stamp in ((403, "20200101000000"), (451, "20200201000000"), (503, "20200301000000")):
         blocked = Capture(URL, f"2020-0{stamp[5]}-01T00:00:00.000+00:00", code, {}, b"<html>Forbidden</html>", WAYBACK,
                           f"https://web.archive.org/web/{stamp}/{URL}", stamp)
@@ -90,12 +96,7 @@ def test_a_capture_of_a_forbidden_answer_is_never_a_removal(tmp_path):
 
 
 def test_a_capture_redirected_to_the_home_page_is_a_history_removal_naming_the_last_good_copy(tmp_path):
-    db = open_database(tmp_path / "d.db")
-    watchlist = load_watchlist(write_watchlist(tmp_path, "http://127.0.0.1:9"))
-    source = watchlist.adhoc_source(URL)
-    sets = tuple(watchlist.keyword_sets.values())
-    queries.sync_sources(db, [source])
-    ingest(db, source, sets, wayback_capture("2019", "20190315083000"))
+    db, source, sets = known_since_2019(tmp_path)
     home = Capture(URL, "2020-02-01T00:00:00.000+00:00", 301, {}, b"", WAYBACK,
                    f"https://web.archive.org/web/20200201000000/{URL}", "20200201000000", location="/")
     assert ingest(db, source, sets, home) == queries.GONE
