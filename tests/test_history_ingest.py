@@ -1,6 +1,6 @@
 """History placed out of order (crawler/pipeline/ingest.py) on a real SQLite file: captures
 older than what docwatch crawled itself, arriving newest first, end up in time order with
-their events computed against their neighbours in time; and migration 18 on a database the
+their events computed against their neighbours in time; and migrations 18 and 19 on a database the
 previous version made."""
 
 from __future__ import annotations
