@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from crawler.extract.capture import capture_listing
 from crawler.fetch.verdict import Verdict, classify_response
 from crawler.fetch.items import ListingFetched
 from spiders.base import WatchlistSpider
-from storage import events, open_database, utcnow
+from storage import DatabaseUnusable, events, open_database, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,15 @@ class ListingSpider(WatchlistSpider):
         path = self.settings.get("DOCWATCH_DB")
         if not path or not Path(path).exists():
             return []
-        db = open_database(path, create=False)
         try:
-            return events.delisted_to_recheck(db, source_id, utcnow(datetime.now(timezone.utc) - RECHECK_DELISTED))
-        finally:
-            db.close()
+            db = open_database(path, create=False)
+            try:
+                return events.delisted_to_recheck(db, source_id, utcnow(datetime.now(timezone.utc) - RECHECK_DELISTED))
+            finally:
+                db.close()
+        except (DatabaseUnusable, sqlite3.Error) as error:  # the crawl's own storing says why, once
+            log.warning("could not read which dropped articles to check again: %s", error)
+            return []
 
     def parse(self, response: Response):
         source = self.sources[response.meta["source_id"]]
