@@ -17,6 +17,7 @@ from crawler.demo import EDITED_ARTICLE, SITE_DIR, write_watchlist
 from crawler.demo.fake_wayback import FakeWayback
 from crawler.demo.history import load_history
 from tests.conftest import run_docwatch
+from tests.wayback import add_capture
 
 REAL_ARTICLE = (SITE_DIR / EDITED_ARTICLE).read_text("utf-8")  # the demo site's real report
 
@@ -97,7 +98,7 @@ def test_the_fake_pages_a_cdx_answer_as_the_real_index_does_and_the_client_reads
     real_page = gzip.decompress(recorded[0]["response"]["body"]["string"]).decode()
     with FakeWayback() as fake:
         load_history(fake, ARTICLE, REAL_ARTICLE)
-        fake.add_capture(ARTICLE.replace("201801", "201802"), b"<html>another page</html>", "20200101000000")
+        add_capture(fake, ARTICLE.replace("201801", "201802"), b"<html>another page</html>", "20200101000000")
         answer = requests.get(f"{fake.base_url}/cdx/search/cdx", params={
             "url": ARTICLE, "limit": "2", "showResumeKey": "true"}, timeout=10).text
         client = WaybackClient(WaybackEndpoints.from_base(fake.base_url), timeout=10)
@@ -138,7 +139,7 @@ def test_a_busy_wayback_machine_is_waited_for_and_an_unfinished_backfill_resumes
 @pytest.mark.e2e
 def test_a_listing_is_backfilled_through_the_articles_its_captures_linked(tmp_path, wayback):
     listing = "https://rst.xinjiang.gov.cn/xjrst/c112676/index.shtml"
-    wayback.add_capture(listing, (SITE_DIR / "xjrst/c112676/index.shtml").read_bytes(), "20190101000000")
+    add_capture(wayback, listing, (SITE_DIR / "xjrst/c112676/index.shtml").read_bytes(), "20190101000000")
     watchlist = write_watchlist(tmp_path, "https://rst.xinjiang.gov.cn")  # the demo listing, at the real site's address
     env = {"DOCWATCH_WAYBACK_URL": wayback.base_url, "DOCWATCH_BACKFILL_DELAY": "0"}
     done = run_docwatch("backfill", "--source", "demo-rst-work-news", db=tmp_path / "d.db", watchlist=watchlist, env=env)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from crawler.demo.fake_wayback import FakeWayback
+from crawler.demo.fake_wayback import FakeWayback, StoredCapture
 
 NOT_FOUND_PAGE = "<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1></body></html>"
 _PARAGRAPH_SAYING = re.compile(r"<p>[^<]*转移就业[^<]*</p>\n?")
@@ -34,4 +34,4 @@ def load_history(wayback: FakeWayback, url: str, real: str, until: str = "9999")
     for timestamp, status, body in article_versions(real):
         if timestamp[:4] > until:
             continue
-        wayback.add_capture(url, body, timestamp, "text/html", status)
+        wayback.keep(StoredCapture(url, timestamp, body, "text/html", status))
