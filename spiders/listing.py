@@ -5,13 +5,17 @@ snapshot the pipeline keeps when its links change; the same links are the articl
 
 Pagination follows a "下一页" (next page) link when the page has one, else the CMS convention
 index.shtml → index_1.shtml → index_2.shtml. Pages are read one after another, so the
-`max_items` newest articles are the ones kept.
+`max_items` newest articles are the ones kept. Articles the listing dropped recently are
+fetched directly too, until they are confirmed removed or the recheck period ends.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from scrapy.http import Response
 
@@ -19,9 +23,11 @@ from crawler.extract.capture import capture_listing
 from crawler.fetch.verdict import Verdict, classify_response
 from crawler.fetch.items import ListingFetched
 from spiders.base import WatchlistSpider
+from storage import DatabaseUnusable, events, open_database, utcnow
 
 log = logging.getLogger(__name__)
 
+RECHECK_DELISTED = timedelta(days=30)  # how long an article a listing dropped is still fetched directly
 NEXT_PAGE_TEXTS = ("下一页", "下页", "后页", "next", "next page", ">", "»")
 _CMS_PAGE = re.compile(r"/(index|list)(?:_(\d+))?\.(s?html?)$")
 
@@ -42,8 +48,29 @@ class ListingSpider(WatchlistSpider):
 
     async def start(self):
         self.seen: dict[str, set[str]] = {source_id: set() for source_id in self.sources}
+        self.rechecking: set[str] = set()
         for source in self.sources.values():
             yield self.request(source, source.url, "listing", self.parse, listing_page=1)
+            for url in self.delisted_to_recheck(source.id):
+                self.rechecking.add(url)
+                yield self.request(source, url, "article", self.parse_article)
+
+    def delisted_to_recheck(self, source_id: str) -> list[str]:
+        """The articles this listing dropped in the last RECHECK_DELISTED_DAYS and not confirmed
+        removed: fetched directly, so that a deleted one is seen removed (its 404s counted) and
+        one still online is reported hidden."""
+        path = self.settings.get("DOCWATCH_DB")
+        if not path or not Path(path).exists():
+            return []
+        try:
+            db = open_database(path, create=False)
+            try:
+                return events.delisted_to_recheck(db, source_id, utcnow(datetime.now(timezone.utc) - RECHECK_DELISTED))
+            finally:
+                db.close()
+        except (DatabaseUnusable, sqlite3.Error) as error:  # the crawl's own storing says why, once
+            log.warning("could not read which dropped articles to check again: %s", error)
+            return []
 
     def parse(self, response: Response):
         source = self.sources[response.meta["source_id"]]
@@ -67,7 +94,8 @@ class ListingSpider(WatchlistSpider):
             found.append(link["url"])
         yield ListingFetched(answer=answer, listing=listing, article_urls=found)
         for url in found:
-            yield self.request(source, url, "article", self.parse_article)
+            if url not in self.rechecking:  # listed again: fetched once
+                yield self.request(source, url, "article", self.parse_article)
         page = response.meta["listing_page"]
         if page < source.pages and len(seen) < source.max_items:
             next_url = self.next_page(response)

@@ -24,15 +24,16 @@ def digest_events(
     unreviewed: bool, source_ids: Sequence[str] | None, event_ids: Sequence[int] | None = None,
 ) -> list[dict]:
     """Events up to `through_event_id`, oldest first: after `after_event_id` when given, else
-    detected at or after `since` (None: all); only unreviewed ones when asked; only the sources
-    in `source_ids` unless it is None; only the events `event_ids` when given. Each with its snapshot (the page's latest one for an event
+    detected at or after `since` (None: all; history: imported since then); only unreviewed ones
+    when asked; only the sources in `source_ids` unless it is None; only the events `event_ids`
+    when given. Each with its snapshot (the page's latest one for an event
     that has none) and, for a document, the page that links it."""
     clauses, params = ["e.id <= ?"], [through_event_id]
     if after_event_id is not None:
         clauses.append("e.id > ?")
         params.append(after_event_id)
-    elif since:
-        clauses.append("e.detected_at >= ?")
+    elif since:  # history is dated by its captures: it is news when it was imported
+        clauses.append("coalesce(json_extract(e.detail, '$.imported_at'), e.detected_at) >= ?")
         params.append(since)
     if event_ids is not None:
         clauses.append("e.id IN (SELECT value FROM json_each(?))")  # any number of ids
@@ -46,7 +47,7 @@ def digest_events(
         "SELECT e.id, e.type, e.source_id, e.url, e.detected_at, e.silent_edit, e.detail, e.reviewed_at,"
         " coalesce(s.title, p.title) AS title, s.published, s.body_sha256, s.warc_file, s.warc_offset, s.warc_length,"
         " s.wayback_url, s.wayback_timestamp, s.fetched_at, s.body_size, s.file_type, s.no_text,"
-        " s.text_origin, s.ocr_confidence, s.ocr_skipped_pages,"
+        " s.text_origin, s.ocr_confidence, s.ocr_skipped_pages, s.origin, s.origin_ref,"
         " parent.url AS parent_url, coalesce(parent.title, parent.url) AS parent_title"
         " FROM events e JOIN pages p ON p.id = e.page_id"
         " LEFT JOIN snapshots s ON s.id = coalesce(e.snapshot_id, p.latest_snapshot_id)"

@@ -45,6 +45,8 @@ class PageCapture:
     attachments: list[dict[str, str]] = field(default_factory=list)
     extract_fingerprint: str | None = None  # the extraction settings the text was read with
     undecodable_bytes: int = 0  # bytes of the body that did not decode in `encoding`
+    origin: str = "crawl"  # or "wayback", "warc-import": a capture docwatch did not fetch itself
+    origin_ref: str | None = None  # the capture's Wayback URL, or WARC file and record id
     # Worked out where the page was extracted (a worker process), else while storing it:
     findings: Any = None  # crawler.compare.versions.Findings of `original_text`
     body_keyframe: bytes | None = None  # bodies.keyframe(body)
@@ -211,6 +213,8 @@ def insert_snapshot(
             "warc_file": warc.path if warc else None,
             "warc_offset": warc.offset if warc else None,
             "warc_length": warc.length if warc else None,
+            "origin": capture.origin,
+            "origin_ref": capture.origin_ref,
         },
     )
     custody.append(db, "snapshot", {

@@ -44,15 +44,28 @@ def _filters(since_column: str, since: str | None, source_column: str, source_id
     return clauses, params
 
 
+# Whether an event (`e`) is history found by backfill or import: evidence of an earlier time, not news.
+HISTORICAL = "coalesce(json_extract(e.detail, '$.historical'), 0)"
+
+
+def _historical(clauses: list[str], params: list, historical: bool | None) -> None:
+    """Only history (True), only what docwatch saw itself (False), or both (None)."""
+    if historical is not None:
+        clauses.append(f"{HISTORICAL} = ?")
+        params.append(int(historical))
+
+
 def _where(clauses: list[str]) -> str:
     return f"WHERE {' AND '.join(clauses)}" if clauses else ""
 
 
 def events(
-    db: sqlite_utils.Database, since: str | None = None, types: Sequence[str] = (), source_ids: Sequence[str] = ()
+    db: sqlite_utils.Database, since: str | None = None, types: Sequence[str] = (), source_ids: Sequence[str] = (),
+    historical: bool | None = None,
 ) -> list[dict]:
     """Change events with their page's title; ``detail`` (diff or reason) decoded from JSON."""
     clauses, params = _filters("e.detected_at", since, "e.source_id", source_ids)
+    _historical(clauses, params, historical)
     if types:
         clauses.append(f"e.type IN ({', '.join('?' * len(types))})")
         params += list(types)
@@ -71,6 +84,7 @@ def hit_flags(
     source_ids: Sequence[str] = (),
     term: str | None = None,
     new_only: bool = False,
+    historical: bool | None = None,
 ) -> list[dict]:
     """Flagged keyword hits (``new`` and ``scrubbed``); ``term`` is a watchlist term (or regex
     pattern) as the output shows it, English case-insensitively."""
@@ -80,25 +94,30 @@ def hit_flags(
         params.append(term.strip())
     if new_only:
         clauses.append("f.kind = 'new'")
+    _historical(clauses, params, historical)
     return list(
         db.query(
             "SELECT f.id, f.kind, f.set_name, f.term, f.matched, f.context, f.sentence, f.detected_at,"
-            " p.source_id, p.url, p.title, f.event_id, f.snapshot_id"
-            f" FROM hit_flags f JOIN pages p ON p.id = f.page_id {_where(clauses)} ORDER BY f.id",
+            f" p.source_id, p.url, p.title, f.event_id, f.snapshot_id, {HISTORICAL} AS historical"
+            " FROM hit_flags f JOIN pages p ON p.id = f.page_id JOIN events e ON e.id = f.event_id"
+            f" {_where(clauses)} ORDER BY f.id",
             params,
         )
     )
 
 
-def figures(db: sqlite_utils.Database, since: str | None = None, source_ids: Sequence[str] = ()) -> list[dict]:
+def figures(db: sqlite_utils.Database, since: str | None = None, source_ids: Sequence[str] = (),
+            historical: bool | None = None) -> list[dict]:
     """Figures first seen since ``since``, one per figure a page states, with every term near it
     (``terms``, nearest first). ``new`` is true for a figure that appeared in a later version of
     a page (a changed quota), false for one the page stated when first captured. ``present`` is
     false once the page no longer states it. ``read_by_ocr`` is true for a figure read from a
     scan: to be checked against the image."""
     clauses, params = _filters("g.first_seen", since, "p.source_id", source_ids)
+    _historical(clauses, params, historical)
     rows = db.query(
         "SELECT g.id, g.value, g.unit, g.terms, g.rate, g.text, g.sentence, g.first_seen, g.last_seen,"
+        f" {HISTORICAL} AS historical,"
         " (e.type IS NOT NULL AND e.type NOT IN ('new_page', 'new_document')) AS new, g.present, p.source_id, p.url, p.title,"
         " g.first_event_id, coalesce(s.text_origin = 'ocr', 0) AS read_by_ocr"
         " FROM figures g JOIN pages p ON p.id = g.page_id LEFT JOIN events e ON e.id = g.first_event_id"
@@ -107,6 +126,7 @@ def figures(db: sqlite_utils.Database, since: str | None = None, source_ids: Seq
         params,
     )
     return [{**row, "terms": json.loads(row["terms"]), "new": bool(row["new"]), "present": bool(row["present"]),
+             "historical": bool(row["historical"]),
              "read_by_ocr": bool(row["read_by_ocr"])} for row in rows]
 
 

@@ -21,7 +21,10 @@ def test_demo_crawls_the_bundled_site_twice_with_an_edit_in_between(tmp_path):
     assert "6 pages fetched, 6 new, 0 changed, 0 unchanged, 0 failed, 0 gone" in result.stdout
     assert "7 pages fetched, 1 new, 1 changed, 5 unchanged, 0 failed, 0 gone" in result.stdout  # and a scanned 附件
     assert "What to look at next" in result.stdout
+    # The report's earlier versions, backfilled from the fake Wayback Machine: history, in its own section.
+    assert "3 new snapshot(s)" in result.stdout.partition("== backfill")[2]
     digest = tmp_path / "demo" / "digest.html"
+    assert "<h2>History found by backfill</h2>" in digest.read_text("utf-8")
     assert f"HTML digest of what the demo found: {digest}" in result.stdout
     assert "内生动力" in digest.read_text("utf-8")
     # The scanned 附件 (a JPEG) is read by OCR: its quota is in the digest, marked as OCR's reading.
@@ -37,7 +40,7 @@ def test_demo_crawls_the_bundled_site_twice_with_an_edit_in_between(tmp_path):
     # The revised report is cited by a capture of the revision, not by the one taken before it.
     (_, first), (fetched_at, revised) = con.execute(
         "SELECT s.fetched_at, s.wayback_timestamp FROM snapshots s JOIN pages p ON p.id = s.page_id"
-        " WHERE p.url LIKE ? ORDER BY s.id", [f"%/{EDITED_ARTICLE}"]).fetchall()
+        " WHERE p.url LIKE ? AND s.origin = 'crawl' ORDER BY s.id", [f"%/{EDITED_ARTICLE}"]).fetchall()
     assert first < revised and revised >= wayback_time(fetched_at)
     assert "archived copy shows an earlier version" not in digest.read_text("utf-8")
 

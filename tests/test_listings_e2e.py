@@ -201,3 +201,56 @@ INSERT INTO archive_requests (id, url, reason, state, attempts, next_attempt_at,
 INSERT INTO archive_requests (id, url, reason, state, next_attempt_at, last_error, created_at, updated_at)
     VALUES (2, 'http://gov.example/a.shtml', 'manual', 'queued', 'x', 'HTTP 503', 'x', 'x');
 """
+
+
+def test_a_dropped_article_is_fetched_on_until_it_is_removed_or_found_still_online_hidden(tmp_path, site, demo_watchlist):
+    """Issue 14: an article dropped from its listing and deleted is `removed` after its
+    confirmations; one dropped but still online is `hidden`, never removed."""
+    db = tmp_path / "dw.db"
+    crawl(db, demo_watchlist)
+    kept_online = "/xjrst/c112676/201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml"
+    edit(site, LISTING, DELETED_ITEM, "")
+    edit(site, LISTING, f'<li><a href="{kept_online}" target="_blank">【2017·亮点】农村富余劳动力转移就业275万人次</a>'
+                        '<span>2018-01-09</span></li>', "")
+    (site.root / DELETED_PAGE.lstrip("/")).unlink()
+    crawl(db, demo_watchlist)  # both delisted: neither is linked any more
+    crawl(db, demo_watchlist)  # fetched directly: the first 404, and the other still answers
+    crawl(db, demo_watchlist)  # the second 404 in a row confirms the removal
+
+    events = report(db, demo_watchlist, "events", "--source", "demo-rst-work-news")
+    by_page = {}
+    for event in events:
+        by_page.setdefault(event["url"].removeprefix(site.base_url), []).append(event)
+    assert [e["type"] for e in by_page[DELETED_PAGE]] == ["new_page", "delisted", "removed"]
+    removed = by_page[DELETED_PAGE][-1]
+    assert removed["detail"]["kind"] == "deleted" and removed["detail"]["checks"] == 2
+    assert removed["snapshot_id"] is not None  # the last good copy
+    assert [e["type"] for e in by_page[kept_online]] == ["new_page", "delisted", "hidden"]  # once, not every crawl
+    assert "still answers with content: delisted, not removed" in run_docwatch(
+        "events", "--type", "hidden", db=db, watchlist=demo_watchlist).stdout
+    pages = {row["url"].removeprefix(site.base_url): row for row in report(db, demo_watchlist, "pages")}
+    assert pages[DELETED_PAGE]["state"] == "removed" and pages[kept_online]["state"] == "live"
+
+
+def test_the_same_article_republished_at_a_new_url_is_moved_with_no_new_hits(tmp_path, site, demo_watchlist):
+    """Issue 14: a document republished at a new URL is one `moved` event linking both URLs,
+    and its keyword hits are not flagged new again."""
+    db = tmp_path / "dw.db"
+    crawl(db, demo_watchlist)
+    new_path = "/xjrst/c112676/202401/b8238dc3257747cea5e9a974c9c7663e.shtml"
+    (site.root / new_path.lstrip("/")).parent.mkdir(parents=True)
+    (site.root / DELETED_PAGE.lstrip("/")).rename(site.root / new_path.lstrip("/"))
+    edit(site, LISTING, f'href="{DELETED_PAGE}"', f'href="{new_path}"')
+    second = crawl(db, demo_watchlist)
+
+    events = report(db, demo_watchlist, "events", "--since", second, "--source", "demo-rst-work-news")
+    by_page = {}
+    for event in events:
+        by_page.setdefault(event["url"].removeprefix(site.base_url), []).append(event["type"])
+    assert by_page[new_path] == ["moved"] and by_page[DELETED_PAGE] == ["delisted"]
+    [moved] = [e for e in events if e["type"] == "moved"]
+    assert moved["detail"]["moved_from"] == site.base_url + DELETED_PAGE and moved["detail"]["moved_similarity"] == 1.0
+    assert report(db, demo_watchlist, "hits", "--since", second) == []
+    assert not any(f["new"] for f in report(db, demo_watchlist, "figures") if f["url"].endswith(new_path))
+    assert "moved from " + site.base_url + DELETED_PAGE in run_docwatch(
+        "events", "--type", "moved", db=db, watchlist=demo_watchlist).stdout

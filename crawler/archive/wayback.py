@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from waybackpy import WaybackMachineCDXServerAPI
@@ -71,6 +71,11 @@ _RATE_LIMIT_MESSAGE = re.compile(r"too many|limit of active sessions|try again l
 _INTERVAL_PART = re.compile(r"(\d+)([dhms]?)")
 _INTERVAL_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds", "": "seconds"}
 _JOB_ID = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+# What history needs of the CDX index: pages that answered, redirects, and deletions.
+HISTORY_STATUSES = "statuscode:([23]..|404|410)"
+MAX_CDX_BYTES = 20 * 1024 * 1024
+MAX_MEMENTO_HOPS = 4
+_MEMENTO = re.compile(r".*?/web/(\d{14})id_/(.+)$")
 
 T = TypeVar("T")
 
@@ -92,6 +97,15 @@ class Kind(StrEnum):
 
 class WaybackUnavailable(Exception):
     """A lookup could not get an answer from the Wayback Machine (not the same as 'no capture')."""
+
+
+class WaybackBusy(WaybackUnavailable):
+    """429, 5xx, a timeout or a broken connection: the same request may work later
+    (`retry_after`: seconds the Wayback Machine asked for, when it did)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -203,6 +217,25 @@ class Capture:
     wayback_url: str
     status_code: int | None  # None for index rows without one (e.g. revisits, "-")
     digest: str | None = None  # the CDX payload digest: base32 SHA-1 of the captured body
+
+    @property
+    def captured_at(self) -> datetime:
+        return datetime.strptime(self.timestamp, "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Memento:
+    """A capture as the Wayback Machine plays it back raw (`id_` mode, no banner, no rewritten
+    links): the status the page answered with then, its headers and body; for a captured
+    redirect, `location` is the original URL it pointed to."""
+
+    timestamp: str
+    url: str
+    wayback_url: str
+    http_status: int
+    headers: dict[str, str]
+    body: bytes
+    location: str | None = None
 
     @property
     def captured_at(self) -> datetime:
@@ -341,6 +374,85 @@ class WaybackClient:
         if max_age is not None and capture.captured_at < datetime.now(timezone.utc) - max_age:
             return None
         return capture
+
+    def captures(self, url: str, start: str | None = None, end: str | None = None, limit: int | None = None,
+                 page_size: int = 1000) -> list[Capture]:
+        """The captures the CDX index lists for ``url`` from ``start`` to ``end`` (YYYY[MM[DD…]]),
+        oldest first, one per distinct body in a row (collapsed by digest), answers 2xx, 3xx,
+        404 and 410 only (what history needs), at most ``limit``; read page by page (resume keys).
+
+        waybackpy builds the query; it is sent here, because waybackpy's own request has no
+        timeout and reads a 429 or 502 page as an empty index. Raises WaybackBusy (retry later)
+        or WaybackUnavailable, so "no capture" is never confused with "could not tell"."""
+        _require_http_url(url)
+        query = WaybackMachineCDXServerAPI(url, user_agent=self.user_agent, start_timestamp=start, end_timestamp=end,
+                                           filters=[HISTORY_STATUSES], collapses=["digest"])
+        params: dict[str, str] = {}
+        query.add_payload(params)
+        params.update(showResumeKey="true", limit=str(page_size))
+        found: list[Capture] = []
+        while True:
+            lines = self._read(self.endpoints.cdx, params).decode("utf-8", "replace").rstrip("\n").split("\n")
+            resume_key = None
+            if len(lines) >= 2 and not lines[-2].strip():
+                resume_key, lines = lines[-1].strip(), lines[:-2]
+            found += [capture for line in lines if (capture := self._cdx_capture(line)) is not None]
+            if resume_key is None or (limit is not None and len(found) >= limit):
+                return found[:limit]
+            params["resumeKey"] = resume_key
+
+    def _cdx_capture(self, line: str) -> Capture | None:
+        fields = line.split(" ")
+        if len(fields) != 7 or not WAYBACK_TIMESTAMP.fullmatch(fields[1]) or not _is_http_url(fields[2]):
+            if line.strip():
+                log.warning("CDX line not understood, skipped: %s", _bounded(line))
+            return None
+        _, timestamp, original, _, status, digest, _ = fields
+        return Capture(timestamp, original, f"{self.endpoints.web}/{timestamp}/{original}",
+                       int(status) if status.isdigit() else None, digest if _PAYLOAD_DIGEST.fullmatch(digest) else None)
+
+    def memento(self, capture: Capture, max_bytes: int = MAX_ANSWER_BYTES) -> Memento | None:
+        """A capture's raw body as archived (None: the Wayback Machine has no such memento).
+        Its redirect to the nearest capture of the same URL is followed; a captured redirect
+        to another URL is returned as it was. Raises WaybackBusy or WaybackUnavailable."""
+        timestamp, url = capture.timestamp, capture.url
+        for _ in range(MAX_MEMENTO_HOPS):
+            address = f"{self.endpoints.web}/{timestamp}id_/{url}"
+            status, headers, body = self._fetch(address, max_bytes)
+            if 300 <= status < 400:
+                target = _MEMENTO.match(urljoin(address, headers.get("Location", "")))
+                if target and _same_url(target.group(2), url):
+                    timestamp = target.group(1)
+                    continue
+                location = target.group(2) if target else headers.get("Location")
+                return Memento(timestamp, url, address, status, headers, b"", location)
+            if "Memento-Datetime" not in headers:
+                return None  # the archive's own "not found", not a captured 404
+            return Memento(timestamp, url, address, status, headers, body)
+        raise WaybackUnavailable(f"more than {MAX_MEMENTO_HOPS} redirects playing back {url} at {capture.timestamp}")
+
+    def _read(self, endpoint: str, params: dict[str, str]) -> bytes:
+        status, _, body = self._fetch(endpoint, MAX_CDX_BYTES, params)
+        if status != 200:
+            raise WaybackUnavailable(f"CDX query answered HTTP {status}: {_bounded(body.decode('utf-8', 'replace'))}")
+        return body
+
+    def _fetch(self, address: str, max_bytes: int, params: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
+        """One GET with the client's timeout; 429, 5xx and transport failures raise WaybackBusy."""
+        try:
+            with self._session.get(address, params=params, headers={"User-Agent": self.user_agent},
+                                   timeout=self.timeout, stream=True, allow_redirects=False) as response:
+                body = response.raw.read(max_bytes + 1, decode_content=True)
+                status, headers = response.status_code, dict(response.headers)
+        except requests.Timeout:
+            raise WaybackBusy(f"no answer within {self.timeout:g}s from {address}") from None
+        except requests.RequestException as exc:
+            raise WaybackBusy(f"connection to {urlsplit(address).netloc} failed: {type(exc).__name__}") from None
+        if status == 429 or status >= 500:
+            raise WaybackBusy(f"HTTP {status} from {address}", _retry_after_seconds(headers.get("Retry-After")))
+        if len(body) > max_bytes:
+            raise WaybackUnavailable(f"{address}: answer larger than {max_bytes} bytes")
+        return status, headers, body
 
     def _exchange(self, method: str, endpoint: str, data: dict[str, str] | None = None) -> _Answer:
         headers = {"Accept": "application/json", "User-Agent": self.user_agent}
@@ -494,6 +606,14 @@ def _retry_after_seconds(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _same_url(a: str, b: str) -> bool:
+    """The same page, as the Wayback Machine files it (scheme and www. aside)."""
+    def key(url: str) -> tuple[str, str]:
+        parts = urlsplit(url)
+        return (parts.hostname or "").removeprefix("www."), f"{parts.path or '/'}?{parts.query}"
+    return key(a) == key(b)
 
 
 def _require_http_url(url: str) -> None:

@@ -13,7 +13,7 @@ import sqlite_utils
 
 from crawler.config.settings import SETTINGS, Config, SettingError, resolve, watchlist_path
 from crawler.safe_text import printable
-from crawler.config.watchlist import MAX_INTERVAL_SECONDS, Watchlist, WatchlistError, load_watchlist
+from crawler.config.watchlist import MAX_INTERVAL_SECONDS, Source, Watchlist, WatchlistError, load_watchlist
 from storage import open_database, reports
 
 
@@ -93,3 +93,20 @@ def setting_option(flag: str, name: str, help: str, **kwargs):
     setting = SETTINGS[name]
     return click.option(flag, envvar=setting.env, default=setting.default, show_default=True,
                         help=f"{help} [env {setting.env}]", **kwargs)
+
+
+def select_sources(watchlist: Watchlist, ids: tuple[str, ...], tags: tuple[str, ...], urls: tuple[str, ...]) -> list[Source]:
+    """The sources a command acts on: named ones, tagged ones, ad-hoc URLs, or else all."""
+    try:
+        chosen = [watchlist.source(i) for i in ids]
+    except KeyError as error:
+        raise BadInput(str(error)) from None
+    chosen += [s for s in watchlist.sources if tags and set(tags) & set(s.tags)]
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            raise BadInput(f"--url {url!r}: give an absolute http:// or https:// URL")
+        match = next((s for s in watchlist.sources if s.url == url), None)
+        chosen.append(match or watchlist.adhoc_source(url))
+    if not (ids or tags or urls):
+        chosen = list(watchlist.sources)
+    return list({s.id: s for s in chosen}.values())

@@ -15,7 +15,7 @@ from crawler.cli.app import App, BadInput, json_option, pass_app
 from crawler.compare import diff_texts, render_terminal
 from crawler.compare.hit_groups import HitGroup, group_hit_flags
 from crawler.config import durations
-from crawler.report.model import delisted_summary, local_time
+from crawler.report.model import delisted_summary, hidden_summary, local_time, moved_summary
 from crawler.safe_text import printable, printable_json
 from storage import reports, since_bound
 from storage.events import EVENT_TYPES
@@ -59,6 +59,9 @@ since_option = click.option(
     "--since", type=Since(), help="Only since then: 40s, 30m, 24h, 7d, 2w, or an ISO date/time (local time unless it has an offset)."
 )
 sources_option = click.option("--source", "source_ids", multiple=True, metavar="ID", help="Only this source (repeatable).")
+historical_option = click.option(
+    "--historical/--no-historical", default=None,
+    help="Only history found by backfill or import (evidence of an earlier time), or none of it. [default: both]")
 def _echo_json(rows: object) -> None:
     click.echo(printable_json(rows))
 
@@ -69,15 +72,16 @@ def _echo_json(rows: object) -> None:
 @click.option("--term", metavar="TERM", help="Only this watchlist term (or pattern), as shown in the output.")
 @click.option("--new-only", is_flag=True, help="Only hits that are new, not scrubbed ones.")
 @click.option("--occurrences", is_flag=True, help="Every flagged occurrence with its context, not one line per page and term.")
+@historical_option
 @json_option
 @pass_app
 def hits(app: App, since: str | None, source_ids: tuple[str, ...], term: str | None, new_only: bool, occurrences: bool,
-         as_json: bool) -> None:
+         historical: bool | None, as_json: bool) -> None:
     """Keyword hits flagged after crawls: NEW (a term in a sentence the page did not have
     before) and SCRUBBED (a term the page no longer has). Hits already seen stay quiet. One line
     per page and term, with how often it was flagged and the first context; a shorter term on
     the same words (内生动力 in 激发内生动力) counts under the longer one, which names it."""
-    rows = reports.hit_flags(app.database(source_ids), since, source_ids, term, new_only)
+    rows = reports.hit_flags(app.database(source_ids), since, source_ids, term, new_only, historical)
     if as_json:
         _echo_json(rows)
         return
@@ -132,19 +136,21 @@ def _highlighted(row: dict, colour: bool, around: int | None = None) -> str:
 @click.command()
 @since_option
 @sources_option
+@historical_option
 @json_option
 @pass_app
-def figures(app: App, since: str | None, source_ids: tuple[str, ...], as_json: bool) -> None:
+def figures(app: App, since: str | None, source_ids: tuple[str, ...], historical: bool | None, as_json: bool) -> None:
     """Labour-transfer figures (275万人次 → 2750000 人次) by when they were first seen, each once
     per page with every term near it. NEW marks a figure that appeared when a page already
     watched changed; GONE one the page no longer states; OCR one read from a scan (check it
     against the image)."""
-    rows = reports.figures(app.database(source_ids), since, source_ids)
+    rows = reports.figures(app.database(source_ids), since, source_ids, historical)
     if as_json:
         _echo_json(rows)
         return
     for row in rows:
-        marks = " ".join(mark for mark, on in (("NEW", row["new"]), ("GONE", not row["present"]), ("OCR", row["read_by_ocr"])) if on)
+        marks = " ".join(mark for mark, on in (("NEW", row["new"]), ("GONE", not row["present"]), ("OCR", row["read_by_ocr"]),
+                                               ("HISTORY", row["historical"])) if on)
         rate = f", {row['rate']:g}% of target" if row["rate"] is not None else ""
         click.echo(
             f"{marks:<8} {local_time(row['first_seen'])}  {row['value']:,.10g} {row['unit']}{rate}  ({printable(', '.join(row['terms']), MAX_FIELD_CHARS)}:"
@@ -158,22 +164,26 @@ def figures(app: App, since: str | None, source_ids: tuple[str, ...], as_json: b
 @since_option
 @click.option("--type", "types", multiple=True, type=click.Choice(EVENT_TYPES), help="Only events of this type (repeatable).")
 @sources_option
+@historical_option
 @json_option
 @pass_app
-def events(app: App, since: str | None, types: tuple[str, ...], source_ids: tuple[str, ...], as_json: bool) -> None:
+def events(app: App, since: str | None, types: tuple[str, ...], source_ids: tuple[str, ...], historical: bool | None,
+           as_json: bool) -> None:
     """Change events, oldest first: new pages, changes, removals (confirmed), restorations,
     fetch errors (never a change) and articles a listing stopped linking."""
-    rows = reports.events(app.database(source_ids), since, types, source_ids)
+    rows = reports.events(app.database(source_ids), since, types, source_ids, historical)
     if as_json:
         _echo_json(rows)
         return
     for row in rows:
-        click.echo(f"#{row['id']:<6} {local_time(row['detected_at'])}  {row['type']:<11} [{row['source_id']}] {printable(row['url'], MAX_FIELD_CHARS)}")
+        history = "  (history: " + printable(row["detail"].get("capture") or "", MAX_FIELD_CHARS) + ")" if row["detail"].get("historical") else ""
+        click.echo(f"#{row['id']:<6} {local_time(row['detected_at'])}  {row['type']:<11} [{row['source_id']}] {printable(row['url'], MAX_FIELD_CHARS)}{history}")
         summary = _event_summary(row)
         if summary:
             click.echo(f"        {summary}")
         if row["type"] == "changed":
-            click.echo(f"        docwatch diff {printable(row['url'], MAX_FIELD_CHARS)}")
+            to = f" --to {row['snapshot_id']}" if row["detail"].get("historical") else ""
+            click.echo(f"        docwatch diff {printable(row['url'], MAX_FIELD_CHARS)}{to}")
     click.echo(f"{len(rows)} event(s).")
 
 
@@ -193,11 +203,16 @@ def _event_summary(event: dict) -> str:
             summary += "; SILENT EDIT (publication date unchanged)"
         return printable(summary, MAX_FIELD_CHARS)
     if event["type"] == "removed":
-        return printable(f"{detail.get('reason', '')} ({detail.get('checks', '?')} checks in a row)", MAX_FIELD_CHARS)
+        return printable(f"{detail.get('kind', 'removed')}: {detail.get('reason', '')} ({detail.get('checks', '?')} checks in a row)",
+                         MAX_FIELD_CHARS)
     if event["type"] == "fetch_error":
         return printable(detail.get("error", ""), MAX_FIELD_CHARS)
     if event["type"] == "delisted":
         return printable(delisted_summary(detail, event["source_id"]), MAX_FIELD_CHARS)
+    if event["type"] == "hidden":
+        return printable(hidden_summary(detail), MAX_FIELD_CHARS)
+    if event["type"] == "moved":
+        return printable(moved_summary(detail), MAX_FIELD_CHARS)
     return ""
 
 

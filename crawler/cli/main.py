@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import click
 
 from crawler import __version__
-from crawler.cli.app import App, BadInput, json_option, pass_app
+from crawler.cli.app import App, BadInput, json_option, pass_app, select_sources
 from crawler.cli.archive import archive
 from crawler.cli.changes import diff, events, figures, hits
 from crawler.cli.daemon import daemon, status
@@ -24,10 +24,11 @@ from crawler.cli.evidence import evidence
 from crawler.cli.package import custody_group, export, verify
 from crawler.cli.search import search
 from crawler.cli.serve import serve
+from crawler.cli.history import backfill, import_warc
 from crawler.config.settings import SettingError, default_data_dir, resolve, watchlist_path
 from crawler.archive.queue import ArchiveSettings
 from crawler.safe_text import printable, printable_json, printable_line
-from crawler.config.watchlist import Source, Watchlist, WatchlistError, load_watchlist
+from crawler.config.watchlist import WatchlistError, load_watchlist
 from storage import DatabaseUnusable
 
 ERROR_LOG = "docwatch.log"  # in DATA_DIR/logs: the tracebacks of unexpected errors
@@ -105,23 +106,6 @@ def validate(app: App) -> None:
 
 
 AFTER_CRAWL_ARCHIVE_SECONDS = 600  # DOCWATCH_ARCHIVE_WORK_AFTER_CRAWL: what is left waits for the next run
-
-
-def select_sources(watchlist: Watchlist, ids: tuple[str, ...], tags: tuple[str, ...], urls: tuple[str, ...]) -> list[Source]:
-    """The sources a command acts on: named ones, tagged ones, ad-hoc URLs, or else all."""
-    try:
-        chosen = [watchlist.source(i) for i in ids]
-    except KeyError as error:
-        raise BadInput(str(error)) from None
-    chosen += [s for s in watchlist.sources if tags and set(tags) & set(s.tags)]
-    for url in urls:
-        if not url.startswith(("http://", "https://")):
-            raise BadInput(f"--url {url!r}: give an absolute http:// or https:// URL")
-        match = next((s for s in watchlist.sources if s.url == url), None)
-        chosen.append(match or watchlist.adhoc_source(url))
-    if not (ids or tags or urls):
-        chosen = list(watchlist.sources)
-    return list({s.id: s for s in chosen}.values())
 
 
 @main.command()
@@ -270,5 +254,5 @@ def demo(app: App, port: int, keep_serving: bool) -> None:
 
 # Commands defined in their own modules (crawler/cli/).
 for command in (daemon, status, archive, evidence, hits, figures, events, diff, digest, review, export, verify,
-                custody_group, search, serve):
+                custody_group, search, serve, backfill, import_warc):
     main.add_command(command)

@@ -24,6 +24,24 @@ class Version:
     published: str | None
 
 
+# A new page whose text shares this much (characters, by the sentence diff) with the text of a
+# page of the same source that went (removed, delisted, failing) in the last MOVED_WITHIN_DAYS
+# is that page, moved: a `moved` event, not a `new_page`.
+MOVED_SIMILARITY = 0.9
+MOVED_WITHIN_DAYS = 30
+
+
+def moved_from(text: str, gone: list[dict]) -> tuple[dict, float] | None:
+    """The version among `gone` (dicts with `original_text`) that `text` is a copy of, or nearly
+    (MOVED_SIMILARITY), with its similarity; the closest one when several are."""
+    best = None
+    for candidate in gone:
+        similarity = diff_texts(candidate["original_text"], text).similarity
+        if similarity >= MOVED_SIMILARITY and (best is None or similarity > best[1]):
+            best = (candidate, similarity)
+    return best
+
+
 @dataclass(frozen=True)
 class Findings:
     """The keyword hits and figures (one per figure stated) in one text: worked out where the

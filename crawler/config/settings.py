@@ -59,6 +59,8 @@ SETTINGS = {setting.name: setting for setting in (
     *(Setting(f"wayback_{endpoint}_url", f"DOCWATCH_WAYBACK_{endpoint.upper()}_URL", None)
       for endpoint in ("save", "status", "availability", "cdx", "web")),
     Setting("timestamp_authorities", "DOCWATCH_TIMESTAMP_AUTHORITIES", (), in_watchlist=True),
+    Setting("backfill_delay", "DOCWATCH_BACKFILL_DELAY", 2.0),
+    Setting("backfill_backoff", "DOCWATCH_BACKFILL_BACKOFF", 30.0),
     Setting("daemon_workers", "DOCWATCH_DAEMON_WORKERS", 2),
     Setting("daemon_time_limit", "DOCWATCH_DAEMON_TIME_LIMIT", 3600.0),
     Setting("daemon_grace", "DOCWATCH_DAEMON_GRACE", 60.0),

@@ -19,7 +19,8 @@ from crawler.config.settings import Config, resolve
 from crawler.report import write_demo_digest
 from crawler.demo.fake_wayback import FakeWayback
 from crawler.demo.localsite import LocalSite
-from crawler.run.runner import crawl_in_subprocess
+from crawler.demo.history import load_history
+from crawler.run.runner import crawl_in_subprocess, docwatch_in_subprocess
 from crawler.config.watchlist import load_watchlist
 from storage import open_database, queries
 
@@ -83,7 +84,8 @@ def next_steps(config: Config, watchlist_file: Path, edited_url: str, edited_sna
         f"export DOCWATCH_DATA_DIR={shlex.quote(str(config.data_dir))}"
         f" DOCWATCH_WATCHLIST={shlex.quote(str(watchlist_file))}",
         f"{docwatch} events                # what happened: new pages, the change",
-        f"{docwatch} hits --new-only       # new keyword hits, in context",
+        f"{docwatch} hits --new-only --no-historical  # new keyword hits docwatch saw itself, in context",
+        f"{docwatch} events --historical   # the report's history, backfilled from the fake Wayback Machine",
         f"{docwatch} figures               # labor-transfer figures, normalised",
         f"{docwatch} diff {edited_url}",
         f"{docwatch} evidence {edited_url} --verify",
@@ -100,6 +102,18 @@ def workbench_line() -> str:
     """The demo's last words: where to review what it found."""
     return (f"\nReview what the demo found in the workbench, in this shell after the export line above:"
             f"\n  {docwatch_command()} serve                # then open http://127.0.0.1:8600/")
+
+
+def backfill_history(config: Config, wayback: FakeWayback, article_url: str, listing_id: str) -> None:
+    """The report's earlier versions, as the fake Wayback Machine holds them (2019: 12万人次,
+    2020: 15万人次, 2021: 转移就业 taken out), backfilled for the listing's articles."""
+    load_history(wayback, article_url, (SITE_DIR / EDITED_ARTICLE).read_text("utf-8"), until="2021")
+    click.secho("\n== backfill: the listing's articles' earlier captures from the fake Wayback Machine", bold=True)
+    result = docwatch_in_subprocess(config, ["backfill", "--source", listing_id, "--delay", "0"])
+    click.echo(result.stdout.rstrip())
+    if result.returncode != 0:
+        click.echo(result.stderr, err=True)
+        raise SystemExit(result.returncode)
 
 
 def run_demo(data_dir: Path, port: int = 0, keep_serving: bool = False) -> None:
@@ -132,8 +146,9 @@ def run_demo(data_dir: Path, port: int = 0, keep_serving: bool = False) -> None:
             if result.returncode != 0:
                 click.echo(result.stderr, err=True)
                 raise SystemExit(result.returncode)
-        click.echo(f"\nHTML digest of what the demo found: {write_demo_digest(config.db_path, data_dir)}")
         edited_url = f"{site.base_url}/{EDITED_ARTICLE}"
+        backfill_history(config, wayback, edited_url, watchlist.sources[0].id)
+        click.echo(f"\nHTML digest of what the demo found: {write_demo_digest(config.db_path, data_dir)}")
         db = open_database(config.db_path)
         edited_snapshot = queries.page_snapshots(db, edited_url)[-1]["id"]
         db.close()

@@ -3,7 +3,9 @@
 It runs a real HTTP server on 127.0.0.1 and implements the endpoints docwatch uses:
 ``POST /save`` and ``GET /save/status/<job_id>`` / ``/save/status/user`` (Save Page Now 2),
 ``GET /wayback/available`` (availability API), ``GET /cdx/search/cdx`` (CDX index, text
-lines) and ``GET /web/<timestamp>/<url>`` (playback). A finished job really fetches the
+lines, paged by resume keys) and ``GET /web/<timestamp>[id_]/<url>`` (playback: a captured 404
+answers 404 with its Memento-Datetime, a captured redirect redirects to its target's memento,
+and a URL the archive never captured answers 404 without one, as the real service does). A finished job really fetches the
 submitted URL (bounded), so playback returns what the page said at capture time.
 
 When a capture of the URL is younger than ``if_not_archived_within`` (or than
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import secrets
 import signal
 import threading
@@ -38,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote_plus, unquote_plus, urlsplit
 
 from crawler.archive.wayback import parse_spn_interval
 from storage.archive_queue import payload_digest
@@ -92,6 +95,7 @@ class StoredCapture:
     mimetype: str = "text/html"
     status: int = 200
     job_id: str | None = None  # the job that made it, if one did
+    location: str | None = None  # where a captured redirect pointed
 
 
 @dataclass
@@ -343,7 +347,22 @@ class FakeWayback:
         }}}
 
     def _handle_cdx(self, query: dict[str, list[str]]) -> str:
+        """CDX search as the real index answers it: ``from``/``to`` (timestamp prefixes),
+        ``filter=[!]field:regex``, ``collapse=digest`` (adjacent duplicates), ``limit``, and with
+        ``showResumeKey=true`` a blank line and the key to ask for the next page with."""
         captures = self._captures_of((query.get("url") or [""])[0])
+        start, end = (query.get("from") or [""])[0], (query.get("to") or [""])[0]
+        captures = [c for c in captures if c.timestamp >= start.ljust(14, "0")
+                    and (not end or c.timestamp <= end.ljust(14, "9"))]
+        for name, values in query.items():
+            if name.startswith("filter"):
+                captures = [c for c in captures if all(_cdx_filter(c, f) for f in values)]
+        if any(v == "digest" for name, values in query.items() if name.startswith("collapse") for v in values):
+            captures = [c for i, c in enumerate(captures)
+                        if i == 0 or payload_digest(c.body) != payload_digest(captures[i - 1].body)]
+        resume = (query.get("resumeKey") or [""])[0]
+        if resume:
+            captures = [c for c in captures if f"{_surt(c.url)} {c.timestamp}" >= unquote_plus(resume)]
         sort = (query.get("sort") or [""])[0]
         if sort == "closest":
             target = (query.get("closest") or [""])[0]
@@ -353,8 +372,11 @@ class FakeWayback:
         limit = (query.get("limit") or [""])[0]
         if limit.lstrip("-").isdigit():
             count = int(limit)
-            captures = captures[:count] if count >= 0 else captures[count:]
-        return "".join(_cdx_line(c) + "\n" for c in captures)
+            page = captures[:count] if count >= 0 else captures[count:]
+        else:
+            page = captures
+        more = (query.get("showResumeKey") or [""])[0] == "true" and 0 < len(page) < len(captures) and sort == ""
+        return "".join(_cdx_line(c) + "\n" for c in page) + (f"\n{_resume_key(page[-1])}\n" if more else "")
 
     def _handle_playback(self, rest: str) -> tuple[int, dict, bytes]:
         stamp, _, url = rest.partition("/")
@@ -367,11 +389,15 @@ class FakeWayback:
             return 302, {"Location": f"/web/{closest.timestamp}{stamp[len(timestamp):]}/"
                                      f"{closest.url}"}, b""
         captured_at = datetime.strptime(closest.timestamp, "%Y%m%d%H%M%S")
-        return 200, {
+        headers = {
             "Content-Type": closest.mimetype,
             "Memento-Datetime": captured_at.strftime("%a, %d %b %Y %H:%M:%S GMT"),
             "Link": f'<{closest.url}>; rel="original"',
-        }, closest.body
+            "X-Archive-Src": "fake-wayback.warc.gz",
+        }
+        if closest.location:  # a captured redirect plays back as one, to the target's memento
+            headers["Location"] = f"{self.base_url}/web/{closest.timestamp}{stamp[len(timestamp):]}/{closest.location}"
+        return closest.status, headers, closest.body
 
 
 def _handler_for(fake: FakeWayback) -> type[BaseHTTPRequestHandler]:
@@ -482,6 +508,23 @@ def _cdx_line(capture: StoredCapture) -> str:
     digest = payload_digest(capture.body)
     return " ".join([_surt(capture.url), capture.timestamp, capture.url, capture.mimetype,
                      str(capture.status), digest, str(len(capture.body))])
+
+
+def _cdx_filter(capture: StoredCapture, spec: str) -> bool:
+    """``[!]field:regex`` as the CDX index applies it: the regex matches the whole field."""
+    negate = spec.startswith("!")
+    field_name, _, pattern = spec.lstrip("!").partition(":")
+    value = {"statuscode": str(capture.status), "mimetype": capture.mimetype, "original": capture.url,
+             "timestamp": capture.timestamp, "digest": payload_digest(capture.body)}.get(field_name, "")
+    return (re.fullmatch(pattern, value) is not None) != negate
+
+
+def _resume_key(capture: StoredCapture) -> str:
+    """Where the next page of a CDX answer starts, as the real index spells it: the smallest
+    index key after this capture's (its last character bumped), form-quoted
+    (``com%2Ccnn%29%2F+2001041400593%3A`` after ``com,cnn)/ 20010414005939``)."""
+    key = f"{_surt(capture.url)} {capture.timestamp}"
+    return quote_plus(key[:-1] + chr(ord(key[-1]) + 1))
 
 
 def _distance(timestamp: str, target: str) -> float:

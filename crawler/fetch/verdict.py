@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from crawler.compare.normalise import fold_width
 
 GONE_STATUSES = frozenset({404, 410})
+BLOCKED_STATUSES = frozenset({403, 451})  # never a removal on their own: the page may be there for others
 # Anti-bot pages answer 200 (or 521) with a script that sets a cookie and reloads.
 _CHALLENGE = re.compile(
     rb"__jsl_clearance|acw_sc__v2|document\.cookie\s*=|challenge-platform|"
@@ -47,6 +48,8 @@ def classify_response(status: int, url: str, final_url: str, body: bytes) -> tup
         return Verdict.GONE, f"HTTP {status}"
     if status == 521:
         return Verdict.ERROR, "HTTP 521 (anti-bot challenge)"
+    if status in BLOCKED_STATUSES:
+        return Verdict.ERROR, f"HTTP {status} (forbidden or geo-blocked: says nothing about whether the page exists)"
     if status >= 400:
         return Verdict.ERROR, f"HTTP {status}"
     if len(body) <= CHALLENGE_MAX_BYTES and _CHALLENGE.search(body):
@@ -54,6 +57,14 @@ def classify_response(status: int, url: str, final_url: str, body: bytes) -> tup
     if final_url != url and redirected_home(url, final_url):
         return Verdict.GONE, f"redirected to the site's home page {final_url}"
     return Verdict.OK, ""
+
+
+def removal_kind(http_status: int | None, reason: str) -> str:
+    """How a page went, for `removed` events: deleted (404, 410), redirected_home, or
+    not_found_page (a 200 answer that is a "page not found" page)."""
+    if http_status in GONE_STATUSES:
+        return "deleted"
+    return "redirected_home" if "home page" in reason else "not_found_page"
 
 
 def redirected_home(url: str, final_url: str) -> bool:

@@ -264,7 +264,8 @@ class StoreStage(Stage):
             return
         for source_id, read in self.listings.items():
             if not read.failed:  # a partial listing says nothing about what was dropped
-                store_listing(self.session.db, self.session.run_id, source_id, read, queries.utcnow())
+                store_listing(self.session.db, self.session.run_id, source_id, read, queries.utcnow(),
+                              matcher_for(self.session.keyword_sets_of(self.session.sources[source_id])))
 
 
 class DocumentRequestStage(Stage):

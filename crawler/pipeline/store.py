@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import datetime, timedelta
 
 import sqlite_utils
 
 from crawler.compare.keywords import KeywordMatcher
 from crawler.archive.warc import WarcRecordRef
 from crawler.compare.scans import same_reading
-from crawler.compare.versions import Version, compare_versions
-from storage import archive_queue, attachments, events, queries, search, transaction
+from crawler.fetch.verdict import removal_kind
+from crawler.compare.versions import MOVED_WITHIN_DAYS, ChangeReport, Version, compare_versions, moved_from
+from storage import archive_queue, attachments, events, queries, search, transaction, utcnow
 from storage.queries import CHANGED, FAILED, GONE, NEW, UNCHANGED, PageCapture
 
 
@@ -66,8 +68,10 @@ def store_capture(
             capture = dataclasses.replace(capture, text=previous["text"], original_text=previous["original_text"],
                                           findings=None)
 
+        moved = _moved_from(db, page, capture, attachment is not None) if previous is None else None
+        before = previous or (moved[0] if moved else None)
         report = compare_versions(
-            Version(previous["original_text"], previous["published"]) if previous else None,
+            Version(before["original_text"], before["published"]) if before else None,
             Version(capture.original_text, capture.published),
             matcher,
             capture.findings,
@@ -83,26 +87,64 @@ def store_capture(
         else:
             event_type, archive_reason = "changed", ("new_hits" if report.new_hits else "changed")
         archive_queue.enqueue(db, capture.url, archive_reason, snapshot_id)
-        detail = {}
-        if report.diff is not None:
-            detail["diff"] = report.diff.as_json()
-        if report.removed_figures:
-            detail["removed_figures"] = [{"value": f.value, "unit": f.unit, "text": f.text, "term": f.term}
-                                         for f in report.removed_figures]
+        detail = change_detail(report)
+        if moved:
+            event_type, detail = "moved", {**detail, **moved_detail(*moved)}
         event_id = events.insert_event(
             db, event_type, page, run_id, capture.fetched_at,
-            snapshot_id=snapshot_id, previous_snapshot_id=previous["id"] if previous else None,
+            snapshot_id=snapshot_id, previous_snapshot_id=before["id"] if before else None,
             http_status=capture.http_status, similarity=report.diff.similarity if report.diff else None,
             silent_edit=report.silent_edit, detail=detail,
         )
         events.update_hit_ledger(db, page, snapshot_id, event_id, capture.fetched_at,
                                   report.hits, report.new_hits, report.scrubbed_hits)
         events.update_figures(db, page, event_id, capture.fetched_at, report.figures, report.removed_figures)
+        if moved:
+            events.figures_not_new(db, event_id, [f for f in report.figures if f not in report.new_figures])
         queries.insert_fetch(db, run_id, page, capture.source_id, capture.url, capture.kind, capture.fetched_at,
                              outcome, snapshot_id=snapshot_id, **fetch)
+        _report_if_hidden(db, run_id, page, capture.fetched_at, snapshot_id, capture.http_status)
         queries.update_page(db, page, last_outcome=outcome, latest_snapshot_id=snapshot_id, title=capture.title,
                             published=capture.published, **live)
         return outcome
+
+
+def _moved_from(db: sqlite_utils.Database, page: dict, capture: PageCapture, document: bool) -> tuple[dict, float] | None:
+    """The page of the same source, gone lately, that this new page is a copy of (a document:
+    the same bytes), with how alike they are; None for a page that is new indeed."""
+    since = utcnow(datetime.fromisoformat(capture.fetched_at) - timedelta(days=MOVED_WITHIN_DAYS))
+    gone = [candidate for candidate in events.gone_pages_of(db, page["source_id"], page["kind"], since,
+                                                           capture.body_sha256 if document else None)
+            if candidate["page_id"] != page["id"]]
+    if document:
+        return (gone[0], 1.0) if gone else None
+    return moved_from(capture.original_text, gone)
+
+
+def moved_detail(old: dict, similarity: float) -> dict:
+    """What a `moved` event says of where the page was: its old URL and last version there."""
+    return {"moved_from": old["url"], "moved_from_snapshot": old["id"], "moved_similarity": round(similarity, 4)}
+
+
+def _report_if_hidden(db: sqlite_utils.Database, run_id: int | None, page: dict, fetched_at: str,
+                      snapshot_id: int | None, http_status: int) -> None:
+    """An article its listing dropped that still answers with content is `hidden` (delisted,
+    still online: not removed), said once per delisting; it is fetched on, in case it goes."""
+    delisting = events.unconfirmed_delisting(db, page)
+    if delisting is not None and fetched_at > delisting["delisted_at"]:
+        events.insert_event(db, "hidden", page, run_id, fetched_at, snapshot_id=snapshot_id, http_status=http_status,
+                            detail={"listing_source": delisting["source_id"], "delisted_at": delisting["delisted_at"]})
+
+
+def change_detail(report: ChangeReport) -> dict:
+    """What a `changed` event keeps of a comparison: the diff and the figures no longer stated."""
+    detail = {}
+    if report.diff is not None:
+        detail["diff"] = report.diff.as_json()
+    if report.removed_figures:
+        detail["removed_figures"] = [{"value": f.value, "unit": f.unit, "text": f.text, "term": f.term}
+                                     for f in report.removed_figures]
+    return detail
 
 
 def _rescan_reads_the_same(previous: dict | None, capture: PageCapture, attachment: Attachment | None,
@@ -150,6 +192,7 @@ def store_same_body(
 def _record_unchanged(db: sqlite_utils.Database, run_id: int | None, page: dict, fetched_at: str, live: dict,
                       **fetch) -> None:
     queries.insert_fetch(db, run_id, page, page["source_id"], page["url"], page["kind"], fetched_at, UNCHANGED, **fetch)
+    _report_if_hidden(db, run_id, page, fetched_at, page["latest_snapshot_id"], fetch["http_status"])
     events.hits_seen_again(db, page, fetched_at)
     queries.update_page(db, page, last_outcome=UNCHANGED, **live)
 
@@ -174,7 +217,8 @@ def store_gone(
                 events.insert_event(
                     db, "removed", page, run_id, fetched_at, snapshot_id=page["latest_snapshot_id"],
                     http_status=http_status,
-                    detail={"reason": reason, "checks": gone_count, "last_capture": dataclasses.asdict(evidence) if evidence else None},
+                    detail={"reason": reason, "kind": removal_kind(http_status, reason), "checks": gone_count,
+                        "last_capture": dataclasses.asdict(evidence) if evidence else None},
                 )
         queries.update_page(db, page, state=state, gone_count=gone_count, last_fetched=fetched_at,
                             last_status=http_status, last_outcome=GONE)
@@ -215,6 +259,26 @@ def store_fetch_only(
         return outcome
 
 
+def _recast_moved_articles(db: sqlite_utils.Database, run_id: int | None, source_id: str, delisted: list[str],
+                           matcher: KeywordMatcher) -> None:
+    """The articles this crawl found new, compared with those the listing dropped in it: a copy
+    (or near copy) of a dropped one is that article, moved; only what differs is flagged."""
+    gone = events.gone_pages_of(db, source_id, "article", "", urls=delisted)
+    for new in events.new_pages_of_run(db, source_id, run_id):
+        moved = moved_from(new["original_text"], gone)
+        if moved is None:
+            continue
+        old, similarity = moved
+        gone.remove(old)
+        report = compare_versions(Version(old["original_text"], old["published"]),
+                                  Version(new["original_text"], new["published"]), matcher)
+        events.recast_as_moved(db, new["event_id"], old["id"], {**change_detail(report), **moved_detail(old, similarity)})
+        page = {"id": new["page_id"], "source_id": source_id, "url": new["url"]}
+        events.flag_hits(db, page, new["snapshot_id"], new["event_id"], new["detected_at"], report.new_hits,
+                         report.scrubbed_hits)
+        events.figures_not_new(db, new["event_id"], [f for f in report.figures if f not in report.new_figures])
+
+
 @dataclasses.dataclass
 class ListingRead:
     """What one crawl read of a listing source, gathered page by page until it is complete."""
@@ -253,11 +317,14 @@ def store_listing_page(db: sqlite_utils.Database, run_id: int | None, listing: P
 
 
 def store_listing(db: sqlite_utils.Database, run_id: int | None, source_id: str, read: ListingRead,
-                  seen_at: str) -> list[str]:
+                  seen_at: str, matcher: KeywordMatcher) -> list[str]:
     """After every page of a listing was read: record its articles, flag the ones it dropped,
-    each naming the listing snapshot that last showed it and the same list page's snapshot now."""
+    each naming the listing snapshot that last showed it and the same list page's snapshot now;
+    an article of this crawl that is one it dropped, republished at a new URL, is `moved`."""
     with transaction(db):
         delisted = events.update_listing(db, source_id, read.article_urls, seen_at, read.shown)
+        if delisted:
+            _recast_moved_articles(db, run_id, source_id, delisted, matcher)
         for url in delisted:
             page = queries.page_for(db, source_id, url, "article", seen_at)
             last_shown = queries.last_listing_snapshot_linking(db, source_id, url)

@@ -2,6 +2,8 @@
 
 Every event lands in the first section that fits it: removed (or unlinked) pages; events that
 carry new figures, gone figures, or new or scrubbed keyword hits; new pages; everything else.
+History found by backfill or import (`detail.historical`) has a section of its own, last: it is
+evidence of an earlier time, not news.
 Inside a section events are grouped by source, the source with the most important event
 first, and ordered by their `score` (most important first), then by time.
 Page text is hostile: every string taken from a
@@ -30,9 +32,10 @@ SECTIONS = {
     "evidence": "New figures and keyword hits",
     "new_pages": "New pages",
     "other": "Other changes",
+    "history": "History found by backfill",
 }
 _COUNTED_AS = {"removed": "removed or unlinked", "evidence": "with new figures or hits", "new_pages": "new pages",
-               "other": "other"}
+               "other": "other", "history": "from history"}
 COLLAPSED_SECTIONS = ("new_pages", "other")  # their events carry no hit and no figure: one line each
 MAX_TITLE_CHARS = 300
 MAX_CONTEXT_CHARS = 300  # hit and figure context
@@ -210,6 +213,7 @@ class DigestEvent:
     listing: ListingEvidence | None = None  # set for an article a listing stopped linking
     tags: tuple[str, ...] = ()  # a reviewer's tags (the workbench)
     note: str | None = None  # a reviewer's note
+    history_capture: str | None = None  # history: the capture it was found in (a Wayback URL, a WARC record)
 
     @property
     def score(self) -> int:
@@ -331,14 +335,19 @@ def build_digest(
 
 def reading_order(events: Sequence[DigestEvent]) -> tuple[DigestEvent, ...]:
     """Section by section; inside one, sources by their highest score, then each source's
-    events by score, then time."""
+    events by score, then time. History is read as it happened: each page's events in time order."""
     best = {}
     for event in events:
         key = (event.section, event.source_id)
         best[key] = max(best.get(key, 0), event.score)
     order = list(SECTIONS)
-    return tuple(sorted(events, key=lambda e: (
-        order.index(e.section), -best[e.section, e.source_id], e.source_id, -e.score, e.detected_at, e.event_id)))
+
+    def place(e: DigestEvent) -> tuple:
+        if e.section == "history":
+            return order.index(e.section), 0, e.source_id, e.url, e.detected_at, e.event_id
+        return order.index(e.section), -best[e.section, e.source_id], e.source_id, -e.score, e.detected_at, e.event_id
+
+    return tuple(sorted(events, key=place))
 
 
 def _sites(db: sqlite_utils.Database, source_ids: Sequence[str], tags: Sequence[str]) -> dict[str, str]:
@@ -371,7 +380,8 @@ def _event(db: sqlite_utils.Database, row: dict, site: str, flags: list[dict], f
     return DigestEvent(
         event_id=row["id"],
         type=row["type"],
-        section=_section(row["type"], bool(new_hits or scrubbed_hits or new_figures or removed_figures)),
+        section="history" if detail.get("historical") else _section(
+            row["type"], bool(new_hits or scrubbed_hits or new_figures or removed_figures)),
         source_id=row["source_id"],
         site=site,
         url=printable_line(row["url"], 2048),
@@ -391,6 +401,7 @@ def _event(db: sqlite_utils.Database, row: dict, site: str, flags: list[dict], f
         listing=_listing(db, detail) if row["type"] == "delisted" else None,
         tags=tuple(printable_line(tag, reviews.MAX_TAG_CHARS) for tag in work.get("tags", ())),
         note=printable(work.get("note"), reviews.MAX_NOTE_CHARS) or None,
+        history_capture=printable_line(detail.get("capture"), 2048) or None if detail.get("historical") else None,
     )
 
 
@@ -420,7 +431,7 @@ def _listing(db: sqlite_utils.Database, detail: dict) -> ListingEvidence | None:
 
 
 def _section(event_type: str, has_evidence: bool) -> str:
-    if event_type in ("removed", "delisted"):
+    if event_type in ("removed", "delisted", "hidden", "moved"):
         return "removed"
     if has_evidence:
         return "evidence"
@@ -483,10 +494,25 @@ def _summary(row: dict, detail: dict) -> str:
         "fetch_error": f"fetch failed: {detail.get('error', '')}",
         "delisted": delisted_summary(detail, row["source_id"]),
         "restored": "answers with content again after it was removed",
+        "hidden": hidden_summary(detail),
+        "moved": moved_summary(detail),
         "new_page": "first seen",
         "new_document": "first seen",
     }
     return printable_line(reasons.get(row["type"], row["type"]), 300)
+
+
+def moved_summary(detail: dict) -> str:
+    """Where a `moved` page was before: the same text (or nearly) at another URL."""
+    return (f"moved from {detail.get('moved_from', '?')} ({detail.get('moved_similarity', 0):.0%} the same text;"
+            " only what differs is flagged)")
+
+
+def hidden_summary(detail: dict) -> str:
+    """What a `hidden` event means for a researcher: unlinked, but not gone."""
+    return (f"hidden: listing {detail.get('listing_source', '?')} stopped linking it "
+            f"({local_time(detail['delisted_at']) if detail.get('delisted_at') else 'earlier'}), "
+            "but it still answers with content: delisted, not removed")
 
 
 def delisted_summary(detail: dict, source_id: str) -> str:
@@ -505,6 +531,8 @@ def _archive(db: sqlite_utils.Database, row: dict) -> Archive:
     of the page stands in when it was taken after its last version was fetched. A capture
     taken before the version was fetched shows an earlier version, and is named as such."""
     wayback_url, stamp, earlier = row["wayback_url"], row["wayback_timestamp"], None
+    if wayback_url is None and row["origin"] == "wayback":  # backfilled: the capture it came from is its copy
+        wayback_url, stamp = row["origin_ref"], archive_queue.wayback_time(row["fetched_at"])
     if wayback_url is None and row["type"] in ("removed", "delisted", "fetch_error"):
         last = archive_queue.last_capture_for_page(db, row["url"])
         if last is not None and last.wayback_url and (

@@ -101,6 +101,7 @@ def event_json(event: DigestEvent) -> dict:
         "note": event.note,
         "document": dataclasses.asdict(event.document) if event.document else None,
         "listing": _listing_json(event.listing) if event.listing else None,
+        "history_capture": event.history_capture,
     }
 
 
