@@ -11,8 +11,8 @@ Entry kinds and their `subject` (JSON):
   export           an evidence package written: package, datapackage_sha256, snapshot_ids, event_ids
   review           events marked reviewed or not (workbench, `docwatch review`): event_ids, reviewed, at
   tag              an event's tags and note replaced: event_id, tags, at, note_sha256 (the note's, not its text)
-  import           (for importing captures: whatever identifies what was imported;
-                   `snapshot_id` set when it concerns one snapshot)
+  import           a snapshot of a capture docwatch did not fetch (backfill, WARC import): the
+                   snapshot fields plus origin (wayback, warc-import) and origin_ref (where it was read)
 """
 
 from __future__ import annotations
@@ -92,6 +92,6 @@ def verify_chain(db: sqlite_utils.Database) -> ChainReport:
         previous = entry["entry_sha256"]
     unlogged = db.execute(
         "SELECT count(*) FROM snapshots WHERE id NOT IN"
-        " (SELECT snapshot_id FROM custody_log WHERE kind = 'snapshot' AND snapshot_id IS NOT NULL)"
+        " (SELECT snapshot_id FROM custody_log WHERE kind IN ('snapshot', 'import') AND snapshot_id IS NOT NULL)"
     ).fetchone()[0]
     return ChainReport(entries=count, problems=problems, snapshots_without_entry=unlogged)

@@ -53,11 +53,16 @@ def removal_reported_after(db: sqlite_utils.Database, page_id: int, since: str, 
 
 def drop_history_events_into(db: sqlite_utils.Database, snapshot_id: int) -> None:
     """Forget the history event (`new_page` or `changed`) that led to `snapshot_id`, with its
-    flags: an older capture now comes before it, and the event is computed again from that one."""
+    flags: an older capture now comes before it, and the event is computed again from that one.
+    An event a reviewer tagged or wrote a note on is kept (their work is never dropped): the
+    page then shows it beside the recomputed one."""
     stale = [row[0] for row in db.execute(
         "SELECT id FROM events WHERE snapshot_id = ? AND type IN ('new_page', 'changed')"
-        " AND json_extract(detail, '$.historical')", [snapshot_id])]
+        " AND json_extract(detail, '$.historical')"
+        " AND id NOT IN (SELECT event_id FROM event_tags) AND id NOT IN (SELECT event_id FROM event_notes)",
+        [snapshot_id])]
     for event_id in stale:
+        db.execute("DELETE FROM event_triage WHERE event_id = ?", [event_id])
         db.execute("DELETE FROM hit_flags WHERE event_id = ?", [event_id])
         db.execute("UPDATE figures SET first_event_id = NULL WHERE first_event_id = ?", [event_id])
         db.execute("DELETE FROM events WHERE id = ?", [event_id])

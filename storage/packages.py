@@ -23,7 +23,8 @@ class Selection:
 
 SNAPSHOT_COLUMNS = (
     "s.id, p.url, p.source_id, p.kind, s.final_url, s.title, s.fetched_at, s.http_status, s.body_sha256,"
-    " s.text_sha256, s.warc_file, s.warc_offset, s.warc_length, s.wayback_url, s.wayback_timestamp"
+    " s.text_sha256, s.warc_file, s.warc_offset, s.warc_length, s.wayback_url, s.wayback_timestamp,"
+    " s.origin, s.origin_ref"
 )
 
 

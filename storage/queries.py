@@ -217,10 +217,12 @@ def insert_snapshot(
             "origin_ref": capture.origin_ref,
         },
     )
-    custody.append(db, "snapshot", {
-        "url": capture.url, "final_url": capture.final_url, "fetched_at": capture.fetched_at,
-        "http_status": capture.http_status, "body_sha256": capture.body_sha256, "text_sha256": capture.text_sha256,
-    }, snapshot_id)
+    subject = {"url": capture.url, "final_url": capture.final_url, "fetched_at": capture.fetched_at,
+               "http_status": capture.http_status, "body_sha256": capture.body_sha256, "text_sha256": capture.text_sha256}
+    if capture.origin == "crawl":
+        custody.append(db, "snapshot", subject, snapshot_id)
+    else:  # a capture docwatch did not fetch: where it came from is part of its custody
+        custody.append(db, "import", {**subject, "origin": capture.origin, "origin_ref": capture.origin_ref}, snapshot_id)
     if warc:
         custody.append(db, "warc_record", {"warc_file": warc.path, "offset": warc.offset, "length": warc.length,
                                            "body_sha256": warc.sha256}, snapshot_id)

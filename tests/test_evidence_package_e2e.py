@@ -40,10 +40,17 @@ def test_the_demo_edited_article_packaged_verifies_replays_and_fails_after_one_c
     assert validated.returncode == 0 and "the passed WACZ is valid" in validated.stdout, validated.stdout
     verified = run_docwatch("verify", str(package))
     assert verified.returncode == 0, verified.stderr
-    assert "3 snapshot bodies match their SHA-256; 9 custody entries hash as recorded"  # snapshot, record, capture in verified.stdout
+    # each version: its snapshot, its WARC record and its Wayback capture
+    assert "3 snapshot bodies match their SHA-256; 9 custody entries hash as recorded" in verified.stdout
 
     evidence = json.loads(zipfile.ZipFile(package).read("docwatch/evidence.json"))
-    assert [event["event_id"] for event in evidence["digest"]["events"] if event["type"] == "changed"] == [changed]
+    # the demo's backfilled history (2019-2021) has no WARC record here: named with where it is, not packaged
+    assert "3 history version(s) not packaged" in exported.stdout
+    assert [(h["fetched_at"][:4], h["origin"]) for h in evidence["history_not_packaged"]] == [
+        ("2019", "wayback"), ("2020", "wayback"), ("2021", "wayback")]
+    assert all(f"/{url}" in h["origin_ref"] and "/web/20" in h["origin_ref"] for h in evidence["history_not_packaged"])
+    assert [event["event_id"] for event in evidence["digest"]["events"]
+            if event["type"] == "changed" and event["section"] != "history"] == [changed]
     chain = run_docwatch("custody", "verify", env=env)
     assert chain.returncode == 0 and "Custody log OK" in chain.stdout, chain.stderr
     assert evidence["custody"]["head"]["id"] < int(chain.stdout.split(" entries")[0].rsplit(" ", 1)[1])  # + export
@@ -78,8 +85,9 @@ def test_an_event_package_is_timestamped_a_dead_authority_reported_and_a_tampere
         env = {"DOCWATCH_DATA_DIR": str(tmp_path / "demo"),
                "DOCWATCH_TIMESTAMP_AUTHORITIES": f"{authority.url},http://127.0.0.1:9/down"}
         exported = run_docwatch("export", "--wacz", str(package), "--event", str(changed), env=env)
-    # the changed version, the one before it, and the scan the edit linked; their events
-    assert exported.returncode == 0 and "3 version(s) of 2 page(s), 3 event(s)" in exported.stdout, exported.stderr
+    # the changed version, the one before it, and the scan the edit linked; their events (with the
+    # history event that led from the backfilled 2021 capture to the first crawled version)
+    assert exported.returncode == 0 and "3 version(s) of 2 page(s), 4 event(s)" in exported.stdout, exported.stderr
     assert "1 timestamp(s)" in exported.stdout and authority.requests == 1
     assert "docwatch: no timestamp from http://127.0.0.1:9/down" in exported.stderr
     verified = run_docwatch("verify", str(package))

@@ -337,7 +337,7 @@ def _check_snapshots(evidence: dict, scratch: Path, found: Verification) -> None
             intact = False
         if not intact:
             found.failures.append(f"custody entry {entry.get('id')}: its fields do not hash to its entry_sha256")
-        elif entry["kind"] == "snapshot" and entry["subject"].get("body_sha256") != bodies.get(entry["snapshot_id"]):
+        elif entry["kind"] in ("snapshot", "import") and entry["subject"].get("body_sha256") != bodies.get(entry["snapshot_id"]):
             found.failures.append(f"custody entry {entry['id']}: snapshot {entry['snapshot_id']}'s body SHA-256"
                                   " differs from the one the package holds")
         else:

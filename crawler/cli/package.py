@@ -50,8 +50,11 @@ def export(app: App, output: Path, event_ids: tuple[int, ...], urls: tuple[str, 
     snapshots = packages.selected_snapshots(db, selection)
     if not snapshots:
         raise BadInput("no stored version matches this selection: nothing to package")
-    packaged, problems = [], []
+    packaged, problems, held_elsewhere = [], [], []
     for snapshot in snapshots:
+        if snapshot["warc_file"] is None and snapshot["origin"] != "crawl":
+            held_elsewhere.append(snapshot)  # history read from the Wayback Machine or a WARC file
+            continue
         if snapshot["warc_file"] is None:
             problems.append(f"snapshot {snapshot['id']} ({snapshot['url']}) has no WARC record")
             continue
@@ -63,12 +66,19 @@ def export(app: App, output: Path, event_ids: tuple[int, ...], urls: tuple[str, 
             problems.append(f"snapshot {snapshot['id']} ({snapshot['url']}): its WARC records cannot be read: {error}")
     if problems:
         _fail(f"no package written: {len(problems)} of the selected versions cannot be packaged whole", problems)
-    snapshot_ids = [snapshot["id"] for snapshot in snapshots]
+    if not packaged:
+        raise BadInput("every selected version is history held elsewhere (backfilled or imported, no WARC record"
+                       " here): cite its capture (`docwatch snapshots URL`), nothing to package")
+    snapshot_ids = [item.snapshot["id"] for item in packaged]
     created = datetime.now(timezone.utc).replace(microsecond=0)
     digest = build_digest(db, None, utcnow(created), event_ids=packages.events_of(db, selection, snapshot_ids))
     evidence = {"generated_at": utcnow(created), "selection": selection.as_json(),
                 "digest": json.loads(render_json(digest)),
-                "custody": {"entries": custody.entries(db, snapshot_ids), "head": custody.head(db)}}
+                "custody": {"entries": custody.entries(db, snapshot_ids), "head": custody.head(db)},
+                # versions docwatch did not fetch and holds no WARC record of: named with where they are
+                "history_not_packaged": [
+                    {key: snapshot[key] for key in ("id", "url", "fetched_at", "http_status", "body_sha256", "origin",
+                                                    "origin_ref")} for snapshot in held_elsewhere]}
     try:
         key = signing.signing_key(app.config.data_dir)
     except ValueError as error:
@@ -77,9 +87,13 @@ def export(app: App, output: Path, event_ids: tuple[int, ...], urls: tuple[str, 
                             app.config.timestamp_authorities)
     custody.append(db, "export", {"package": output.name, "datapackage_sha256": written.manifest_sha256,
                                   "snapshot_ids": snapshot_ids, "event_ids": [e.event_id for e in digest.events]})
-    click.echo(f"Wrote {output}: {len(snapshots)} version(s) of {len({s['url'] for s in snapshots})} page(s),"
+    click.echo(f"Wrote {output}: {len(packaged)} version(s) of {len({p.snapshot['url'] for p in packaged})} page(s),"
                f" {len(digest.events)} event(s); signed by key {signing.fingerprint(signing.public_key_text(key))};"
                f" {len(written.timestamps)} timestamp(s).")
+    if held_elsewhere:
+        click.echo(f"{len(held_elsewhere)} history version(s) not packaged (no WARC record here: read from the Wayback"
+                   " Machine or a WARC file); docwatch/evidence.json names each with where it is"
+                   " (history_not_packaged).")
     for failure in written.timestamp_failures:
         click.echo(printable_line(f"docwatch: no timestamp from {failure} (the package is signed without it)", 500),
                    err=True)
