@@ -210,7 +210,8 @@ def build(path: Path, shape: Shape, end: datetime) -> None:
     conn.executemany(
         "INSERT INTO archive_requests (url, reason, snapshot_id, state, attempts, next_attempt_at, wayback_url,"
         " wayback_timestamp, capture_kind, last_error, created_at, updated_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
-        [archive_row(page_url[page], page, snapshot_id, snapshot_times[snapshot_id], rng, moment, end)
+        [archive_row(page_url[page], snapshot_id, snapshot_id == ids[0], snapshot_id == ids[-1],
+                     snapshot_times[snapshot_id], rng, moment, end)
          for page, ids in snapshot_ids.items() for snapshot_id in ids],
     )
     conn.executemany(
@@ -221,7 +222,6 @@ def build(path: Path, shape: Shape, end: datetime) -> None:
          for page in range(shape.pages) if page_kind[page] == "article"],
     )
     conn.execute("COMMIT")
-    conn.execute("ANALYZE")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
 
@@ -274,11 +274,14 @@ def fetch_row(t, shape, page_url, page_source, rng, moment) -> tuple:
             500 if failed else 200, "failed" if failed else "unchanged", "HTTP 500" if failed else None, page_url[page])
 
 
-def archive_row(url, page, snapshot_id, t, rng, moment, end) -> tuple:
+def archive_row(url, snapshot_id, first, last, t, rng, moment, end) -> tuple:
+    """Most requests done; of the last month's, some failed or waiting for keys, and a page's
+    latest version possibly still queued (one open request per URL, as the schema demands)."""
     done = rng.random() < 0.8 or moment(t) < end - timedelta(days=30)
-    state = "done" if done else rng.choice(("queued", "failed", "needs_credentials"))
+    state = "done" if done else rng.choice(("queued", "failed", "needs_credentials") if last else
+                                           ("failed", "needs_credentials"))
     stamp = (moment(t) + timedelta(hours=2)).strftime("%Y%m%d%H%M%S")
-    return (url, "new_page" if snapshot_id == page else "changed", snapshot_id, state, iso(moment(t)),
+    return (url, "new_page" if first else "changed", snapshot_id, state, iso(moment(t)),
             f"https://web.archive.org/web/{stamp}/{url}" if done else None, stamp if done else None,
             "new" if done else None, None if done else "HTTP 429 Too Many Requests", iso(moment(t)), iso(moment(t)))
 
