@@ -5,17 +5,12 @@ the same after the upgrade, and a run started afterwards becomes its source's la
 import sqlite3
 
 from storage import open_database, queries
-from storage.migrations import MIGRATIONS
+from tests.old_schema import schema_before
 
 
 def previous_version_db(path):
     old = sqlite3.connect(path)
-    old.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
-                " applied_at TEXT NOT NULL)")
-    for version, description, sql in MIGRATIONS:
-        if version < 24:
-            old.executescript(sql)
-            old.execute("INSERT INTO schema_migrations VALUES (?, ?, 'then')", [version, description])
+    schema_before(old, 24)
     for source in ("rst", "tjj"):
         old.execute("INSERT INTO sources (id, url, type, added_at, updated_at) VALUES (?, ?, 'listing', 'then', 'then')",
                     [source, f"http://{source}.example/"])
