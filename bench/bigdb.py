@@ -318,9 +318,12 @@ def commands(shape: Shape, db: Path) -> list[tuple[str, list[str]]]:
     import sqlite3
 
     with sqlite3.connect(db) as conn:
-        [changed_url] = conn.execute(
-            "SELECT p.url FROM pages p WHERE (SELECT count(*) FROM snapshots s WHERE s.page_id = p.id) >= 2"
-            " AND p.kind = 'article' LIMIT 1").fetchone()
+        busiest_url, versions = conn.execute(
+            "SELECT p.url, count(*) FROM snapshots s JOIN pages p ON p.id = s.page_id WHERE p.kind = 'article'"
+            " GROUP BY s.page_id ORDER BY 2 DESC LIMIT 1").fetchone()
+        [typical_url] = conn.execute(
+            "SELECT p.url FROM pages p WHERE p.kind = 'article' AND p.id > ? AND"
+            " (SELECT count(*) FROM snapshots s WHERE s.page_id = p.id) = 2 LIMIT 1", [shape.pages // 2]).fetchone()
     source = f"src-{shape.sources // 2:04d}"
     return [
         ("events --since 1d", ["events", "--since", "1d"]),
@@ -330,7 +333,8 @@ def commands(shape: Shape, db: Path) -> list[tuple[str, list[str]]]:
         *((f"digest --since 1d --format {name}", ["digest", "--since", "1d", "--format", name]) for name in FORMATS),
         ("status", ["status"]),
         (f"pages --source {source}", ["pages", "--source", source]),
-        ("diff URL", ["diff", changed_url]),
+        ("diff URL (a page with 2 versions)", ["diff", typical_url]),
+        (f"diff URL (the page with the most versions, {versions:,})", ["diff", busiest_url]),
     ]
 
 
@@ -489,7 +493,7 @@ def main() -> None:
     for name, command in commands(shape, args.db):
         print(f"{name} ...", file=sys.stderr, flush=True)
         # the floor: the same command where there is nothing to read (diff needs a page: `events` stands in)
-        floor = time_command(cli(empty, watchlist, work / "data"), ["events"] if name == "diff URL" else command,
+        floor = time_command(cli(empty, watchlist, work / "data"), ["events"] if name.startswith("diff URL") else command,
                              args.repeat)
         timing = time_command(cli(args.db, watchlist, work / "data"), command, args.repeat)
         rows.append((name, timing, floor))

@@ -22,7 +22,7 @@ import sqlite_utils
 
 from crawler.compare.diff import CharOp, SentenceChange
 from crawler.safe_text import printable_line
-from storage import archive_queue
+from storage import archive_queue, reports
 
 SECTIONS = {
     "removed": "Removed or unlinked pages",
@@ -310,7 +310,7 @@ def build_digest(
         clauses.append("e.id > ?")
         params.append(after_event_id)
     elif since:
-        clauses.append("e.detected_at >= ?")
+        clauses = ["+e.id <= ?", "e.detected_at >= ?"]  # narrowed by events_detected: see reports.event_order
         params.append(since)
     if unreviewed:
         clauses.append("e.reviewed_at IS NULL")
@@ -326,7 +326,7 @@ def build_digest(
         " FROM events e JOIN pages p ON p.id = e.page_id"
         " LEFT JOIN snapshots s ON s.id = coalesce(e.snapshot_id, p.latest_snapshot_id)"
         " LEFT JOIN pages parent ON parent.id = p.parent_page_id"
-        f" WHERE {' AND '.join(clauses)} ORDER BY e.id",
+        f" WHERE {' AND '.join(clauses)} ORDER BY {reports.event_order(None if after_event_id is not None else since)}",
         params,
     ))
     event_ids = [row["id"] for row in rows]
