@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 from typing import Any, Iterable, Iterator
 
 import scrapy
@@ -11,6 +10,8 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawler.compare.keywords import KeywordSet
+from crawler.config.settings import watchlist_path
 from crawler.config.watchlist import Source, load_watchlist
 from crawler.fetch.items import FetchedPage, FetchFailed, FetchSkipped
 from crawler.fetch.middlewares import HOPS, WIRE_EXCHANGE
@@ -28,21 +29,27 @@ def _headers(headers) -> dict[str, str]:
 
 
 class WatchlistSpider(scrapy.Spider):
-    """Base for the spiders. `sources` comes from the docwatch CLI; from the `scrapy` command,
-    `-a source=ID[,ID]` picks sources from the watchlist ($DOCWATCH_WATCHLIST or ./watchlist.yaml)."""
+    """Base for the spiders. `sources` and the watchlist's `keyword_sets` come from the docwatch
+    CLI; from the `scrapy` command, `-a source=ID[,ID]` picks sources from the watchlist
+    ($DOCWATCH_WATCHLIST or ./watchlist.yaml). The pipeline's stages take both from here."""
 
     source_type: str = ""
     # Error statuses reach the callback, so a 404 or a 503 is recorded rather than dropped;
     # 3xx stay with the redirect middleware.
     handle_httpstatus_list = list(range(400, 600))
 
-    def __init__(self, sources: Iterable[Source] | None = None, source: str | None = None, **kwargs: Any):
+    def __init__(self, sources: Iterable[Source] | None = None, keyword_sets: dict[str, KeywordSet] | None = None,
+                 source: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         if sources is None:
-            watchlist = load_watchlist(os.environ.get("DOCWATCH_WATCHLIST", "watchlist.yaml"))
+            watchlist = load_watchlist(watchlist_path(None))
             wanted = set(source.split(",")) if source else None
             sources = [s for s in watchlist.sources if wanted is None or s.id in wanted]
+            keyword_sets = watchlist.keyword_sets
+        if keyword_sets is None:
+            raise TypeError("a spider given its sources needs the watchlist's keyword_sets too")
         self.sources = {s.id: s for s in sources if s.type == self.source_type}
+        self.keyword_sets = keyword_sets
 
     def request(self, source: Source, url: str, kind: str, callback, **meta: Any) -> scrapy.Request:
         meta.update({"source_id": source.id, "kind": kind, FETCH_ID: next(_fetch_ids)})

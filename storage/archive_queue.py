@@ -366,6 +366,12 @@ def last_errors(db: sqlite_utils.Database, limit: int = 10) -> list[ArchiveReque
     ]
 
 
+def latest_request_state(db: sqlite_utils.Database, url: str) -> str | None:
+    """The state of the latest archive request for `url`; None when none was made."""
+    row = db.execute("SELECT state FROM archive_requests WHERE url = ? ORDER BY id DESC LIMIT 1", [url]).fetchone()
+    return row[0] if row else None
+
+
 def snapshot_evidence(db: sqlite_utils.Database, url: str) -> list[dict]:
     """A page's stored copies, oldest first: hashes, WARC record and Wayback capture, with
     ``archive_status`` ``archived`` (a capture of this version), ``earlier_version`` (only

@@ -23,6 +23,13 @@ def link_to_parent(db: sqlite_utils.Database, document: dict, parent_url: str, s
         update_row(db, "pages", document["id"], {"parent_page_id": parent["id"]})
 
 
+def document_linked_from(db: sqlite_utils.Database, url: str, parent: dict) -> dict | None:
+    """The document at `url` if `parent` is the page that links it."""
+    rows = list(db.query("SELECT * FROM pages WHERE url = ? AND kind = 'document' AND parent_page_id = ?",
+                         [url, parent["id"]]))
+    return rows[0] if rows else None
+
+
 def mark_snapshot(db: sqlite_utils.Database, snapshot_id: int, file_type: str, no_text: bool, text_origin: str = "text",
                   ocr_confidence: float | None = None, ocr_page_hashes: tuple[str, ...] = (), ocr_skipped_pages: int = 0) -> None:
     """A document snapshot's file type, and where its text came from (the file, or OCR)."""

@@ -97,9 +97,8 @@ def out_of_space(error: BaseException) -> bool:
 
 
 def insert_row(db: sqlite_utils.Database, table: str, row: dict) -> int:
-    """INSERT one row and return its rowid. The crawl's hot path uses this rather than
-    sqlite-utils' Table.insert, which inspects the schema on every call (a third of the
-    time spent storing a page)."""
+    """INSERT one row and return its rowid: how every module in storage/ inserts a plain row
+    (not sqlite-utils' Table.insert, which reads the schema on every call: see storage/__init__)."""
     columns = ", ".join(row)
     marks = ", ".join("?" * len(row))
     return db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values())).lastrowid

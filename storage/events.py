@@ -57,6 +57,11 @@ def update_hit_ledger(
         )
 
 
+def hits_seen_again(db: sqlite_utils.Database, page: dict, seen_at: str) -> None:
+    """The page was fetched unchanged: every hit still on it was seen at `seen_at`."""
+    db.execute("UPDATE hits SET last_seen = ? WHERE page_id = ? AND present = 1", [seen_at, page["id"]])
+
+
 def update_figures(
     db: sqlite_utils.Database, page: dict, event_id: int, seen_at: str, figures: Iterable, removed: Iterable,
 ) -> None:

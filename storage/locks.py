@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 import sqlite_utils
 
-from storage.database import open_database, transaction, utcnow
+from storage.database import insert_row, open_database, transaction, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -131,11 +131,9 @@ class SourceLock:
                 raise SourcesBusy(busy)
             run_id = start_run()
             now = utcnow()
-            db["source_locks"].insert_all(
-                {"source_id": i, "pid": os.getpid(), "host": HOST, "holder": holder, "run_id": run_id,
-                 "acquired_at": now, "heartbeat": now}
-                for i in ids
-            )
+            for source_id in ids:
+                insert_row(db, "source_locks", {"source_id": source_id, "pid": os.getpid(), "host": HOST,
+                                                "holder": holder, "run_id": run_id, "acquired_at": now, "heartbeat": now})
         lock = cls(db_path, ids)
         lock._thread.start()
         return lock, run_id
@@ -211,9 +209,9 @@ def register_daemon(db: sqlite_utils.Database, watchlist: str) -> int:
         if other is not None:
             raise DaemonRunning(other)
         db.execute("UPDATE daemons SET stopped_at = heartbeat WHERE stopped_at IS NULL")
-        return db["daemons"].insert(
-            {"pid": os.getpid(), "host": HOST, "started_at": now, "heartbeat": now, "watchlist": watchlist}
-        ).last_pk
+        return insert_row(
+            db, "daemons", {"pid": os.getpid(), "host": HOST, "started_at": now, "heartbeat": now, "watchlist": watchlist}
+        )
 
 
 def daemon_heartbeat(db: sqlite_utils.Database, daemon_id: int) -> None:

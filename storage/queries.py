@@ -1,4 +1,4 @@
-"""Every read and write of the evidence store. Other modules never write SQL of their own."""
+"""Sources, runs, pages, snapshots and fetches: what a crawl reads and writes for each page it fetches."""
 
 from __future__ import annotations
 
@@ -56,18 +56,12 @@ def sync_sources(db: sqlite_utils.Database, sources: Iterable[Any]) -> None:
     now = utcnow()
     with transaction(db):
         for source in sources:
-            existing = db.execute("SELECT added_at FROM sources WHERE id = ?", [source.id]).fetchone()
-            db["sources"].upsert(
-                {
-                    "id": source.id,
-                    "url": source.url,
-                    "type": source.type,
-                    "name": source.name,
-                    "tags": json.dumps(list(source.tags), ensure_ascii=False),
-                    "added_at": existing[0] if existing else now,
-                    "updated_at": now,
-                },
-                pk="id",
+            db.execute(
+                "INSERT INTO sources (id, url, type, name, tags, added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET url = excluded.url, type = excluded.type, name = excluded.name,"
+                " tags = excluded.tags, updated_at = excluded.updated_at",
+                [source.id, source.url, source.type, source.name, json.dumps(list(source.tags), ensure_ascii=False),
+                 now, now],
             )
 
 
@@ -103,8 +97,12 @@ def finish_run(db: sqlite_utils.Database, run_id: int, status: str, error: str |
     ).fetchall()
     row["requests_unaccounted"] = None if requests is None else requests - rows
     with transaction(db):
-        db["runs"].update(run_id, row)
-    return db["runs"].get(run_id)
+        update_row(db, "runs", run_id, row)
+    return run(db, run_id)
+
+
+def run(db: sqlite_utils.Database, run_id: int) -> dict:
+    return next(db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
 
 
 def add_run_requests(db: sqlite_utils.Database, run_id: int, count: int) -> None:
@@ -122,7 +120,7 @@ def interrupt_dead_runs(db: sqlite_utils.Database) -> int:
     ]
     with transaction(db):
         for run_id in stale:
-            db["runs"].update(run_id, {"status": "interrupted", "finished_at": utcnow()})
+            update_row(db, "runs", run_id, {"status": "interrupted", "finished_at": utcnow()})
     return len(stale)
 
 
@@ -314,7 +312,7 @@ def last_runs(db: sqlite_utils.Database) -> dict[str, dict]:
     keyword hits it flagged as new (from `hit_flags`)."""
     result = {}
     for source_id, (run_id, _) in last_run_starts(db).items():
-        run = db["runs"].get(run_id)
+        latest_run = run(db, run_id)
         counts = dict(
             db.execute(
                 "SELECT outcome, count(*) FROM fetches WHERE run_id = ? AND source_id = ? AND kind != 'listing'"
@@ -327,8 +325,8 @@ def last_runs(db: sqlite_utils.Database) -> dict[str, dict]:
             [run_id, source_id],
         ).fetchall()
         result[source_id] = {
-            "run_id": run_id, "trigger": run["trigger"], "started_at": run["started_at"],
-            "finished_at": run["finished_at"], "status": run["status"], "error": run["error"],
+            "run_id": run_id, "trigger": latest_run["trigger"], "started_at": latest_run["started_at"],
+            "finished_at": latest_run["finished_at"], "status": latest_run["status"], "error": latest_run["error"],
             "pages": sum(counts.values()), **{f"pages_{outcome}": counts.get(outcome, 0) for outcome in PAGE_OUTCOMES},
             "new_hits": new_hits,
         }

@@ -23,6 +23,16 @@ def known_source_ids(db: sqlite_utils.Database) -> list[str]:
     return [row[0] for row in db.execute("SELECT id FROM sources ORDER BY id")]
 
 
+def sources(db: sqlite_utils.Database) -> list[dict]:
+    """Every source docwatch has watched (id, url, name, tags as a JSON list), by id."""
+    return list(db.query("SELECT id, url, name, tags FROM sources ORDER BY id"))
+
+
+def tags_in_use(db: sqlite_utils.Database) -> set[str]:
+    """Every tag some source has."""
+    return {tag for (tags_json,) in db.execute("SELECT tags FROM sources") for tag in json.loads(tags_json or "[]")}
+
+
 def _filters(since_column: str, since: str | None, source_column: str, source_ids: Sequence[str]) -> tuple[list[str], list]:
     clauses, params = [], []
     if since:

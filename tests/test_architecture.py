@@ -1,4 +1,5 @@
-"""The code's shape, checked: no import cycle, and no private name used outside its module.
+"""The code's shape, checked: no import cycle, no private name used outside its module, and no
+SQL outside storage/.
 
 Every module under crawler/, spiders/ and storage/ is read with `ast` (nothing is imported), so
 the check covers imports inside functions too: a cycle hidden in a lazy import is still a cycle.
@@ -7,6 +8,7 @@ the check covers imports inside functions too: a cycle hidden in a lazy import i
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +147,62 @@ def test_the_watchlist_model_loads_without_the_digest_package():
         [sys.executable, "-c", "import sys, crawler.config.watchlist; print(sorted(m for m in sys.modules if m.startswith('crawler.')))"],
         capture_output=True, text=True, check=True, cwd=ROOT).stdout
     assert "crawler.config.watchlist" in loaded and "crawler.report" not in loaded
+
+
+SQL_STATEMENT = re.compile(
+    r"\b(SELECT\b.+\bFROM|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX)|PRAGMA)\b",
+    re.DOTALL)  # upper case, as SQL is written here: "Select the sources from the list" is prose
+DATABASE_CALLS = {"execute", "executemany", "executescript", "query", "table"}
+
+
+def sql_outside_storage(module: str, tree: ast.Module) -> list[str]:
+    """SQL in a string literal (an f-string's literal parts too), and calls that hand a
+    database SQL or a table (`.execute(`, `.query(`, `db["pages"]`), in a module outside storage/."""
+    if module == "storage" or module.startswith("storage."):
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL_STATEMENT.search(node.value):
+            found.append(f"{module}:{node.lineno} SQL {node.value[:60]!r}")
+        elif isinstance(node, ast.JoinedStr):
+            literal = "".join(part.value for part in node.values if isinstance(part, ast.Constant))
+            if SQL_STATEMENT.search(literal):
+                found.append(f"{module}:{node.lineno} SQL {literal[:60]!r}")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in DATABASE_CALLS:
+            found.append(f"{module}:{node.lineno} calls .{node.func.attr}(")
+        elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "db":
+            found.append(f"{module}:{node.lineno} uses a table as db[...]")
+    return found
+
+
+def test_the_sql_check_sees_sql_outside_storage():
+    planted = ast.parse(
+        'rows = db.query("SELECT * FROM pages WHERE url = ?", [url])\n'
+        'db.execute(f"UPDATE hits SET last_seen = ? WHERE page_id IN ({marks})")\n'
+        'db["runs"].insert({})\n'
+        'text = "Select the sources from the list"\n'
+        'self.db.conn.executemany(statement, rows)\n')
+    assert {use.split(" ", 1)[0] for use in sql_outside_storage("crawler.alpha", planted)} == {
+        "crawler.alpha:1", "crawler.alpha:2", "crawler.alpha:3", "crawler.alpha:5"}
+    assert sql_outside_storage("storage.pages", planted) == []
+
+
+def test_no_sql_outside_storage():
+    """Every query lives in storage/, one module per table group; the rest of docwatch calls them."""
+    found = [use for name, tree in product_modules().items() for use in sql_outside_storage(name, tree)]
+    assert found == []
+
+
+def test_the_readme_names_the_pipeline_stages_in_their_order():
+    """The README's "How a crawl works" lists the Scrapy stages as the crawl runs them: each class of
+    ITEM_PIPELINES, by name, in priority order, and each one defined in crawler/pipeline/."""
+    from crawler.fetch.scrapy_settings import base
+
+    readme = (ROOT / "README.md").read_text("utf-8")
+    section = readme[readme.index("## How a crawl works"):]
+    section = section[:section.index("\n## ")]
+    stages = [path.rsplit(".", 1) for path, _ in sorted(base.ITEM_PIPELINES.items(), key=lambda entry: entry[1])]
+    assert all(module.startswith("crawler.pipeline.") for module, _ in stages)
+    positions = [section.find(f"`{name}`") for _, name in stages]
+    assert -1 not in positions, f"stages the README does not name: {[n for (_, n), p in zip(stages, positions) if p < 0]}"
+    assert positions == sorted(positions), "the README lists the stages out of order"

@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from crawler.demo.fake_wayback import FakeWayback
+from tests.wayback import add_capture, save_requests
 from crawler.archive.queue import ArchiveSettings, work_queue
 from crawler.archive.warc import WarcWriter, build_exchange
 from crawler.fetch.items import WireExchange
@@ -87,7 +88,7 @@ def queue_article(db, site, path: str, reason: str = "new_page") -> tuple[int, i
 
 
 def submissions(fake: FakeWayback) -> Counter:
-    return Counter(r.form["url"][0] for r in fake.save_requests())
+    return Counter(r.form["url"][0] for r in save_requests(fake))
 
 
 def delay_of(request: archive_queue.ArchiveRequest) -> float:
@@ -110,7 +111,7 @@ def test_a_confirmed_capture_is_stored_on_the_request_and_its_snapshot(fake, db,
         assert requests.get(request.wayback_url, timeout=5).content == (site.root / path.lstrip("/")).read_bytes()
     assert set(submissions(fake).values()) == {1}
     # The window never reaches back before the snapshot was fetched (just now): seconds, not "1h".
-    assert all(int(r.form["if_not_archived_within"][0]) <= 5 for r in fake.save_requests())
+    assert all(int(r.form["if_not_archived_within"][0]) <= 5 for r in save_requests(fake))
 
 
 def test_a_429_pauses_submissions_for_its_retry_after_then_succeeds(fake, db, site) -> None:
@@ -121,7 +122,7 @@ def test_a_429_pauses_submissions_for_its_retry_after_then_succeeds(fake, db, si
     request = archive_queue.request(db, request_id)
     assert request.state == "done" and request.attempts == 1
     assert time.monotonic() - started >= 7  # the fake's Retry-After
-    assert len(fake.save_requests()) == 2
+    assert len(save_requests(fake)) == 2
 
 
 def test_server_errors_back_off_exponentially(fake, db, site) -> None:
@@ -138,7 +139,7 @@ def test_server_errors_back_off_exponentially(fake, db, site) -> None:
     assert delays[0] == pytest.approx(0.5, abs=0.1) and delays[1] == pytest.approx(1.0, abs=0.1)
     work_queue(db, client, settings)
     assert archive_queue.request(db, request_id).state == "done"
-    assert len(fake.save_requests()) == 3
+    assert len(save_requests(fake)) == 3
 
 
 def test_a_session_limit_refusal_slows_down_and_is_retried(fake, db, site) -> None:
@@ -156,7 +157,7 @@ def test_the_daily_cap_refusal_records_a_capture_taken_since_the_fetch(fake, db,
     snapshot_id = add_snapshot(db, url, body, fetched_at=fetched)
     request_id = archive_queue.enqueue(db, url, "new_page", snapshot_id)
     since = (fetched + timedelta(minutes=5)).strftime("%Y%m%d%H%M%S")
-    fake.add_capture(url, b"<html>captured after our fetch</html>", since)
+    add_capture(fake, url, b"<html>captured after our fetch</html>", since)
     fake.script(["refuse_daily_limit"])
     work_queue(db, client_for(fake), settings_for(fake))
     request = archive_queue.request(db, request_id)
@@ -168,7 +169,7 @@ def test_the_daily_cap_with_only_an_earlier_capture_is_no_capture_of_this_versio
     request_id, snapshot_id = queue_article(db, site, ARTICLES[0], reason="changed")
     url = site.base_url + ARTICLES[0]
     earlier = (datetime.now(timezone.utc) - timedelta(hours=3)).strftime("%Y%m%d%H%M%S")
-    fake.add_capture(url, b"<html>the page before it changed</html>", earlier)
+    add_capture(fake, url, b"<html>the page before it changed</html>", earlier)
     fake.script(["refuse_daily_limit"])
     work_queue(db, client_for(fake), settings_for(fake))
     request = archive_queue.request(db, request_id)
@@ -201,7 +202,7 @@ def test_a_job_pending_forever_stays_retryable_and_is_polled_not_resubmitted(fak
         assert request.job_id and "gave no result within 0.5s" in request.last_error
         assert request.wayback_url is None and db["snapshots"].get(snapshot_id)["wayback_url"] is None
         time.sleep(delay_of(request) + 0.05)
-    assert len(fake.save_requests()) == 1
+    assert len(save_requests(fake)) == 1
     assert sum(r.path == f"/save/status/{request.job_id}" for r in fake.requests) >= 10
 
 
@@ -213,7 +214,7 @@ def test_after_max_attempts_the_request_fails_with_its_reason(fake, db, site) ->
     request = archive_queue.request(db, request_id)
     assert (request.state, request.attempts) == ("failed", 3)
     assert request.last_error == "gave up after 3 attempts; last: HTTP 502"
-    assert len(fake.save_requests()) == 3
+    assert len(save_requests(fake)) == 3
 
 
 def test_without_keys_only_a_capture_of_the_fetched_version_is_recorded(fake, db, site) -> None:
@@ -225,10 +226,10 @@ def test_without_keys_only_a_capture_of_the_fetched_version_is_recorded(fake, db
         queued[path] = archive_queue.enqueue(db, site.base_url + path, "new_page", snapshot_id), snapshot_id
     since, before = (fetched + timedelta(minutes=20)), (fetched - timedelta(minutes=20))
     since, before = since.strftime("%Y%m%d%H%M%S"), before.strftime("%Y%m%d%H%M%S")
-    fake.add_capture(site.base_url + ARTICLES[0], b"<html>taken after our fetch</html>", since)
-    fake.add_capture(site.base_url + ARTICLES[1], b"<html>the version before</html>", before)
+    add_capture(fake, site.base_url + ARTICLES[0], b"<html>taken after our fetch</html>", since)
+    add_capture(fake, site.base_url + ARTICLES[1], b"<html>the version before</html>", before)
     same_bytes = (site.root / ARTICLES[2].lstrip("/")).read_bytes()
-    fake.add_capture(site.base_url + ARTICLES[2], same_bytes, "20190301120000")  # its digest is our body's
+    add_capture(fake, site.base_url + ARTICLES[2], same_bytes, "20190301120000")  # its digest is our body's
     summary = work_queue(db, client_for(fake, keys=None), settings_for(fake))
     assert (summary.existing_captures, summary.needs_credentials, summary.new_captures) == (2, 2, 0)
     for path, stamp in ((ARTICLES[0], since), (ARTICLES[2], "20190301120000")):
@@ -243,7 +244,7 @@ def test_without_keys_only_a_capture_of_the_fetched_version_is_recorded(fake, db
     assert db["snapshots"].get(queued[ARTICLES[1]][1])["wayback_url"] is None
     unknown = archive_queue.request(db, queued[ARTICLES[3]][0])
     assert unknown.state == "needs_credentials" and "no capture in the Wayback Machine" in unknown.last_error
-    assert fake.save_requests() == []
+    assert save_requests(fake) == []
 
 
 def test_refused_keys_mean_needs_credentials_and_the_secret_is_never_stored(fake, db, site) -> None:
@@ -253,7 +254,7 @@ def test_refused_keys_mean_needs_credentials_and_the_secret_is_never_stored(fake
         request = archive_queue.request(db, request_id)
         assert request.state == "needs_credentials" and "refused the keys" in request.last_error
         assert SECRET not in request.last_error
-    assert len(fake.save_requests()) == 1  # no use sending the second with keys known to be bad
+    assert len(save_requests(fake)) == 1  # no use sending the second with keys known to be bad
 
 
 def test_within_the_window_an_unchanged_page_is_not_submitted_again_but_a_changed_one_is(
@@ -302,7 +303,7 @@ def test_a_capture_spn2_offers_from_before_the_fetch_is_kept_as_the_earlier_vers
     assert "was taken before this version was fetched" in request.last_error
     assert delay_of(request) >= 3600 - 5  # "You can make new capture of this URL after 1 hours"
     assert db["snapshots"].get(changed)["wayback_url"] is None
-    assert len(fake.save_requests()) == 2
+    assert len(save_requests(fake)) == 2
 
 
 def test_submissions_never_exceed_the_captures_per_minute(fake, db, site) -> None:
@@ -310,7 +311,7 @@ def test_submissions_never_exceed_the_captures_per_minute(fake, db, site) -> Non
     work_queue(db, client_for(fake), settings_for(fake, captures_per_minute=2), deadline=time.monotonic() + 2)
     states = Counter(archive_queue.request(db, request_id).state for request_id in ids)
     assert states == {"done": 2, "queued": 2}
-    assert len(fake.save_requests()) == 2
+    assert len(save_requests(fake)) == 2
 
 
 def test_the_account_capacity_is_read_before_each_submission(fake, db, site) -> None:
@@ -336,7 +337,7 @@ def test_kill_9_while_the_queue_is_worked_loses_and_duplicates_nothing(fake, db,
         kill_after_polls = job_polls() + polls_before_kill
         worker = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         give_up = time.monotonic() + 30
-        while (len(fake.save_requests()) < len(ARTICLES) or job_polls() < kill_after_polls) \
+        while (len(save_requests(fake)) < len(ARTICLES) or job_polls() < kill_after_polls) \
                 and worker.poll() is None and time.monotonic() < give_up:
             time.sleep(0.02)
         assert worker.poll() is None, "the worker finished before it could be killed"

@@ -167,6 +167,7 @@ def test_since_accepts_durations_and_iso_dates(shanghai_time):
     assert parse_since("7d", NOW) == "2026-11-15T10:00:00+00:00"
     assert parse_since(" 30M ", NOW) == "2026-11-22T09:30:00+00:00"
     assert parse_since("2w", NOW) == "2026-11-08T10:00:00+00:00"
+    assert parse_since("1d 12h", NOW) == "2026-11-20T22:00:00+00:00"  # the watchlist's `interval:` grammar
     # a date or time without an offset is the reader's local time (here UTC+8)
     assert parse_since("2026-11-20") == "2026-11-19T16:00:00+00:00"
     assert parse_since("2026-11-20T08:30") == "2026-11-20T00:30:00+00:00"
@@ -221,7 +222,7 @@ def test_hits_on_a_pipe_are_plain_text_with_the_context(filled_db):
 @pytest.mark.e2e
 def test_commands_reject_bad_input_with_exit_2(filled_db, tmp_path):
     cases = {
-        ("hits", "--since", "last week"): "'last week' is neither a duration (40s, 30m, 24h, 7d, 2w) nor an ISO date",
+        ("hits", "--since", "last week"): "'last week' is neither a duration (30s, 15m, 6h, 1d, 2w or 1h30m) nor an ISO date",
         ("figures", "--source", "nope"): "unknown source nope; sources in",
         ("events", "--type", "deleted"): "'deleted' is not one of",
         ("diff", OTHER_URL): "has 1 snapshot(s), nothing to compare",

@@ -18,6 +18,7 @@ import requests
 
 from crawler.demo import DEMO_KEYS, EDITED_ARTICLE, edit_site, write_watchlist
 from crawler.demo.fake_wayback import FakeWayback
+from tests.wayback import save_requests
 from storage.archive_queue import wayback_time
 from tests.conftest import run_docwatch
 from tests.test_changes_e2e import crawl
@@ -76,7 +77,7 @@ def fake() -> Iterator[FakeWayback]:
 def test_a_changed_page_is_captured_again_inside_the_window_and_cited_by_that_capture(tmp_path, site, fake):
     flow = demo_flow(tmp_path, site, fake)
 
-    assert Counter(r.form["url"][0] for r in fake.save_requests())[flow.url] == 2  # submitted again
+    assert Counter(r.form["url"][0] for r in save_requests(fake))[flow.url] == 2  # submitted again
     (_, _, first_capture), (_, fetched_at, capture) = flow.snapshots()
     assert capture is not None and capture >= wayback_time(fetched_at) > first_capture
     event = flow.changed_event()

@@ -18,6 +18,7 @@ import requests
 from waybackpy import WaybackMachineAvailabilityAPI
 
 from crawler.demo.fake_wayback import DAILY_CAPTURES_LIMIT, FakeWayback
+from tests.wayback import add_capture, save_requests
 from crawler.archive.wayback import (
     Capture,
     Credentials,
@@ -103,7 +104,7 @@ def test_submission_speaks_spn2(fake: FakeWayback, origin: str) -> None:
     client_for(fake).submit(origin + ARTICLE_PATH, if_not_archived_within="3d 5h",
                             capture_outlinks=True)
 
-    (request,) = fake.save_requests()
+    (request,) = save_requests(fake)
     assert request.headers["Authorization"] == f"LOW {ACCESS}:{SECRET}"
     assert request.headers["Accept"] == "application/json"
     assert request.form["url"] == [origin + ARTICLE_PATH]
@@ -180,7 +181,7 @@ def test_the_per_minute_capacity_answers_429(fake: FakeWayback, origin: str) -> 
     assert first.kind is Kind.SUBMITTED
     assert second.kind is Kind.RATE_LIMITED
     assert 0 < second.retry_after <= 61
-    assert len(fake.save_requests()) == 2
+    assert len(save_requests(fake)) == 2
 
 
 @pytest.mark.parametrize("answer", ["502", "not_json", "stall"])
@@ -250,7 +251,7 @@ def test_within_the_window_spn2_answers_with_the_earlier_captures_job(fake: Fake
     # N minutes ago", and that job reports success with the earlier capture's timestamp.
     url = origin + ARTICLE_PATH
     two_hours_ago = (datetime.now(timezone.utc) - timedelta(hours=2)).strftime("%Y%m%d%H%M%S")
-    fake.add_capture(url, PAGE, two_hours_ago)
+    add_capture(fake, url, PAGE, two_hours_ago)
     client = client_for(fake)
 
     result = client.submit(url, if_not_archived_within="1d")
@@ -286,7 +287,7 @@ def test_lookup_returns_the_newest_capture_and_none_for_an_unknown_url(fake: Fak
                                                                        origin: str) -> None:
     url = origin + ARTICLE_PATH
     for stamp in ("20191231120000", "20231221093000", "20210101000000"):
-        fake.add_capture(url, PAGE, stamp)
+        add_capture(fake, url, PAGE, stamp)
     client = client_for(fake)
 
     newest = client.lookup(url)
@@ -299,7 +300,7 @@ def test_lookup_returns_the_newest_capture_and_none_for_an_unknown_url(fake: Fak
 
 @pytest.mark.parametrize("answer", ["502", "stall"])
 def test_lookup_says_when_it_could_not_ask(fake: FakeWayback, origin: str, answer: str) -> None:
-    fake.add_capture(origin + ARTICLE_PATH, PAGE, "20231221093000")
+    add_capture(fake, origin + ARTICLE_PATH, PAGE, "20231221093000")
     fake.script([answer])
 
     started = time.monotonic()
@@ -334,7 +335,7 @@ def test_without_keys_nothing_is_submitted(fake: FakeWayback, origin: str) -> No
 
     assert result.kind is Kind.AUTH_ERROR
     assert "DOCWATCH_IA_ACCESS_KEY" in result.message
-    assert fake.save_requests() == []
+    assert save_requests(fake) == []
     assert client.user_status() is None
 
 
@@ -379,7 +380,7 @@ def test_endpoints_from_one_base() -> None:
 def test_fake_cdx_rows_have_the_shape_of_recorded_real_rows(fake: FakeWayback,
                                                             origin: str) -> None:
     recorded = (FILES / "cdx_zew.de_recorded.txt").read_text().splitlines()
-    fake.add_capture("http://www.xjyn.gov.cn:80/xjyn/c113635/202401/b8238dc3.shtml", PAGE,
+    add_capture(fake, "http://www.xjyn.gov.cn:80/xjyn/c113635/202401/b8238dc3.shtml", PAGE,
                      "20240130120000")
 
     answer = requests.get(f"{fake.base_url}/cdx/search/cdx",
@@ -395,7 +396,7 @@ def test_fake_cdx_rows_have_the_shape_of_recorded_real_rows(fake: FakeWayback,
 
 def test_fake_availability_answers_are_read_by_waybackpy(fake: FakeWayback, origin: str) -> None:
     url = origin + ARTICLE_PATH
-    fake.add_capture(url, PAGE, "20231221093000")
+    add_capture(fake, url, PAGE, "20231221093000")
     availability = WaybackMachineAvailabilityAPI(url)
     availability.endpoint = f"{fake.base_url}/wayback/available"
     availability.api_call_time_gap = 0

@@ -412,7 +412,9 @@ def test_the_daemon_s_time_limit_kills_the_crawl_with_its_workers(tmp_path, faul
 
     def crawl_as_the_daemon_does() -> None:
         try:
-            outcome.append(crawl_in_subprocess(config, ["column", "stuck"], "daemon", timeout=8))
+            # 20 s: time for a loaded machine to store the three articles, while the stuck page is
+            # still being retried (10 s download timeout, then a 5 s backoff and a second 10 s wait)
+            outcome.append(crawl_in_subprocess(config, ["column", "stuck"], "daemon", timeout=20))
         except subprocess.TimeoutExpired as timed_out:
             outcome.append(timed_out)
 

@@ -9,6 +9,7 @@ import sqlite3
 import pytest
 
 from crawler.demo.fake_wayback import FakeWayback
+from tests.wayback import save_requests
 from storage import archive_queue, open_database
 from storage.migrations import MIGRATIONS
 from tests.conftest import run_docwatch
@@ -124,7 +125,7 @@ def test_a_delisted_article_names_the_listing_before_and_after_and_both_are_arch
                "DOCWATCH_IA_ACCESS_KEY": ACCESS, "DOCWATCH_IA_SECRET_KEY": SECRET}
         worked = run_docwatch("archive", "run", db=db, watchlist=demo_watchlist, env=env, timeout=300)
         assert worked.returncode == 0, worked.stderr
-        assert {r.form["url"][0] for r in fake.save_requests()} >= {base + LISTING, base + SECOND_LISTING_PAGE}
+        assert {r.form["url"][0] for r in save_requests(fake)} >= {base + LISTING, base + SECOND_LISTING_PAGE}
     done = {snapshot: (state, wayback) for _, snapshot, state, wayback in listing_requests(db)}
     assert done[after[0]][0] == "done" and done[after[0]][1].endswith(base + LISTING)
 

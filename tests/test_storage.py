@@ -1,17 +1,27 @@
 """The evidence store: migrations, atomic writes, snapshot-only-on-change."""
 
+import dataclasses
 import hashlib
+import json
 import sqlite3
 import zlib
 
 import pytest
 
 from crawler.compare.keywords import KeywordMatcher, KeywordSet
+from crawler.config.watchlist import parse_watchlist
 from crawler.pipeline.store import store_capture, store_failure
 from storage import SCHEMA_VERSION, open_database, queries
 from storage.migrations import MIGRATIONS
 from tests.conftest import FILES
 
+WATCHLIST = """\
+keyword_sets:
+  labor_transfer: {terms: [转移就业]}
+sources:
+  - {id: xj-rst, url: "http://gov.example/", type: page, name: 人社厅, tags: [xinjiang], keyword_sets: [labor_transfer]}
+"""
+DAY_ADDED = "2024-01-01T00:00:00+00:00"
 MATCHER = KeywordMatcher({"labor_transfer": KeywordSet(terms=["转移就业"])})
 
 
@@ -112,6 +122,20 @@ def test_runs_killed_while_running_are_marked_interrupted(db):
     db["runs"].update(run_id, {"pid": 2**22 + 12345})  # no such process
     assert queries.interrupt_dead_runs(db) == 1
     assert db["runs"].get(run_id)["status"] == "interrupted"
+
+
+def test_syncing_the_watchlist_updates_a_source_and_keeps_when_it_was_added(tmp_path):
+    db = open_database(tmp_path / "d.db")
+    watchlist = parse_watchlist(WATCHLIST)
+    queries.sync_sources(db, watchlist.sources)
+    [first] = db.query("SELECT * FROM sources")
+    assert (first["id"], first["name"], json.loads(first["tags"])) == ("xj-rst", "人社厅", ["xinjiang"])
+    db.execute("UPDATE sources SET added_at = ?, updated_at = ?", [DAY_ADDED, DAY_ADDED])  # watched since then
+    renamed = dataclasses.replace(watchlist.sources[0], name="新疆人社厅", tags=("xinjiang", "labor"))
+    queries.sync_sources(db, [renamed])
+    [second] = db.query("SELECT * FROM sources")
+    assert (second["name"], json.loads(second["tags"])) == ("新疆人社厅", ["xinjiang", "labor"])
+    assert second["added_at"] == DAY_ADDED and second["updated_at"] >= first["updated_at"]
 
 
 def test_later_versions_of_a_real_page_cost_what_changed_and_read_back_exactly(db):

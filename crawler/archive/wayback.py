@@ -31,11 +31,10 @@ from waybackpy import WaybackMachineCDXServerAPI
 from waybackpy.exceptions import BlockedSiteError, NoCDXRecordFound, WaybackError
 
 import crawler
+from crawler.config.settings import IA_ACCESS_KEY_ENV, IA_SECRET_KEY_ENV
 
 log = logging.getLogger(__name__)
 
-ACCESS_KEY_ENV = "DOCWATCH_IA_ACCESS_KEY"
-SECRET_KEY_ENV = "DOCWATCH_IA_SECRET_KEY"
 DEFAULT_USER_AGENT = f"docwatch/{crawler.__version__} (evidence archiving)"
 MAX_ANSWER_BYTES = 1024 * 1024
 MAX_MESSAGE_CHARS = 500
@@ -145,11 +144,11 @@ class Credentials:
     def from_env(cls, environ: dict[str, str] | None = None) -> Credentials | None:
         """Keys from DOCWATCH_IA_ACCESS_KEY / DOCWATCH_IA_SECRET_KEY; None when neither is set."""
         env = os.environ if environ is None else environ
-        access, secret = env.get(ACCESS_KEY_ENV, ""), env.get(SECRET_KEY_ENV, "")
+        access, secret = env.get(IA_ACCESS_KEY_ENV, ""), env.get(IA_SECRET_KEY_ENV, "")
         if not access and not secret:
             return None
         if not access or not secret:
-            missing = ACCESS_KEY_ENV if not access else SECRET_KEY_ENV
+            missing = IA_ACCESS_KEY_ENV if not access else IA_SECRET_KEY_ENV
             raise ValueError(f"{missing} is not set; set both archive.org keys or neither")
         return cls(access, secret)
 
@@ -255,7 +254,7 @@ class WaybackClient:
         if self._credentials is None:
             return SubmitResult(
                 Kind.AUTH_ERROR, url,
-                message=f"no archive.org keys configured ({ACCESS_KEY_ENV}, {SECRET_KEY_ENV})",
+                message=f"no archive.org keys configured ({IA_ACCESS_KEY_ENV}, {IA_SECRET_KEY_ENV})",
             )
         answer = self._exchange(
             "POST",

@@ -6,7 +6,6 @@ text in the output is hostile: control characters and bidi overrides never reach
 
 from __future__ import annotations
 
-import re
 import sys
 from datetime import datetime, timedelta, timezone
 
@@ -15,36 +14,34 @@ import click
 from crawler.cli.app import App, BadInput, json_option, pass_app
 from crawler.compare import diff_texts, render_terminal
 from crawler.compare.hit_groups import HitGroup, group_hit_flags
-from crawler.report.model import delisted_summary
+from crawler.config import durations
+from crawler.report.model import delisted_summary, local_time
 from crawler.safe_text import printable, printable_json
 from storage import reports, since_bound
 
 EVENT_TYPES = ("new_page", "new_document", "changed", "removed", "restored", "fetch_error", "delisted")
-_DURATION = re.compile(r"(\d+)\s*([smhdw])")
-_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MAX_FIELD_CHARS = 400  # per printed field: a "sentence" can be a whole table
 GROUPED_CONTEXT_CHARS = 16  # either side of the match: the line of `hits` fits a terminal
 
 
 def parse_since(value: str, now: datetime | None = None) -> str:
     """`--since` as a bound on stored times (see `since_bound`): a duration back from now
-    (40s, 30m, 24h, 7d, 2w) or an ISO date/time, read in local time unless it carries an offset."""
-    text = value.strip().lower()
-    duration = _DURATION.fullmatch(text)
-    if duration:
-        amount, unit = duration.groups()
-        try:
-            moment = (now or datetime.now(timezone.utc)) - timedelta(**{_DURATION_UNITS[unit]: int(amount)})
-        except OverflowError:
-            raise ValueError(f"{value!r} reaches back before the year 1") from None
-    else:
+    (see crawler.config.durations) or an ISO date/time, read in local time unless it carries an offset."""
+    try:
+        seconds = durations.duration_seconds(value)
+    except ValueError:
         try:
             moment = datetime.fromisoformat(value.strip())
         except ValueError:
             raise ValueError(
-                f"{value!r} is neither a duration (40s, 30m, 24h, 7d, 2w) nor an ISO date or time"
+                f"{value!r} is neither a duration ({durations.EXAMPLES}) nor an ISO date or time"
                 " (2026-11-20, 2026-11-20T08:00, 2026-11-20T08:00:00+08:00)"
             ) from None
+    else:
+        try:
+            moment = (now or datetime.now(timezone.utc)) - timedelta(seconds=seconds)
+        except OverflowError:
+            raise ValueError(f"{value!r} reaches back before the year 1") from None
     return since_bound(moment)
 
 
@@ -64,11 +61,6 @@ since_option = click.option(
 sources_option = click.option("--source", "source_ids", multiple=True, metavar="ID", help="Only this source (repeatable).")
 def _echo_json(rows: object) -> None:
     click.echo(printable_json(rows))
-
-
-def _when(timestamp: str) -> str:
-    """Stored UTC timestamp shown in the reader's local time, to the minute."""
-    return datetime.fromisoformat(timestamp).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 @click.command()
@@ -93,7 +85,7 @@ def hits(app: App, since: str | None, source_ids: tuple[str, ...], term: str | N
     if occurrences:
         for row in rows:
             click.echo(
-                f"{row['kind'].upper():<8} {_when(row['detected_at'])}  {row['set_name']}: {printable(row['term'], MAX_FIELD_CHARS)}"
+                f"{row['kind'].upper():<8} {local_time(row['detected_at'])}  {row['set_name']}: {printable(row['term'], MAX_FIELD_CHARS)}"
                 f"  [{row['source_id']}] {printable(row['title'] or '', MAX_FIELD_CHARS)}\n  {printable(row['url'], MAX_FIELD_CHARS)}\n"
                 f"  …{_highlighted(row, colour)}…"
             )
@@ -106,7 +98,7 @@ def hits(app: App, since: str | None, source_ids: tuple[str, ...], term: str | N
         if first["url"] != page:
             page = first["url"]
             click.echo(f"[{first['source_id']}] {printable(first['title'] or '', MAX_FIELD_CHARS)}\n  {printable(page, MAX_FIELD_CHARS)}")
-        click.echo(f"  {first['kind'].upper():<8} {_when(first['detected_at'])}  {_hit_name(group)}"
+        click.echo(f"  {first['kind'].upper():<8} {local_time(first['detected_at'])}  {_hit_name(group)}"
                    f"  …{_highlighted(first, colour, GROUPED_CONTEXT_CHARS)}…")
     click.echo(f"{len(groups)} hit(s) by page and term, {len(rows)} flagged occurrence(s); --occurrences lists each.")
 
@@ -155,7 +147,7 @@ def figures(app: App, since: str | None, source_ids: tuple[str, ...], as_json: b
         marks = " ".join(mark for mark, on in (("NEW", row["new"]), ("GONE", not row["present"]), ("OCR", row["read_by_ocr"])) if on)
         rate = f", {row['rate']:g}% of target" if row["rate"] is not None else ""
         click.echo(
-            f"{marks:<8} {_when(row['first_seen'])}  {row['value']:,.10g} {row['unit']}{rate}  ({printable(', '.join(row['terms']), MAX_FIELD_CHARS)}:"
+            f"{marks:<8} {local_time(row['first_seen'])}  {row['value']:,.10g} {row['unit']}{rate}  ({printable(', '.join(row['terms']), MAX_FIELD_CHARS)}:"
             f" {printable(row['text'], MAX_FIELD_CHARS)})  [{row['source_id']}] {printable(row['title'] or '', MAX_FIELD_CHARS)}\n"
             f"  {printable(row['url'], MAX_FIELD_CHARS)}\n  {printable(row['sentence'], MAX_FIELD_CHARS)}"
         )
@@ -176,7 +168,7 @@ def events(app: App, since: str | None, types: tuple[str, ...], source_ids: tupl
         _echo_json(rows)
         return
     for row in rows:
-        click.echo(f"#{row['id']:<6} {_when(row['detected_at'])}  {row['type']:<11} [{row['source_id']}] {printable(row['url'], MAX_FIELD_CHARS)}")
+        click.echo(f"#{row['id']:<6} {local_time(row['detected_at'])}  {row['type']:<11} [{row['source_id']}] {printable(row['url'], MAX_FIELD_CHARS)}")
         summary = _event_summary(row)
         if summary:
             click.echo(f"        {summary}")
@@ -233,5 +225,5 @@ def diff(app: App, url: str, from_id: int | None, to_id: int | None, as_json: bo
             }
         )
         return
-    click.echo(f"{printable(url, MAX_FIELD_CHARS)}\nfrom #{old['id']}  {_when(old['fetched_at'])}\nto   #{new['id']}  {_when(new['fetched_at'])}\n")
+    click.echo(f"{printable(url, MAX_FIELD_CHARS)}\nfrom #{old['id']}  {local_time(old['fetched_at'])}\nto   #{new['id']}  {local_time(new['fetched_at'])}\n")
     click.echo(render_terminal(text_diff, colour=sys.stdout.isatty()))

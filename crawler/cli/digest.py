@@ -3,7 +3,6 @@ by email) and `docwatch review` (mark events as read, so `digest --unreviewed` h
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -14,8 +13,7 @@ from crawler.report import (
     FORMATS, LAST, DigestSettingsError, EmailError, email_settings, render, send_digest, send_scheduled_digest,
 )
 from crawler.report.deliver import STDOUT, email_destination, file_destination, make_digest, record, write_file
-from crawler.report.history import mark_all_reviewed, mark_reviewed
-from storage import utcnow
+from storage import digests, reports, utcnow
 
 _SUFFIX_FORMATS = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json",
                    ".atom": "atom", ".xml": "atom"}
@@ -54,7 +52,7 @@ def digest(app: App, since: str, digest_format: str | None, output: Path | None,
         _scheduled(app)
         return
     db = app.database(source_ids)
-    known_tags = {tag for (tags_json,) in db.execute("SELECT tags FROM sources") for tag in json.loads(tags_json or "[]")}
+    known_tags = reports.tags_in_use(db)
     unknown_tags = [tag for tag in tags if tag not in known_tags]
     if unknown_tags:
         raise BadInput(f"no source has tag {', '.join(unknown_tags)}; tags in use: {', '.join(sorted(known_tags)) or 'none'}")
@@ -134,9 +132,9 @@ def review(app: App, event_ids: tuple[int, ...], review_all: bool, since: str | 
         raise BadInput("--since goes with --all; event ids name the events already")
     db = app.database()
     if review_all:
-        count = mark_all_reviewed(db, since, utcnow())
+        count = digests.mark_all_reviewed(db, since, utcnow())
     else:
-        count, unknown = mark_reviewed(db, event_ids, utcnow())
+        count, unknown = digests.mark_reviewed(db, event_ids, utcnow())
         if unknown:
             raise BadInput(f"no event {', '.join(map(str, unknown))}; nothing marked. `docwatch events` lists event ids.")
     click.echo(f"Marked {count} event(s) reviewed.")

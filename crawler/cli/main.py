@@ -143,7 +143,7 @@ def crawl(app: App, source_ids: tuple[str, ...], tags: tuple[str, ...], urls: tu
     except ValueError as error:  # checked before crawling, not after
         raise BadInput(str(error)) from None
     started = time.monotonic()
-    summary = run_crawl(app.config, sources, trigger, verbosity=verbosity)
+    summary = run_crawl(app.config, sources, app.watchlist.keyword_sets, trigger, verbosity=verbosity)
     if summary.run is not None:
         print_summary(summary.run, summary.unstored, time.monotonic() - started)
     if summary.errors_logged:

@@ -21,7 +21,6 @@ from crawler.config.schedule import cron_trigger
 from crawler.config.settings import env_of
 
 FORMATS = ("md", "html", "json", "atom")
-PASSWORD_ENV = "DOCWATCH_SMTP_PASSWORD"
 DEFAULT_SMTP_PORT = 587
 _DIGEST_KEYS = ("when", "format", "output_dir", "unreviewed", "email")
 _EMAIL_KEYS = ("host", "port", "user", "from", "to", "starttls")

@@ -65,7 +65,9 @@ SETTINGS = {setting.name: setting for setting in (
     *(Setting(f"smtp_{key}", f"DOCWATCH_SMTP_{key.upper()}", None, in_watchlist=True)
       for key in ("host", "port", "user", "from", "to", "starttls")),
 )}
-SECRETS = ("DOCWATCH_IA_ACCESS_KEY", "DOCWATCH_IA_SECRET_KEY", "DOCWATCH_SMTP_PASSWORD")
+IA_ACCESS_KEY_ENV, IA_SECRET_KEY_ENV = "DOCWATCH_IA_ACCESS_KEY", "DOCWATCH_IA_SECRET_KEY"
+SMTP_PASSWORD_ENV = "DOCWATCH_SMTP_PASSWORD"
+SECRETS = (IA_ACCESS_KEY_ENV, IA_SECRET_KEY_ENV, SMTP_PASSWORD_ENV)
 
 
 def env_of(name: str) -> str:

@@ -23,6 +23,7 @@ from parsel.csstranslator import css2xpath
 from crawler.compare.keywords import KeywordSet
 from crawler.config.settings import MAX_COUNT_SETTING, SETTINGS
 from crawler.config.digest_settings import DigestSettings, DigestSettingsError, parse_digest_section
+from crawler.config.durations import duration_seconds, format_duration
 from crawler.config.schedule import cron_trigger
 from crawler.extract.ocr import DEFAULT_OCR_LANGUAGES, OCR_LANGUAGES
 
@@ -37,10 +38,6 @@ MAX_REGEX_REPEAT = 1000  # the n and m of {n}, {n,m}
 MAX_YAML_NESTING = 50  # mappings and lists inside each other; the real watchlist needs 5
 DEFAULT_INTERVAL_SECONDS = 6 * 3600
 _ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
-_INTERVAL_PATTERN = re.compile(
-    r"(?:(?P<d>\d+)\s*d)?\s*(?:(?P<h>\d+)\s*h)?\s*(?:(?P<m>\d+)\s*m)?\s*(?:(?P<s>\d+)\s*s)?"
-)
-_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _REGEX_PREFIX = "re:"
 
 
@@ -74,7 +71,7 @@ class Source:
     def schedule_description(self) -> str:
         if self.cron is not None:
             return f"cron '{self.cron}'"
-        return f"every {format_interval(self.interval or DEFAULT_INTERVAL_SECONDS)}"
+        return f"every {format_duration(self.interval or DEFAULT_INTERVAL_SECONDS)}"
 
 
 @dataclass(frozen=True)
@@ -110,9 +107,6 @@ class Watchlist:
         raise UnknownSourceError(
             f"no source '{source_id}' in {self.path}; {suggestion}known sources: {', '.join(known)}"
         )
-
-    def keyword_sets_for(self, source: Source) -> dict[str, KeywordSet]:
-        return {name: self.keyword_sets[name] for name in source.keyword_sets}
 
     def adhoc_source(self, url: str) -> Source:
         """`docwatch crawl --url` for a URL no source names: a page with built-in defaults
@@ -157,29 +151,13 @@ class WatchlistError(Exception):
 
 
 def parse_interval(text: str) -> int:
-    """'1h30m' -> 5400. Units d, h, m, s in that order; at least MIN_INTERVAL_SECONDS."""
-    match = _INTERVAL_PATTERN.fullmatch(text.strip().lower()) if text.strip() else None
-    if match is None:
-        raise ValueError(
-            f"'{text}' is not a duration: write a number with a unit (s, m, h, d), "
-            "e.g. 30s, 15m, 6h, 1d or 1h30m"
-        )
-    seconds = sum(int(amount) * _UNIT_SECONDS[unit] for unit, amount in match.groupdict().items() if amount)
+    """A source's `interval:` in seconds ('1h30m' -> 5400), from MIN_INTERVAL_SECONDS to a year."""
+    seconds = duration_seconds(text)
     if seconds < MIN_INTERVAL_SECONDS:
         raise ValueError(f"'{text}' is shorter than the minimum of {MIN_INTERVAL_SECONDS}s")
     if seconds > MAX_INTERVAL_SECONDS:
         raise ValueError(f"'{text}' is longer than the maximum of a year (365d)")
     return seconds
-
-
-def format_interval(seconds: int) -> str:
-    """5400 -> '1h30m', the inverse of parse_interval."""
-    parts = []
-    for unit, size in _UNIT_SECONDS.items():
-        amount, seconds = divmod(seconds, size)
-        if amount:
-            parts.append(f"{amount}{unit}")
-    return "".join(parts) or "0s"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -186,15 +186,13 @@ class FakeWayback:
         with self._lock:
             self._state.script.extend((answer, path) for answer in answers)
 
-    def add_capture(self, url: str, body: bytes, timestamp: str, mimetype: str = "text/html",
-                    status: int = 200) -> None:
-        """Pretend the archive already holds a capture of ``url`` taken at ``timestamp``."""
-        datetime.strptime(timestamp, "%Y%m%d%H%M%S")  # rejects malformed timestamps
+    def keep(self, capture: StoredCapture) -> bool:
+        """Hold `capture` from now on (the index, availability and playback show it); whether it
+        is the first capture of its URL."""
         with self._lock:
-            self._state.captures.append(StoredCapture(url, timestamp, body, mimetype, status))
-
-    def save_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.method == "POST" and r.path == "/save"]
+            first = not any(_surt(c.url) == _surt(capture.url) for c in self._state.captures)
+            self._state.captures.append(capture)
+        return first
 
     # --- request handling (called from server threads) ---
 
@@ -301,9 +299,8 @@ class FakeWayback:
             return _job_error(job, "error:cannot-fetch", f"Cannot fetch {job.url}: {exc}")
         capture = StoredCapture(final_url, job.submitted_at.strftime("%Y%m%d%H%M%S"), body, mimetype,
                                 job_id=job.job_id)
+        first = self.keep(capture)
         with self._lock:
-            first = not any(_surt(c.url) == _surt(final_url) for c in self._state.captures)
-            self._state.captures.append(capture)
             self._state.daily_captures += 1
         return _job_success(job.job_id, capture, first, round(time.monotonic() - started, 3))
 

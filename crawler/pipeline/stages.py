@@ -1,288 +1,283 @@
-"""The Scrapy item pipeline: each item a spider yields goes through extract → compare → store here."""
+"""The Scrapy item pipeline: each item a spider yields goes through these stages, in the order
+of ITEM_PIPELINES (crawler/fetch/scrapy_settings/base.py):
+
+    VerdictStage → UnchangedStage → ExtractStage → WarcStage → StoreStage → DocumentRequestStage
+
+A fetched page becomes a `StagedPage` in the first stage and carries what each stage found
+(verdict, capture, WARC record, whether it is stored) to the next. A stage that has nothing to
+do with an item hands it on untouched; none drops one (Scrapy's DropItem would log each drop
+and skip the store stage, and every fetch must end in a row). Stages share the crawl's
+`CrawlSession` (database, run, full-disk state) and `ExtractionPool`, both Scrapy extensions.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import logging
-import multiprocessing
-import os
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
-from scrapy import signals
-from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
+from crawler.archive.warc import WarcExchange, WarcRecordRef, WarcWriter
+from crawler.config.watchlist import Source
 from crawler.extract.capture import (
     DOCUMENT_FINGERPRINT, capture_document, extraction_fingerprint, listing_extraction, matcher_for, prepare_page,
     warc_exchange,
 )
-from crawler.config.settings import watchlist_path
-from crawler.fetch.verdict import Verdict, classify_response, is_error_page
-from crawler.extract.documents import DocumentReading, read_document
-from crawler.archive.warc import WarcExchange, WarcRecordRef, WarcWriter
+from crawler.extract.documents import read_document
 from crawler.fetch.items import FetchedPage, FetchFailed, FetchSkipped, ListingFetched
-from crawler.lifeline import die_with_parent
+from crawler.fetch.verdict import Verdict, classify_response, is_error_page
+from crawler.pipeline.extraction_pool import ExtractionPool
+from crawler.pipeline.session import CrawlSession
 from crawler.pipeline.store import (
-    Attachment, ListingRead, store_capture, store_failure, store_gone, store_listing, store_listing_page, store_same_body,
-    store_fetch_only,
+    Attachment, ListingRead, store_capture, store_failure, store_fetch_only, store_gone, store_listing,
+    store_listing_page, store_same_body,
 )
-from crawler.compare.keywords import KeywordSet
-from crawler.config.watchlist import Source, load_watchlist
-from spiders.base import FETCH_ID
-from storage import open_database, out_of_space, queries
-from storage.database import describe_write_error, keep_space_reserve, release_space_reserve
+from storage import out_of_space, queries
 from storage.queries import FAILED, SKIPPED, PageCapture
 
 log = logging.getLogger(__name__)
 
 
-class StorageStopped(Exception):
-    """Storing stopped (a full disk) while this item was on its way to be stored."""
+@dataclasses.dataclass
+class StagedPage:
+    """A fetched page, list page or document on its way through the stages."""
+
+    page: FetchedPage  # the answer as fetched (a list page's `answer`)
+    source: Source
+    verdict: Verdict  # VerdictStage; ExtractStage may find an error page (GONE) or an unreadable one (ERROR)
+    reason: str = ""  # why the verdict is not OK
+    listing: ListingFetched | None = None  # a list page, read by its spider
+    capture: PageCapture | None = None  # ExtractStage (a list page's: VerdictStage)
+    exchange: WarcExchange | None = None  # the WARC record's content, made with the capture
+    attachment: Attachment | None = None  # a document's reading
+    links: list[dict[str, str]] = dataclasses.field(default_factory=list)  # documents the page links
+    warc: WarcRecordRef | None = None  # WarcStage, when the capture is a new snapshot
+    stored: bool = False  # UnchangedStage or StoreStage wrote its rows: later stages only pass it on
 
 
-# Sent (with `message`) when the crawl cannot write its data any more: the runner stops every
-# spider of the run and reports the run failed.
-storage_failed = object()
-
-_extraction_pool: ProcessPoolExecutor | None = None
-
-
-def extraction_pool() -> ProcessPoolExecutor:
-    """Extraction (decode, parse, main text) is the heaviest step: it runs in worker processes,
-    one per core, while this process fetches and writes the database. Shared by both spiders.
-    Workers are spawned (no fork of a process with threads) as direct children, so the crawl's
-    CPU accounting includes them once `shutdown_extraction_pool` has waited for them. They die
-    with the crawl, however it ends; the pool is used from the reactor (main) thread only."""
-    global _extraction_pool
-    if _extraction_pool is None:
-        _extraction_pool = ProcessPoolExecutor(
-            max_workers=os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn"),
-            initializer=die_with_parent, initargs=(os.getpid(),),
-        )
-    return _extraction_pool
-
-
-def shutdown_extraction_pool() -> None:
-    global _extraction_pool
-    if _extraction_pool is not None:
-        _extraction_pool.shutdown(wait=True)
-        _extraction_pool = None
-
-
-class StorePipeline:
-    """Writes to the SQLite file named by the DOCWATCH_DB setting, matching the keyword sets of
-    the watchlist named by DOCWATCH_WATCHLIST. When the docwatch CLI started the run it passes
-    DOCWATCH_RUN_ID; a bare `scrapy crawl` gets a run of its own."""
+class Stage:
+    """One step of the pipeline, built by Scrapy from the crawler. `process_item` runs the step
+    on a `StagedPage` it `wants` while storing goes on; a full disk met on the way stops storing."""
 
     def __init__(self, crawler):
         self.crawler = crawler
-        settings = crawler.settings
-        self.db_path = settings.get("DOCWATCH_DB", "docwatch.db")
-        self.watchlist_path = settings.get("DOCWATCH_WATCHLIST") or watchlist_path(None)
-        self.warc_dir = settings.get("DOCWATCH_WARC_DIR") or Path(self.db_path).parent / "warc"
-        run_id = settings.get("DOCWATCH_RUN_ID")
-        self.run_id = int(run_id) if run_id else None
-        self.owns_run = self.run_id is None
-        self.listings: dict[str, ListingRead] = defaultdict(ListingRead)  # listing source → what was read
-        self.requested: set[int] = set()  # fetch ids: the URLs the crawl set out to fetch
-        self.requested_by: dict[str, str] = {}  # URL → the source that asked for it first
-        self.storage_error: str | None = None  # set when nothing more can be written
+        self.session: CrawlSession = crawler.get_extension(CrawlSession)
 
     @classmethod
     def from_crawler(cls, crawler):
-        pipeline = cls(crawler)
-        crawler.signals.connect(pipeline.request_scheduled, signal=signals.request_scheduled)
-        crawler.signals.connect(pipeline.request_dropped, signal=signals.request_dropped)
-        return pipeline
+        return cls(crawler)
 
-    def request_scheduled(self, request, spider=None):
-        """Counts each URL the crawl sets out to fetch once, however often it is redirected or retried."""
-        if FETCH_ID in request.meta:
-            self.requested.add(request.meta[FETCH_ID])
-            self.requested_by.setdefault(request.url, request.meta["source_id"])
+    def takes(self, item) -> bool:
+        return isinstance(item, StagedPage) and not item.stored and self.session.storing and self.wants(item)
 
-    def request_dropped(self, request, spider=None):
-        """Scrapy's duplicate filter refused a request: recorded as skipped, never silently lost."""
-        if FETCH_ID not in request.meta:
-            return
-        self.requested.add(request.meta[FETCH_ID])
-        first = self.requested_by.get(request.url)
-        reason = "duplicate: already requested in this run" + (f" by source {first}" if first else "")
-        store_fetch_only(self.db, self.run_id, request.meta["source_id"], request.url, request.meta["kind"],
-                         queries.utcnow(), SKIPPED, reason)
+    def wants(self, item: StagedPage) -> bool:
+        return item.verdict is Verdict.OK
 
-    def open_spider(self, spider=None):
-        self.db = open_database(self.db_path)
-        keep_space_reserve(self.db_path)
-        self.warc = WarcWriter(Path(self.warc_dir))
-        self.sources = self.crawler.spider.sources
-        self.keyword_sets = load_watchlist(self.watchlist_path).keyword_sets
-        if self.owns_run:
-            queries.sync_sources(self.db, self.sources.values())
-            self.run_id = queries.start_run(self.db, "scrapy", sorted(self.sources))
 
-    def close_spider(self, spider=None):
-        if self.storage_error is None:  # a crawl stopped early read partial listings, and counts nothing
-            queries.add_run_requests(self.db, self.run_id, len(self.requested))
-            for source_id, read in self.listings.items():
-                if not read.failed:  # a partial listing says nothing about what was dropped
-                    store_listing(self.db, self.run_id, source_id, read, queries.utcnow())
-        if self.owns_run:
-            queries.finish_run(self.db, self.run_id, "failed" if self.storage_error else "done", self.storage_error)
-        self.db.close()
+class VerdictStage(Stage):
+    """Judges the HTTP answer (crawler/fetch/verdict.py) and makes each page a `StagedPage`;
+    failed and skipped fetches go on as they are, to the store stage."""
 
-    def keyword_sets_of(self, source: Source) -> tuple[KeywordSet, ...]:
-        return tuple(self.keyword_sets[name] for name in source.keyword_sets if name in self.keyword_sets)
-
-    async def process_item(self, item, spider=None):
-        if self.storage_error is None:
-            try:
-                await self._process(item)
-                return item
-            except StorageStopped:
-                pass
-            except Exception as error:
-                if not out_of_space(error):
-                    raise
-                self._stop_storing(error)
-        self._record_unsaved(item)
+    def process_item(self, item):
+        if isinstance(item, FetchedPage):
+            verdict, reason = classify_response(item.status, item.url, item.final_url, item.body)
+            return StagedPage(item, self.session.sources[item.source_id], verdict, reason)
+        if isinstance(item, ListingFetched):  # its spider judged it, and read its links
+            source = self.session.sources[item.answer.source_id]
+            return StagedPage(item.answer, source, Verdict.OK, listing=item, capture=item.listing,
+                              exchange=warc_exchange(item.answer, item.listing, listing_extraction(source)))
         return item
 
-    def _stop_storing(self, error: BaseException) -> None:
-        """The disk (or a quota) is full: say so once, and stop the crawl, since nothing more it
-        fetches could be kept. What was fetched and not stored is fetched again next time."""
-        if self.storage_error is not None:
+
+class UnchangedStage(Stage):
+    """The fast path of an unchanged re-crawl: the same bytes as last time, read with the same
+    extraction settings, are recorded unchanged without being extracted again."""
+
+    def wants(self, item: StagedPage) -> bool:
+        return item.verdict is Verdict.OK and item.listing is None
+
+    def process_item(self, item):
+        if self.takes(item):
+            with self.session.stops_on_full_disk():
+                page = item.page
+                fingerprint = DOCUMENT_FINGERPRINT if page.kind == "document" else extraction_fingerprint(item.source)
+                links = store_same_body(self.session.db, self.session.run_id, page.url, page.fetched_at,
+                                        hashlib.sha256(page.body).hexdigest(), fingerprint, page.status,
+                                        page.elapsed_ms, len(page.body), page.final_url)
+                if links is not None:
+                    item.links, item.stored = links, True
+        return item
+
+
+class ExtractStage(Stage):
+    """A page's capture (text, hits, links), extracted in the `ExtractionPool`; a document's text,
+    read in a thread (up to a minute, in a child process) so that downloads go on meanwhile.
+    A page that will not extract is an error; one that extracts to a "not found" page is gone."""
+
+    def __init__(self, crawler):
+        super().__init__(crawler)
+        self.pool: ExtractionPool = crawler.get_extension(ExtractionPool)
+
+    def wants(self, item: StagedPage) -> bool:
+        return item.verdict is Verdict.OK and item.capture is None
+
+    async def process_item(self, item):
+        if self.takes(item):
+            if item.page.kind == "document":
+                await self.read_document(item)
+            else:
+                await self.extract_page(item)
+        return item
+
+    async def extract_page(self, item: StagedPage) -> None:
+        page = item.page
+        try:
+            capture, item.exchange = await self.pool.run(
+                prepare_page, page, item.source, self.session.keyword_sets_of(item.source))
+        except Exception as error:  # a hostile or broken page: record it, keep crawling
+            log.exception("could not extract %s", page.url)
+            item.verdict, item.reason = Verdict.ERROR, f"extraction failed: {error!r}"
             return
-        self.storage_error = f"cannot write to {Path(self.db_path).parent}: {describe_write_error(error)}"
-        release_space_reserve(self.db, self.db_path)  # room to record the fetches in flight and the run's end
-        if not self.crawler.signals.send_catch_log(storage_failed, message=self.storage_error):
-            log.error("%s; the crawl stops", self.storage_error)  # a bare `scrapy crawl`: no runner to tell
-        deferred_from_coro(self.crawler.stop_async())
+        if is_error_page(capture.title, capture.text):
+            item.verdict, item.reason = Verdict.GONE, f"error page: {capture.title[:80]}"
+            return
+        item.capture = dataclasses.replace(capture, body=page.body)
+        item.links = capture.attachments
 
-    def _check_still_storing(self) -> None:
-        """Pages extracted while the disk filled up must not use the space kept for the records."""
-        if self.storage_error is not None:
-            raise StorageStopped(self.storage_error)
+    async def read_document(self, item: StagedPage) -> None:
+        page = item.page
+        reading = await maybe_deferred_to_future(deferToThread(read_document, page.body, item.source.ocr_languages))
+        if reading.error is not None:
+            item.verdict, item.reason = Verdict.ERROR, reading.error
+            return
+        if reading.ocr_error is not None:
+            log.warning("%s kept without text: %s", page.url, reading.ocr_error)
+        item.capture = capture_document(page, reading.text)
+        item.exchange = warc_exchange(page, item.capture,
+                                      {"file_type": reading.file_type, "text_origin": reading.text_origin})
+        item.attachment = Attachment(page.parent_url or "", reading.file_type, reading.text_origin,
+                                     reading.ocr_confidence, reading.ocr_page_hashes, reading.ocr_skipped_pages)
 
-    def _record_unsaved(self, item) -> None:
+
+class WarcStage(Stage):
+    """Local evidence first: the WARC records of a new snapshot are on disk before the snapshot
+    that points to them. The append waits for fsync, in a thread: downloads and other pages go
+    on meanwhile. An append is all or nothing (crawler/archive/warc.py)."""
+
+    def __init__(self, crawler):
+        super().__init__(crawler)
+        self.warc = WarcWriter(self.session.warc_dir)
+
+    def wants(self, item: StagedPage) -> bool:
+        return item.verdict is Verdict.OK and item.capture is not None
+
+    async def process_item(self, item):
+        if self.takes(item):
+            with self.session.stops_on_full_disk():
+                if queries.needs_snapshot(self.session.db, item.capture.url, item.capture.text_sha256):
+                    self.session.check_still_storing()
+                    item.warc = await maybe_deferred_to_future(deferToThread(self.warc.append, item.exchange))
+                self.session.check_still_storing()
+        return item
+
+
+class StoreStage(Stage):
+    """Every fetch ends in rows here (crawler/pipeline/store.py: compare, then one transaction):
+    a capture, a gone or failed page, a list page, a failed or skipped fetch. Once storing has
+    stopped (a full disk), each fetch still unstored gets a failed row, if even that fits. After
+    the last item, each listing read whole is stored, with the articles it dropped."""
+
+    def __init__(self, crawler):
+        super().__init__(crawler)
+        self.listings: dict[str, ListingRead] = defaultdict(ListingRead)  # listing source → what was read
+
+    def process_item(self, item):
+        if isinstance(item, StagedPage) and item.stored:
+            return item
+        if self.session.storing:
+            with self.session.stops_on_full_disk():
+                self.store(item)
+                return item
+        self.record_unsaved(item)
+        return item
+
+    def store(self, item) -> None:
+        session = self.session
+        if isinstance(item, FetchFailed):
+            if item.kind == "listing":
+                self.listings[item.source_id].failed = True
+            store_failure(session.db, session.run_id, item.source_id, item.url, item.kind, item.fetched_at, item.error,
+                          item.status, item.size, item.final_url)
+        elif isinstance(item, FetchSkipped):
+            store_fetch_only(session.db, session.run_id, item.source_id, item.url, item.kind, item.fetched_at, SKIPPED,
+                             item.reason)
+        elif isinstance(item, StagedPage):
+            self.store_page(item)
+            item.stored = True
+
+    def store_page(self, item: StagedPage) -> None:
+        session, page = self.session, item.page
+        if item.listing is not None:
+            self.store_listing_page(item)
+        elif item.verdict is Verdict.OK:
+            store_capture(session.db, session.run_id, item.capture,
+                          matcher_for(session.keyword_sets_of(item.source)), item.warc, item.attachment)
+        elif item.verdict is Verdict.GONE:
+            store_gone(session.db, session.run_id, page.source_id, page.url, page.kind, page.fetched_at, item.reason,
+                       page.status, item.source.removal_confirmations, page.final_url)
+        else:
+            store_failure(session.db, session.run_id, page.source_id, page.url, page.kind, page.fetched_at,
+                          item.reason, page.status, len(page.body), page.final_url)
+
+    def store_listing_page(self, item: StagedPage) -> None:
+        """A list page is evidence like any page; its links also make up the listing as a whole."""
+        listing = item.listing
+        read = self.listings[item.source.id]
+        read.article_urls.extend(url for url in listing.article_urls if url not in read.article_urls)
+        read.shown.update(link["url"] for link in listing.listing.links)
+        read.snapshots[listing.listing.url] = store_listing_page(self.session.db, self.session.run_id,
+                                                                 listing.listing, item.warc)
+
+    def record_unsaved(self, item) -> None:
         """A fetch the full disk kept us from storing: a failed fetch row, if even that fits."""
-        unsaved = f"not stored: {self.storage_error}"
-        if isinstance(item, ListingFetched):
-            item = item.answer
+        unsaved = f"not stored: {self.session.storage_error}"
         if isinstance(item, FetchFailed):
             error = f"{item.error}; {unsaved}"
         elif isinstance(item, FetchSkipped):
             error = f"{item.reason}; {unsaved}"
         else:
             error = unsaved
-        size = len(item.body) if isinstance(item, FetchedPage) else getattr(item, "size", None)
+        fetch = item.page if isinstance(item, StagedPage) else item
+        size = len(fetch.body) if isinstance(fetch, FetchedPage) else getattr(fetch, "size", None)
         try:
-            store_fetch_only(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, FAILED, error,
-                             getattr(item, "status", None), size)
+            store_fetch_only(self.session.db, self.session.run_id, fetch.source_id, fetch.url, fetch.kind,
+                             fetch.fetched_at, FAILED, error, getattr(fetch, "status", None), size)
         except Exception as failure:
             if not out_of_space(failure):
                 raise
 
-    async def _process(self, item) -> None:
-        if isinstance(item, FetchedPage):
-            await self._store_page(item)
-        elif isinstance(item, ListingFetched):
-            await self._store_listing_page(item)
-        elif isinstance(item, FetchFailed):
-            if item.kind == "listing":
-                self.listings[item.source_id].failed = True
-            store_failure(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, item.error,
-                          item.status, item.size, item.final_url)
-        elif isinstance(item, FetchSkipped):
-            store_fetch_only(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, SKIPPED,
-                             item.reason)
-
-    async def _store_page(self, item: FetchedPage) -> None:
-        source = self.sources[item.source_id]
-        verdict, reason = classify_response(item.status, item.url, item.final_url, item.body)
-        if verdict is Verdict.OK and (attachments := self._same_body_as_last_time(item, source)) is not None:
-            self._request_documents(item, source, attachments)
+    def close_spider(self):
+        if not self.session.storing:  # a crawl stopped early read partial listings
             return
-        if verdict is Verdict.OK and item.kind == "document":
-            # Reading a file may take up to a minute (in a child process): wait for it in a
-            # thread, so that downloads go on meanwhile; the database is written here, as ever.
-            reading = await maybe_deferred_to_future(deferToThread(read_document, item.body, source.ocr_languages))
-            verdict, reason = await self._store_document(item, source, reading)
-        elif verdict is Verdict.OK:
-            verdict, reason = await self._store_content(item, source)
-        if verdict is Verdict.GONE:
-            store_gone(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, reason,
-                       item.status, source.removal_confirmations, item.final_url)
-        elif verdict is Verdict.ERROR:
-            store_failure(self.db, self.run_id, item.source_id, item.url, item.kind, item.fetched_at, reason,
-                          item.status, len(item.body), item.final_url)
+        for source_id, read in self.listings.items():
+            if not read.failed:  # a partial listing says nothing about what was dropped
+                store_listing(self.session.db, self.session.run_id, source_id, read, queries.utcnow())
 
-    def _same_body_as_last_time(self, item: FetchedPage, source) -> list[dict[str, str]] | None:
-        """Recorded unchanged by the fast path: the page's attachments; else None."""
-        fingerprint = DOCUMENT_FINGERPRINT if item.kind == "document" else extraction_fingerprint(source)
-        return store_same_body(self.db, self.run_id, item.url, item.fetched_at, hashlib.sha256(item.body).hexdigest(),
-                               fingerprint, item.status, item.elapsed_ms, len(item.body), item.final_url)
 
-    async def _store_content(self, item: FetchedPage, source) -> tuple[Verdict, str]:
-        """Extract and store a page; a verdict other than OK says why nothing was stored."""
-        try:
-            capture, exchange = await asyncio.wrap_future(
-                extraction_pool().submit(prepare_page, item, source, self.keyword_sets_of(source))
-            )
-            capture = dataclasses.replace(capture, body=item.body)
-        except Exception as error:  # a hostile or broken page: record it, keep crawling
-            log.exception("could not extract %s", item.url)
-            return Verdict.ERROR, f"extraction failed: {error!r}"
-        if is_error_page(capture.title, capture.text):
-            return Verdict.GONE, f"error page: {capture.title[:80]}"
-        await self._store(capture, exchange, source)
-        self._request_documents(item, source, capture.attachments)
-        return Verdict.OK, ""
+class DocumentRequestStage(Stage):
+    """Fetch the documents a stored page links (found in extraction, or as last read by the
+    unchanged fast path), as its spider's requests."""
 
-    def _request_documents(self, item: FetchedPage, source: Source, attachments: list[dict[str, str]]) -> None:
-        """Fetch the documents a page links, as its spider's requests (found in extraction)."""
-        if item.kind == "document":
-            return
-        for link in attachments:
-            request = self.crawler.spider.document_request(source, link["url"], link["text"], item.url)
-            self.crawler.engine.crawl(request)
+    def takes(self, item) -> bool:
+        return (isinstance(item, StagedPage) and item.stored and item.links and self.session.storing
+                and item.page.kind not in ("document", "listing"))
 
-    async def _store_document(self, item: FetchedPage, source, reading: DocumentReading) -> tuple[Verdict, str]:
-        """Store an attachment like a page, or say why its file could not be read."""
-        if reading.error is not None:
-            return Verdict.ERROR, reading.error
-        if reading.ocr_error is not None:
-            log.warning("%s kept without text: %s", item.url, reading.ocr_error)
-        capture = capture_document(item, reading.text)
-        exchange = warc_exchange(item, capture, {"file_type": reading.file_type, "text_origin": reading.text_origin})
-        await self._store(capture, exchange, source, Attachment(item.parent_url or "", reading.file_type, reading.text_origin, reading.ocr_confidence,
-                                                          reading.ocr_page_hashes, reading.ocr_skipped_pages))
-        return Verdict.OK, ""
-
-    async def _store(self, capture: PageCapture, exchange: WarcExchange, source: Source,
-                     attachment: Attachment | None = None) -> None:
-        warc = await self._warc_record_if_new(capture, exchange)
-        store_capture(self.db, self.run_id, capture, matcher_for(self.keyword_sets_of(source)), warc, attachment)
-
-    async def _store_listing_page(self, item: ListingFetched) -> None:
-        """A list page is evidence like any page; its links also make up the listing as a whole."""
-        read = self.listings[item.answer.source_id]
-        read.article_urls.extend(url for url in item.article_urls if url not in read.article_urls)
-        read.shown.update(link["url"] for link in item.listing.links)
-        exchange = warc_exchange(item.answer, item.listing, listing_extraction(self.sources[item.answer.source_id]))
-        warc = await self._warc_record_if_new(item.listing, exchange)
-        read.snapshots[item.listing.url] = store_listing_page(self.db, self.run_id, item.listing, warc)
-
-    async def _warc_record_if_new(self, capture: PageCapture, exchange: WarcExchange) -> WarcRecordRef | None:
-        """Local evidence first: the WARC records are on disk before the snapshot that points to them.
-        The append waits for fsync, in a thread: downloads and other pages go on meanwhile."""
-        warc = None
-        if queries.needs_snapshot(self.db, capture.url, capture.text_sha256):
-            self._check_still_storing()
-            warc = await maybe_deferred_to_future(deferToThread(self.warc.append, exchange))
-        self._check_still_storing()
-        return warc
+    def process_item(self, item):
+        if self.takes(item):
+            spider = self.crawler.spider
+            for link in item.links:
+                self.crawler.engine.crawl(spider.document_request(item.source, link["url"], link["text"], item.page.url))
+        return item

@@ -115,15 +115,14 @@ def _rescan_reads_the_same(previous: dict | None, capture: PageCapture, attachme
 
 
 def _record_unlinked_documents(db: sqlite_utils.Database, run_id: int | None, page: dict,
-                               attachments: list[dict[str, str]], seen_at: str) -> None:
+                               links: list[dict[str, str]], seen_at: str) -> None:
     """A `delisted` event for each document this page linked last time and links no more
     (while no other page took it over): it is not fetched again, and the researcher should know."""
-    linked_now = {link["url"] for link in attachments}
+    linked_now = {link["url"] for link in links}
     for url in {link["url"] for link in json.loads(page["attachments"])} - linked_now:
-        rows = list(db.query("SELECT * FROM pages WHERE url = ? AND kind = 'document' AND parent_page_id = ?",
-                             [url, page["id"]]))
-        if rows and rows[0]["latest_snapshot_id"] is not None:
-            events.insert_event(db, "delisted", rows[0], run_id, seen_at, snapshot_id=rows[0]["latest_snapshot_id"],
+        document = attachments.document_linked_from(db, url, page)
+        if document and document["latest_snapshot_id"] is not None:
+            events.insert_event(db, "delisted", document, run_id, seen_at, snapshot_id=document["latest_snapshot_id"],
                                  detail={"parent_url": page["url"]})
 
 
@@ -150,7 +149,7 @@ def store_same_body(
 def _record_unchanged(db: sqlite_utils.Database, run_id: int | None, page: dict, fetched_at: str, live: dict,
                       **fetch) -> None:
     queries.insert_fetch(db, run_id, page, page["source_id"], page["url"], page["kind"], fetched_at, UNCHANGED, **fetch)
-    db.execute("UPDATE hits SET last_seen = ? WHERE page_id = ? AND present = 1", [fetched_at, page["id"]])
+    events.hits_seen_again(db, page, fetched_at)
     queries.update_page(db, page, last_outcome=UNCHANGED, **live)
 
 

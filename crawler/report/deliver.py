@@ -15,12 +15,11 @@ from pathlib import Path
 import sqlite_utils
 
 from crawler.config.settings import Config
-from crawler.report.history import previous_digest, record_digest
 from crawler.report.mail import send_digest
 from crawler.report.model import Digest, build_digest
 from crawler.report.render import render
 from crawler.config.digest_settings import DigestSettings, EmailSettings, email_settings
-from storage import open_database, utcnow
+from storage import digests, open_database, utcnow
 
 LAST = "last"
 STDOUT = "stdout"
@@ -46,7 +45,7 @@ def make_digest(
     generated_at = utcnow()
     if since != LAST:
         return build_digest(db, since, generated_at, source_ids, tags, unreviewed)
-    previous = previous_digest(db, destination)
+    previous = digests.previous_digest(db, destination)
     if previous is None:
         return build_digest(db, None, generated_at, source_ids, tags, unreviewed)
     previous_at, previous_through = previous
@@ -55,7 +54,7 @@ def make_digest(
 
 def record(db: sqlite_utils.Database, digest: Digest, digest_format: str, destination: str) -> None:
     """Call once the digest has reached its destination."""
-    record_digest(db, digest.generated_at, digest.since, digest_format, destination, len(digest.events),
+    digests.record_digest(db, digest.generated_at, digest.since, digest_format, destination, len(digest.events),
                           digest.through_event_id)
 
 

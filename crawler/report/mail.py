@@ -13,7 +13,8 @@ from email.utils import formatdate, make_msgid
 
 from crawler.report.model import Digest
 from crawler.report.render import render_html, render_markdown
-from crawler.config.digest_settings import PASSWORD_ENV, EmailSettings
+from crawler.config.digest_settings import EmailSettings
+from crawler.config.settings import SMTP_PASSWORD_ENV
 
 SMTP_TIMEOUT_SECONDS = 60
 
@@ -46,9 +47,9 @@ def _subject(digest: Digest) -> str:
 
 def send_digest(digest: Digest, settings: EmailSettings, environ: Mapping[str, str] = os.environ) -> None:
     """Send ``digest`` to the configured recipients; raises EmailError on any failure."""
-    password = environ.get(PASSWORD_ENV)
+    password = environ.get(SMTP_PASSWORD_ENV)
     if settings.user and not password:
-        raise EmailError(f"SMTP user {settings.user} is set but {PASSWORD_ENV} is not: set it in the environment")
+        raise EmailError(f"SMTP user {settings.user} is set but {SMTP_PASSWORD_ENV} is not: set it in the environment")
     message = digest_message(digest, settings)
     try:
         with smtplib.SMTP(settings.host, settings.port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:

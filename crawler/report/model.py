@@ -22,7 +22,7 @@ import sqlite_utils
 
 from crawler.compare.diff import CharOp, SentenceChange
 from crawler.safe_text import printable_line
-from storage import archive_queue, reports
+from storage import archive_queue, digests, reports
 
 SECTIONS = {
     "removed": "Removed or unlinked pages",
@@ -303,36 +303,13 @@ def build_digest(
     not: a crawl's events carry its fetch times, which can be older than a digest made while
     the crawl was still writing). Optionally only some sources (by id or tag), and only events
     nobody has reviewed."""
-    through_event_id = db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+    through_event_id = digests.last_event_id(db)
     sites = _sites(db, source_ids, tags)
-    clauses, params = ["e.id <= ?"], [through_event_id]
-    if after_event_id is not None:
-        clauses.append("e.id > ?")
-        params.append(after_event_id)
-    elif since:
-        clauses = ["+e.id <= ?", "e.detected_at >= ?"]  # narrowed by events_detected: see reports.event_order
-        params.append(since)
-    if unreviewed:
-        clauses.append("e.reviewed_at IS NULL")
-    if source_ids or tags:
-        clauses.append(f"e.source_id IN ({', '.join('?' * len(sites))})" if sites else "0")
-        params += list(sites)
-    rows = list(db.query(
-        "SELECT e.id, e.type, e.source_id, e.url, e.detected_at, e.silent_edit, e.detail, e.reviewed_at,"
-        " coalesce(s.title, p.title) AS title, s.published, s.body_sha256, s.warc_file, s.warc_offset, s.warc_length,"
-        " s.wayback_url, s.wayback_timestamp, s.fetched_at, s.body_size, s.file_type, s.no_text,"
-        " s.text_origin, s.ocr_confidence, s.ocr_skipped_pages,"
-        " parent.url AS parent_url, coalesce(parent.title, parent.url) AS parent_title"
-        " FROM events e JOIN pages p ON p.id = e.page_id"
-        " LEFT JOIN snapshots s ON s.id = coalesce(e.snapshot_id, p.latest_snapshot_id)"
-        " LEFT JOIN pages parent ON parent.id = p.parent_page_id"
-        f" WHERE {' AND '.join(clauses)} ORDER BY {reports.event_order(None if after_event_id is not None else since)}",
-        params,
-    ))
+    rows = digests.digest_events(db, through_event_id, after_event_id, since, unreviewed,
+                                 list(sites) if source_ids or tags else None)
     event_ids = [row["id"] for row in rows]
-    flags = _by_event(db, "SELECT event_id, kind, set_name, term, matched, context FROM hit_flags", "event_id", event_ids)
-    figures = _by_event(db, "SELECT first_event_id AS event_id, value, unit, text, term, sentence, rate FROM figures",
-                        "first_event_id", event_ids)
+    flags = digests.hit_flags_by_event(db, event_ids)
+    figures = digests.figures_by_event(db, event_ids)
     events = [
         _event(db, row, sites.get(row["source_id"], row["source_id"]), flags.get(row["id"], []), figures.get(row["id"], []))
         for row in rows
@@ -356,23 +333,13 @@ def _sites(db: sqlite_utils.Database, source_ids: Sequence[str], tags: Sequence[
     """The chosen sources' ids (all when neither ids nor tags are given) and display names:
     their watchlist name, else the URL's host."""
     chosen = {}
-    for row in db.query("SELECT id, url, name, tags FROM sources ORDER BY id"):
+    for row in reports.sources(db):
         if source_ids and row["id"] not in source_ids:
             continue
         if tags and not set(tags) & set(json.loads(row["tags"] or "[]")):
             continue
         chosen[row["id"]] = printable_line(row["name"] or urlsplit(row["url"]).hostname or row["id"], MAX_TITLE_CHARS)
     return chosen
-
-
-def _by_event(db: sqlite_utils.Database, select: str, event_column: str, event_ids: list[int]) -> dict[int, list[dict]]:
-    """Rows of ``select`` for the given events, grouped by event id, in insertion order."""
-    grouped: dict[int, list[dict]] = {}
-    for start in range(0, len(event_ids), 500):  # well under SQLite's bound-parameter limit
-        chunk = event_ids[start : start + 500]
-        for row in db.query(f"{select} WHERE {event_column} IN ({', '.join('?' * len(chunk))}) ORDER BY id", chunk):
-            grouped.setdefault(row["event_id"], []).append(row)
-    return grouped
 
 
 def _event(db: sqlite_utils.Database, row: dict, site: str, flags: list[dict], figures: list[dict]) -> DigestEvent:
@@ -426,12 +393,7 @@ def _listing(db: sqlite_utils.Database, detail: dict) -> ListingEvidence | None:
     if before_id is None:
         return None
     copies = {}
-    for row in db.query(
-        "SELECT s.id, s.fetched_at, s.body_sha256, s.warc_file, s.warc_offset, s.warc_length, s.wayback_url,"
-        " s.wayback_timestamp, (SELECT state FROM archive_requests r WHERE r.snapshot_id = s.id ORDER BY r.id DESC"
-        " LIMIT 1) AS request_state FROM snapshots s WHERE s.id IN (?, ?)",
-        [before_id, after_id],
-    ):
+    for row in digests.listing_copies(db, [before_id, after_id]):
         pending = row["request_state"] if row["request_state"] not in (None, "done") else "not_archived"
         status = "archived" if row["wayback_url"] else pending
         archive = Archive(status, printable_line(row["wayback_url"], 2048) or None, row["wayback_timestamp"], row["warc_file"],
@@ -535,10 +497,8 @@ def _archive(db: sqlite_utils.Database, row: dict) -> Archive:
             wayback_url, stamp = last.wayback_url, last.wayback_timestamp
     if wayback_url is None and row["fetched_at"] is not None:
         earlier = archive_queue.earlier_capture(db, row["url"], row["fetched_at"])
-    request = db.execute(
-        "SELECT state FROM archive_requests WHERE url = ? ORDER BY id DESC LIMIT 1", [row["url"]]
-    ).fetchone()
-    request_state = "not_archived" if request is None or request[0] == "done" else request[0]
+    request = archive_queue.latest_request_state(db, row["url"])
+    request_state = "not_archived" if request in (None, "done") else request
     if wayback_url:
         status = "archived"
     elif earlier is not None:

@@ -17,8 +17,9 @@ from scrapy.settings import Settings
 from crawler.fetch.scrapy_settings import base as production_profile
 from crawler.fetch.scrapy_settings import local as local_profile
 from crawler.config.settings import Config
-from crawler.pipeline.stages import shutdown_extraction_pool, storage_failed
+from crawler.pipeline.session import storage_failed
 from crawler.run.progress import Progress
+from crawler.compare.keywords import KeywordSet
 from crawler.config.watchlist import ADHOC_SOURCE_ID, Source
 from spiders.listing import ListingSpider
 from spiders.page import PageSpider
@@ -68,7 +69,6 @@ def scrapy_settings_for(
         settings.setmodule(local_profile, priority="project")
     overrides = {
         "DOCWATCH_DB": str(config.db_path),
-        "DOCWATCH_WATCHLIST": str(config.watchlist_path),
         "DOCWATCH_WARC_DIR": str(config.warc_dir),
         "DOWNLOAD_TIMEOUT": config.download_timeout,
         "DOWNLOAD_MAXSIZE": config.max_page_bytes,
@@ -90,12 +90,13 @@ def scrapy_settings_for(
 
 
 def run_crawl(
-    config: Config, sources: list[Source], trigger: str = "cli", progress: bool | None = None, verbosity: int = 0
+    config: Config, sources: list[Source], keyword_sets: dict[str, KeywordSet], trigger: str = "cli",
+    progress: bool | None = None, verbosity: int = 0,
 ) -> RunSummary:
-    """Crawl `sources` in this process. Scrapy's reactor runs once per process, so anything
-    that crawls more than once (the daemon, the demo) uses `crawl_in_subprocess`. Scrapy's
-    log goes to DATA_DIR/logs/crawl.log, and with ``verbosity`` (-v, -vv) to stderr as well:
-    the terminal shows the progress bar and the summary.
+    """Crawl `sources`, matching the watchlist's `keyword_sets`, in this process. Scrapy's reactor
+    runs once per process, so anything that crawls more than once (the daemon, the demo) uses
+    `crawl_in_subprocess`. Scrapy's log goes to DATA_DIR/logs/crawl.log, and with ``verbosity``
+    (-v, -vv) to stderr as well: the terminal shows the progress bar and the summary.
 
     The sources are locked for the whole run; if another live process holds any of them, the
     command exits BUSY_EXIT_CODE (3) naming the holder, and crawls nothing."""
@@ -144,7 +145,7 @@ def run_crawl(
             if spider_sources:
                 crawlers.append(process.create_crawler(spider))
                 crawlers[-1].signals.connect(stop_every_spider, signal=storage_failed)
-                process.crawl(crawlers[-1], sources=spider_sources)
+                process.crawl(crawlers[-1], sources=spider_sources, keyword_sets=keyword_sets)
         if progress:
             Progress.open()
         process.start()
@@ -156,7 +157,6 @@ def run_crawl(
         raise
     finally:
         Progress.close()
-        shutdown_extraction_pool()
         run = close_run(db, lock, run_id, status, error)
         unstored = queries.run_unstored(db, run_id)
         db.close()

@@ -53,12 +53,24 @@ DEFAULT_REQUEST_HEADERS = {
     "Accept-Language": "en",
     "Accept-Encoding": "gzip, deflate",
 }
-ITEM_PIPELINES = {"crawler.pipeline.stages.StorePipeline": 300}
+# The stages of crawler/pipeline/stages.py, in order; they share the two extensions below.
+ITEM_PIPELINES = {
+    "crawler.pipeline.stages.VerdictStage": 100,
+    "crawler.pipeline.stages.UnchangedStage": 200,
+    "crawler.pipeline.stages.ExtractStage": 300,
+    "crawler.pipeline.stages.WarcStage": 400,
+    "crawler.pipeline.stages.StoreStage": 500,
+    "crawler.pipeline.stages.DocumentRequestStage": 600,
+}
 # Outputs of one response processed at once. A page yields one item and a few attachment
 # requests, a listing page about twenty requests; Scrapy starts this many tasks per response,
 # and its default (100) made task bookkeeping a tenth of the crawling process's CPU.
 CONCURRENT_ITEMS = 8
-EXTENSIONS = {"scrapy.extensions.telnet.TelnetConsole": None}
+EXTENSIONS = {
+    "scrapy.extensions.telnet.TelnetConsole": None,
+    "crawler.pipeline.session.CrawlSession": 100,  # the database and the run, for every stage
+    "crawler.pipeline.extraction_pool.ExtractionPool": 110,  # closed on engine_stopped
+}
 
 COOKIES_ENABLED = False
 HTTPCACHE_ENABLED = False
