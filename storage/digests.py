@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlite_utils
 
 from storage.database import transaction
-from storage.reports import event_order
+from storage.reports import id_order
 
 # A digest reads events in chunks of ids: well under SQLite's bound-parameter limit.
 EVENT_ID_CHUNK = 500
@@ -33,7 +33,7 @@ def digest_events(
         clauses.append("e.id > ?")
         params.append(after_event_id)
     elif since:
-        clauses = ["+e.id <= ?", "e.detected_at >= ?"]  # narrowed by events_detected: see reports.event_order
+        clauses = ["+e.id <= ?", "e.detected_at >= ?"]  # narrowed by events_detected: see reports.id_order
         params.append(since)
     if unreviewed:
         clauses.append("e.reviewed_at IS NULL")
@@ -49,7 +49,7 @@ def digest_events(
         " FROM events e JOIN pages p ON p.id = e.page_id"
         " LEFT JOIN snapshots s ON s.id = coalesce(e.snapshot_id, p.latest_snapshot_id)"
         " LEFT JOIN pages parent ON parent.id = p.parent_page_id"
-        f" WHERE {' AND '.join(clauses)} ORDER BY {event_order(None if after_event_id is not None else since)}",
+        f" WHERE {' AND '.join(clauses)} ORDER BY {id_order('e', None if after_event_id is not None else since)}",
         params,
     ))
 

@@ -59,17 +59,17 @@ def events(
     rows = db.query(
         "SELECT e.id, e.type, e.source_id, e.url, p.title, e.detected_at, e.run_id, e.http_status,"
         " e.snapshot_id, e.previous_snapshot_id, e.similarity, e.silent_edit, e.detail"
-        f" FROM events e JOIN pages p ON p.id = e.page_id {_where(clauses)} ORDER BY {event_order(since)}",
+        f" FROM events e JOIN pages p ON p.id = e.page_id {_where(clauses)} ORDER BY {id_order('e', since)}",
         params,
     )
     return [{**row, "silent_edit": bool(row["silent_edit"]), "detail": json.loads(row["detail"])} for row in rows]
 
 
-def event_order(since: str | None) -> str:
-    """ORDER BY for events in id order. With a `since`, `+e.id`: without the unary plus SQLite
-    reads every event in id order to spare itself a sort, rather than the few since then
-    through events_detected (5 s against 10 ms on a million events)."""
-    return "+e.id" if since else "e.id"
+def id_order(alias: str, since: str | None) -> str:
+    """ORDER BY for rows in id order (events, hit flags). With a `since`, `+alias.id`: without
+    the unary plus SQLite reads every row in id order to spare itself a sort, rather than the
+    few since then through the time index (5 s against 10 ms on a million events)."""
+    return f"+{alias}.id" if since else f"{alias}.id"
 
 
 def hit_flags(
@@ -91,7 +91,7 @@ def hit_flags(
         db.query(
             "SELECT f.id, f.kind, f.set_name, f.term, f.matched, f.context, f.sentence, f.detected_at,"
             " p.source_id, p.url, p.title, f.event_id, f.snapshot_id"
-            f" FROM hit_flags f JOIN pages p ON p.id = f.page_id {_where(clauses)} ORDER BY f.id",
+            f" FROM hit_flags f JOIN pages p ON p.id = f.page_id {_where(clauses)} ORDER BY {id_order('f', since)}",
             params,
         )
     )
