@@ -4,7 +4,7 @@
 #   ./setup.sh          what docwatch needs to run (antiword: text of legacy .doc attachments;
 #                       tesseract-ocr with Chinese, Uyghur and Tibetan data, poppler-utils: OCR of scans)
 #   ./setup.sh --test   and what the tests need (Chromium and a CJK font for the HTML digest;
-#                       pytest and friends)
+#                       pytest and friends; ReplayWeb.page's files, with npm)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -45,6 +45,17 @@ fi
 python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e "$extras"
+
+if [ "${1:-}" = "--test" ] && [ ! -d .venv/replaywebpage/package ]; then
+  # ReplayWeb.page's own built files (ui.js, sw.js), for the test that opens an evidence package in
+  # it: `npm pack` fetches the package alone, which is all a page that embeds it needs.
+  if command -v npm >/dev/null && mkdir -p .venv/replaywebpage \
+     && (cd .venv/replaywebpage && npm pack --silent replaywebpage@2 >/dev/null && tar xzf replaywebpage-*.tgz); then
+    echo "unpacked ReplayWeb.page into .venv/replaywebpage/package"
+  else
+    echo "could not fetch ReplayWeb.page (npm pack replaywebpage): the test replaying a package in it is skipped" >&2
+  fi
+fi
 
 bin_dir="$HOME/.local/bin"
 mkdir -p "$bin_dir"

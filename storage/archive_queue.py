@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 
 import sqlite_utils
 
-from storage import bodies
+from storage import bodies, custody
 from storage.database import transaction, utcnow
 
 REASONS = ("new_page", "changed", "new_hits", "attachment", "manual", "listing_changed")
@@ -227,7 +227,7 @@ def complete(
     if capture_kind not in (NEW_CAPTURE, EXISTING_CAPTURE):
         raise ValueError(f"capture_kind must be {NEW_CAPTURE!r} or {EXISTING_CAPTURE!r}, got {capture_kind!r}")
     with transaction(db):
-        row = db.execute("SELECT state, snapshot_id FROM archive_requests WHERE id = ?", [request_id]).fetchone()
+        row = db.execute("SELECT state, snapshot_id, url FROM archive_requests WHERE id = ?", [request_id]).fetchone()
         if row is None:
             raise KeyError(f"no archive request with id {request_id}")
         if row[0] == "done":
@@ -243,6 +243,9 @@ def complete(
                 "UPDATE snapshots SET wayback_url = ?, wayback_timestamp = ? WHERE id = ?",
                 [wayback_url, wayback_timestamp, row[1]],
             )
+        custody.append(db, "wayback_capture", {"url": row[2], "wayback_url": wayback_url,
+                                               "wayback_timestamp": wayback_timestamp, "capture_kind": capture_kind},
+                       row[1])
     return True
 
 

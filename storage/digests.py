@@ -22,11 +22,11 @@ def last_event_id(db: sqlite_utils.Database) -> int:
 
 def digest_events(
     db: sqlite_utils.Database, through_event_id: int, after_event_id: int | None, since: str | None,
-    unreviewed: bool, source_ids: Sequence[str] | None,
+    unreviewed: bool, source_ids: Sequence[str] | None, event_ids: Sequence[int] | None = None,
 ) -> list[dict]:
     """Events up to `through_event_id`, oldest first: after `after_event_id` when given, else
     detected at or after `since` (None: all); only unreviewed ones when asked; only the sources
-    in `source_ids` unless it is None. Each with its snapshot (the page's latest one for an event
+    in `source_ids` unless it is None; only the events `event_ids` when given. Each with its snapshot (the page's latest one for an event
     that has none) and, for a document, the page that links it."""
     clauses, params = ["e.id <= ?"], [through_event_id]
     if after_event_id is not None:
@@ -35,6 +35,9 @@ def digest_events(
     elif since:
         clauses = ["+e.id <= ?", "e.detected_at >= ?"]  # narrowed by events_detected: see reports.id_order
         params.append(since)
+    if event_ids is not None:
+        clauses.append(f"e.id IN ({', '.join('?' * len(event_ids)) or 'NULL'})")
+        params += list(event_ids)
     if unreviewed:
         clauses.append("e.reviewed_at IS NULL")
     if source_ids is not None:

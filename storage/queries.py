@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 import sqlite_utils
 
-from storage import bodies
+from storage import bodies, custody
 from storage.database import insert_row, transaction, update_row, utcnow
 
 # Outcomes of one fetch, as stored in fetches.outcome and counted in runs. SKIPPED: not sent
@@ -184,7 +184,7 @@ def needs_snapshot(db: sqlite_utils.Database, url: str, text_sha256: str) -> boo
 def insert_snapshot(
     db: sqlite_utils.Database, page_id: int, run_id: int | None, capture: PageCapture, warc: Any = None
 ) -> int:
-    return insert_row(
+    snapshot_id = insert_row(
         db, "snapshots",
         {
             "page_id": page_id,
@@ -210,6 +210,14 @@ def insert_snapshot(
             "warc_length": warc.length if warc else None,
         },
     )
+    custody.append(db, "snapshot", {
+        "url": capture.url, "final_url": capture.final_url, "fetched_at": capture.fetched_at,
+        "http_status": capture.http_status, "body_sha256": capture.body_sha256, "text_sha256": capture.text_sha256,
+    }, snapshot_id)
+    if warc:
+        custody.append(db, "warc_record", {"warc_file": warc.path, "offset": warc.offset, "length": warc.length,
+                                           "body_sha256": warc.sha256}, snapshot_id)
+    return snapshot_id
 
 
 def insert_fetch(

@@ -5,15 +5,18 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 
 from crawler.demo import SITE_DIR, write_watchlist
 from crawler.demo.localsite import LocalSite
+from storage.migrations import MIGRATIONS
 
 FILES = Path(__file__).parent / "files"
 _running: list[pytest.Item] = []  # the test now running in this process (xdist: one per worker)
@@ -87,3 +90,16 @@ def small_filesystem(path: Path, size: str) -> Iterator[Path]:
 def resize_filesystem(path: Path, size: str) -> None:
     """Give a `small_filesystem` more room, as a user freeing space would."""
     subprocess.run(["mount", "-o", f"remount,size={size}", str(path)], check=True)
+
+
+def database_before(path: Path, migration: int) -> sqlite_utils.Database:
+    """A database as the version before `migration` left it: every earlier migration applied."""
+    db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
+    db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
+               " applied_at TEXT NOT NULL)")
+    for version, description, sql in MIGRATIONS:
+        if version < migration:
+            for statement in filter(str.strip, sql.split(";")):
+                db.execute(statement)
+            db.execute("INSERT INTO schema_migrations VALUES (?, ?, 'then')", [version, description])
+    return db

@@ -183,13 +183,14 @@ def free_port() -> int:
 @contextlib.contextmanager
 def pywb_replaying(warc_files: list[Path], workdir: Path):
     """pywb's own `wb-manager init`/`add` and `wayback` server on 127.0.0.1, replaying `warc_files`
-    as collection `evidence`; yields the server's address."""
+    (or the WARC files of .wacz packages) as collection `evidence`; yields the server's address."""
     def pywb(entry: str, *arguments: str, **options) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, "-c", f"import sys; from {entry} import main; sys.exit(main())",
                                  *arguments], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **options)
 
     workdir.mkdir()
-    for step in (("init", "evidence"), ("add", "evidence", *map(str, warc_files))):
+    unpack = ["--unpack-wacz"] if any(str(path).endswith(".wacz") for path in warc_files) else []
+    for step in (("init", "evidence"), ("add", *unpack, "evidence", *map(str, warc_files))):
         manager = pywb("pywb.manager.manager", *step)
         output = manager.communicate(timeout=120)[0]
         assert manager.returncode == 0, output

@@ -3,15 +3,12 @@ without text, flagged no_text. After the upgrade it is still "no text", and its 
 read by OCR, is a change with the OCR text as what was added."""
 
 import hashlib
-import sqlite3
 import zlib
-
-import sqlite_utils
 
 from crawler.compare.keywords import KeywordMatcher, KeywordSet
 from crawler.pipeline.store import Attachment, store_capture
 from storage import open_database, queries, reports
-from storage.migrations import MIGRATIONS
+from tests.conftest import database_before
 
 ARTICLE = "http://rst.example/xjrst/c112676/201801/5b1f3c2a9e8d4f6a8c7b1e2d3f4a5b6c.shtml"
 SCAN = "http://rst.example/xjrst/c112676/201801/W020180109553142613775.jpg"
@@ -19,14 +16,7 @@ OCR_TEXT = "农村富余劳动力累计转移就业275万人次,完成年度目�
 
 
 def previous_version_db(path):
-    db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
-    db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
-               " applied_at TEXT NOT NULL)")
-    for version, description, sql in MIGRATIONS:
-        if version < 17:
-            for statement in filter(str.strip, sql.split(";")):
-                db.execute(statement)
-            db.execute("INSERT INTO schema_migrations VALUES (?, ?, 'then')", [version, description])
+    db = database_before(path, 17)
     db["sources"].insert({"id": "rst", "url": ARTICLE, "type": "page", "added_at": "2026-11-20", "updated_at": "2026-11-20"})
     db["pages"].insert({"id": 1, "source_id": "rst", "url": ARTICLE, "kind": "page", "first_seen": "2026-11-20", "state": "live"})
     db["pages"].insert({"id": 2, "source_id": "rst", "url": SCAN, "kind": "document", "first_seen": "2026-11-20",

@@ -69,3 +69,19 @@ def test_each_setting_resolves_from_its_declared_variable():
         ArchiveSettings.resolve({"DOCWATCH_ARCHIVE_BACKOFF": "soon"})
     with pytest.raises(SettingError, match="DOCWATCH_MAX_DOCUMENT_BYTES"):
         resolve({}, None, {"DOCWATCH_MAX_DOCUMENT_BYTES": "soon"})
+
+
+def test_timestamp_authorities_come_from_the_watchlist_list_or_the_variable(tmp_path):
+    path = tmp_path / "watchlist.yaml"
+    path.write_text(WATCHLIST.format(key="timestamp_authorities", value='["http://tsa.example/tsr", "https://b.example/"]'),
+                    "utf-8")
+    settings = load_watchlist(path).settings
+    assert resolve({}, settings, {}).timestamp_authorities == ("http://tsa.example/tsr", "https://b.example/")
+    assert resolve({}, settings, {"DOCWATCH_TIMESTAMP_AUTHORITIES": "http://c.example/, http://d.example/"}
+                   ).timestamp_authorities == ("http://c.example/", "http://d.example/")
+    with pytest.raises(SettingError, match="DOCWATCH_TIMESTAMP_AUTHORITIES: 'tsa.example'"):
+        resolve({}, None, {"DOCWATCH_TIMESTAMP_AUTHORITIES": "tsa.example"})
+    path.write_text(WATCHLIST.format(key="timestamp_authorities", value='["tsa.example"]'), "utf-8")
+    with pytest.raises(WatchlistError) as refused:
+        load_watchlist(path)
+    assert f"{path}:7" in str(refused.value) and "timestamp_authorities" in str(refused.value)

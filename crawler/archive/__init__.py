@@ -1,1 +1,2 @@
-"""Archive stage: local WARC files (`warc`), the Wayback Machine client (`wayback`) and the archive queue worker (`queue`)."""
+"""Archive stage: local WARC files (`warc`), the Wayback Machine client (`wayback`), the archive
+queue worker (`queue`), and evidence packages (`wacz`, signed by `signing`)."""

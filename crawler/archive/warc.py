@@ -408,3 +408,49 @@ def _headers_describing(headers: Sequence[tuple[str, str]], body_length: int) ->
 def _request_target(url: str) -> str:
     parts = urlsplit(url)
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+@dataclass(frozen=True)
+class ExchangeRecords:
+    """A snapshot's whole fetch as stored: its redirect hops, response, request and metadata
+    records (gzip members, byte for byte), and where the response is among them."""
+
+    data: bytes
+    response_offset: int
+    response_length: int
+    response_date: str  # WARC-Date of the response record
+
+
+def exchange_records(directory: Path, ref: WarcRecordRef) -> ExchangeRecords:
+    """The records of the fetch whose response ``ref`` points at, as `build_exchange` wrote
+    them: the 2 × `redirects` hop records before it, its request and metadata records after."""
+    members = _members(Path(directory) / ref.path)
+    at = next((i for i, member in enumerate(members) if member[0] == ref.offset), None)
+    if at is None or members[at][2] != "response":
+        raise ValueError(f"{ref.path}:{ref.offset} does not start a response record")
+    after = members[at + 1:at + 3]
+    if [member[2] for member in after] != ["request", "metadata"]:
+        raise ValueError(f"{ref.path}:{ref.offset}: the response is not followed by its request and metadata records")
+    hops = 2 * after[1][4]
+    if at < hops or any(member[2] not in ("response", "request") for member in members[at - hops:at]):
+        raise ValueError(f"{ref.path}:{ref.offset}: the {hops // 2} redirect(s) its metadata counts are not before it")
+    start, end = members[at - hops][0], after[1][0] + after[1][1]
+    data = _record_bytes(Path(directory), WarcRecordRef(ref.path, start, end - start, ref.sha256))
+    return ExchangeRecords(data, ref.offset - start, members[at][1], members[at][3])
+
+
+def _members(path: Path) -> list[tuple[int, int, str, str, int]]:
+    """Each record of a WARC file: offset, length, type, WARC-Date, and (metadata records) redirects."""
+    found = []
+    with open(path, "rb") as warc:
+        records = ArchiveIterator(warc)
+        for record in records:
+            redirects = 0
+            if record.rec_type == "metadata":
+                fields = record.content_stream().read().decode("utf-8", "replace")
+                redirects = int(next((line.split(":", 1)[1] for line in fields.splitlines()
+                                      if line.startswith("redirects:")), "0"))
+            record.raw_stream.read()
+            found.append((records.get_record_offset(), records.get_record_length(), record.rec_type,
+                          record.rec_headers.get_header("WARC-Date"), redirects))
+    return found

@@ -8,6 +8,7 @@ import click
 
 from crawler.cli.app import App, BadInput, json_option, pass_app
 from crawler.cli.archive import config_for
+from crawler.archive.wacz import export_command
 from crawler.archive.warc import WarcRecordRef, replay_problem
 from crawler.safe_text import printable, printable_json
 from storage import archive_queue, open_database
@@ -33,6 +34,7 @@ def evidence(app: App, url: str, verify: bool, as_json: bool) -> None:
     else:
         for copy in copies:
             click.echo(printable(_describe(copy)))
+        click.echo(printable(f"Package these copies as signed evidence: {export_command(url=url)}"))
     failed = [c for c in copies if verify and c["warc_file"] and c["replay"] != "OK"]
     if failed:
         click.echo(f"{len(failed)} of {len(copies)} WARC record(s) failed the replay check "

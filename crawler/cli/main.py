@@ -21,6 +21,7 @@ from crawler.cli.changes import diff, events, figures, hits
 from crawler.cli.daemon import daemon, status
 from crawler.cli.digest import digest, review
 from crawler.cli.evidence import evidence
+from crawler.cli.package import custody_group, export, verify
 from crawler.config.settings import SettingError, default_data_dir, resolve, watchlist_path
 from crawler.archive.queue import ArchiveSettings
 from crawler.safe_text import printable, printable_json, printable_line
@@ -266,5 +267,6 @@ def demo(app: App, port: int, keep_serving: bool) -> None:
 
 
 # Commands defined in their own modules (crawler/cli/).
-for command in (daemon, status, archive, evidence, hits, figures, events, diff, digest, review):
+for command in (daemon, status, archive, evidence, hits, figures, events, diff, digest, review, export, verify,
+                custody_group):
     main.add_command(command)

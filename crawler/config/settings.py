@@ -58,6 +58,7 @@ SETTINGS = {setting.name: setting for setting in (
     Setting("wayback_url", "DOCWATCH_WAYBACK_URL", "https://web.archive.org"),
     *(Setting(f"wayback_{endpoint}_url", f"DOCWATCH_WAYBACK_{endpoint.upper()}_URL", None)
       for endpoint in ("save", "status", "availability", "cdx", "web")),
+    Setting("timestamp_authorities", "DOCWATCH_TIMESTAMP_AUTHORITIES", (), in_watchlist=True),
     Setting("daemon_workers", "DOCWATCH_DAEMON_WORKERS", 2),
     Setting("daemon_time_limit", "DOCWATCH_DAEMON_TIME_LIMIT", 3600.0),
     Setting("daemon_grace", "DOCWATCH_DAEMON_GRACE", 60.0),
@@ -109,6 +110,7 @@ class Config:
     max_page_bytes: int
     max_document_bytes: int
     profile: str  # Scrapy profile: "production" (polite, default) or "local" (demo, tests)
+    timestamp_authorities: tuple[str, ...] = ()  # RFC 3161 servers that timestamp evidence packages
 
     @property
     def log_dir(self) -> Path:
@@ -165,4 +167,14 @@ def resolve(
         max_page_bytes=pick_count("max_page_bytes"),
         max_document_bytes=pick_count("max_document_bytes"),
         profile=str(pick("profile") or SETTINGS["profile"].default),
+        timestamp_authorities=authority_urls(pick("timestamp_authorities"), env_of("timestamp_authorities")),
     )
+
+
+def authority_urls(value: str | tuple[str, ...], env: str) -> tuple[str, ...]:
+    """RFC 3161 authorities: the watchlist's list, or the variable's URLs separated by commas or spaces."""
+    urls = tuple(value.replace(",", " ").split()) if isinstance(value, str) else tuple(value)
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            raise SettingError(f"{env}: {url[:100]!r} is not an http:// or https:// URL of a timestamp authority")
+    return urls

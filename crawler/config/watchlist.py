@@ -80,6 +80,7 @@ class Settings:
     data_dir: str | None = None
     download_timeout: int | None = None
     max_page_bytes: int | None = None
+    timestamp_authorities: tuple[str, ...] | None = None
 
 
 class UnknownSourceError(KeyError):
@@ -588,7 +589,8 @@ _KEYWORD_SET_FIELDS = {
 
 # The settings the watchlist may set (`settings:`), as crawler.config.settings declares them.
 _SETTINGS_FIELDS = {
-    setting.name: _Field(_positive_int if isinstance(setting.default, int) else _one_line)
+    setting.name: _Field(_list_of(_web_url) if isinstance(setting.default, tuple)
+                         else _positive_int if isinstance(setting.default, int) else _one_line)
     for setting in SETTINGS.values() if setting.in_watchlist and not setting.name.startswith("smtp_")
 }
 

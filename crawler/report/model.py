@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import sqlite_utils
 
+from crawler.archive.wacz import export_command
 from crawler.compare.diff import CharOp, SentenceChange
 from crawler.safe_text import printable_line
 from storage import archive_queue, digests, reports
@@ -223,6 +224,11 @@ class DigestEvent:
         return urlsplit(self.url).scheme in ("http", "https")
 
     @property
+    def export_command(self) -> str:
+        """How to package this event's versions as signed evidence (`docwatch export --wacz`)."""
+        return export_command(event_id=self.event_id)
+
+    @property
     def citation(self) -> str:
         """`Title. Site, publication date. URL (archived DATE at WAYBACK-URL).`, ready to paste.
         It cites a capture only of the version the event describes."""
@@ -297,16 +303,17 @@ def build_digest(
     tags: Sequence[str] = (),
     unreviewed: bool = False,
     after_event_id: int | None = None,
+    event_ids: Sequence[int] | None = None,
 ) -> Digest:
     """The digest of events detected at or after ``since`` (ISO UTC; None: all) or, when
     ``after_event_id`` is given, of the events recorded after that one (exact where times are
     not: a crawl's events carry its fetch times, which can be older than a digest made while
     the crawl was still writing). Optionally only some sources (by id or tag), and only events
-    nobody has reviewed."""
+    nobody has reviewed; or exactly the events ``event_ids`` (an evidence package's)."""
     through_event_id = digests.last_event_id(db)
     sites = _sites(db, source_ids, tags)
     rows = digests.digest_events(db, through_event_id, after_event_id, since, unreviewed,
-                                 list(sites) if source_ids or tags else None)
+                                 list(sites) if source_ids or tags else None, event_ids)
     event_ids = [row["id"] for row in rows]
     flags = digests.hit_flags_by_event(db, event_ids)
     figures = digests.figures_by_event(db, event_ids)

@@ -95,6 +95,7 @@ def event_json(event: DigestEvent) -> dict:
         },
         "archive": _archive_json(archive),
         "citation": event.citation,
+        "export_command": event.export_command,
         "reviewed": event.reviewed,
         "document": dataclasses.asdict(event.document) if event.document else None,
         "listing": _listing_json(event.listing) if event.listing else None,
