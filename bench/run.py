@@ -1,6 +1,7 @@
 """docwatch against urlwatch, changedetection.io and a fetch-and-hash Scrapy ceiling, on one
 local corpus served by nginx: cold crawl, re-crawl with nothing changed, re-crawl with 10% of
-the articles changed. Prints one table and writes it to bench/results.md.
+the articles changed. Prints one table and writes it at the top of bench/results.md (the other
+benchmarks' tables below it are kept).
 
     .venv/bin/python bench/run.py [--pages 2000] [--quick] [--tools docwatch,urlwatch,changedetection,ceiling]
 
@@ -31,6 +32,7 @@ SCENARIOS = ("cold", "unchanged", "10% changed")
 CHANGED_SHARE = 0.10
 TOOLS = {"docwatch": Docwatch, "urlwatch": Urlwatch, "changedetection": ChangeDetection, "ceiling": Ceiling}
 RESULTS = BENCH_DIR / "results.md"
+RUN_SECTION_END = "<!-- end of bench/run.py's section: what follows is kept when it rewrites the file -->\n"
 
 
 def main() -> None:
@@ -80,7 +82,9 @@ def main() -> None:
                     tool.close()
     report = render(results, corpus, pages)
     print(report)
-    RESULTS.write_text(report, "utf-8")
+    previous = RESULTS.read_text("utf-8") if RESULTS.exists() else ""
+    others = previous.split(RUN_SECTION_END, 1)[1] if RUN_SECTION_END in previous else ""  # the other benchmarks' tables
+    RESULTS.write_text(f"{report}\n{RUN_SECTION_END}{others}", "utf-8")
 
 
 def format_row(m: Measurement) -> str:

@@ -101,7 +101,7 @@ def main() -> None:
 
 def _known_template(html: str) -> bool:
     tree = extraction._parse(html)
-    return tree is not None and bool(extraction._known_article_body(tree))
+    return tree is not None and bool(extraction._known_article_body(tree)[0])
 
 
 if __name__ == "__main__":

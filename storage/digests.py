@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import sqlite_utils
 
 from storage.database import transaction
+from storage.reports import id_order
 
 # A digest reads events in chunks of ids: well under SQLite's bound-parameter limit.
 EVENT_ID_CHUNK = 500
@@ -32,9 +33,12 @@ def digest_events(
     if after_event_id is not None:
         clauses.append("e.id > ?")
         params.append(after_event_id)
-    elif since:  # history is dated by its captures: it is news when it was imported
-        clauses.append("coalesce(json_extract(e.detail, '$.imported_at'), e.detected_at) >= ?")
-        params.append(since)
+    elif since:  # crawl events by when they were detected, history by when it was imported
+        clauses = ["+e.id <= ?",  # narrowed by events_detected and events_imported: see reports.id_order
+                   # the + keeps SQLite from reading every crawl event (imported_at NULL) through events_imported
+                   "(e.detected_at >= ? AND +json_extract(e.detail, '$.imported_at') IS NULL"
+                   " OR json_extract(e.detail, '$.imported_at') >= ?)"]
+        params += [since, since]
     if event_ids is not None:
         clauses.append("e.id IN (SELECT value FROM json_each(?))")  # any number of ids
         params.append(json.dumps(list(event_ids)))
@@ -52,7 +56,7 @@ def digest_events(
         " FROM events e JOIN pages p ON p.id = e.page_id"
         " LEFT JOIN snapshots s ON s.id = coalesce(e.snapshot_id, p.latest_snapshot_id)"
         " LEFT JOIN pages parent ON parent.id = p.parent_page_id"
-        f" WHERE {' AND '.join(clauses)} ORDER BY e.id",
+        f" WHERE {' AND '.join(clauses)} ORDER BY {id_order('e', None if after_event_id is not None else since)}",
         params,
     ))
 

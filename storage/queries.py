@@ -69,16 +69,13 @@ def sync_sources(db: sqlite_utils.Database, sources: Iterable[Any]) -> None:
 
 def start_run(db: sqlite_utils.Database, trigger: str, source_ids: list[str]) -> int:
     with transaction(db):
-        return insert_row(
-            db, "runs",
-            {
-                "started_at": utcnow(),
-                "trigger": trigger,
-                "pid": os.getpid(),
-                "status": "running",
-                "sources": json.dumps(source_ids),
-            },
-        )
+        run_id = insert_row(db, "runs", {
+            "started_at": utcnow(), "trigger": trigger, "pid": os.getpid(), "status": "running",
+            "sources": json.dumps(source_ids),
+        })
+        db.conn.executemany("INSERT OR IGNORE INTO run_sources (source_id, run_id) VALUES (?, ?)",
+                            [(source_id, run_id) for source_id in source_ids])
+        return run_id
 
 
 def finish_run(db: sqlite_utils.Database, run_id: int, status: str, error: str | None = None) -> dict:
@@ -309,17 +306,26 @@ def snapshot(db: sqlite_utils.Database, snapshot_id: int) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-# Run history, per source (a run may cover several sources: `runs.sources` is a JSON list)
+# Run history, per source (a run may cover several sources: `run_sources` has one row each)
+
+
+def last_run_starts(db: sqlite_utils.Database) -> dict[str, tuple[int, str]]:
+    """Each source's latest run: (its id, when it started). One index lookup per known source,
+    however many runs the database holds."""
+    return {
+        source_id: (run_id, started_at)
+        for source_id, run_id, started_at in db.execute(
+            "SELECT s.id, r.id, r.started_at FROM sources s"
+            " JOIN runs r ON r.id = (SELECT max(run_id) FROM run_sources WHERE source_id = s.id)"
+        )
+    }
 
 
 def last_runs(db: sqlite_utils.Database) -> dict[str, dict]:
     """Each source's latest run, with that source's own page counts (from `fetches`) and the
     keyword hits it flagged as new (from `hit_flags`)."""
-    latest = db.execute(
-        "SELECT j.value, max(r.id) FROM runs r, json_each(r.sources) j GROUP BY j.value"
-    ).fetchall()
     result = {}
-    for source_id, run_id in latest:
+    for source_id, (run_id, _) in last_run_starts(db).items():
         latest_run = run(db, run_id)
         counts = dict(
             db.execute(
@@ -344,8 +350,7 @@ def last_runs(db: sqlite_utils.Database) -> dict[str, dict]:
 def last_fetch_errors(db: sqlite_utils.Database) -> dict[str, dict]:
     """Each source's most recent failed fetch: when, which URL, what went wrong."""
     rows = db.query(
-        "SELECT f.source_id, f.fetched_at, f.url, f.http_status, f.error FROM fetches f"
-        " JOIN (SELECT source_id, max(id) AS id FROM fetches WHERE outcome = 'failed' GROUP BY source_id) latest"
-        " ON latest.id = f.id"
+        "SELECT f.source_id, f.fetched_at, f.url, f.http_status, f.error FROM sources s"
+        " JOIN fetches f ON f.id = (SELECT max(id) FROM fetches WHERE source_id = s.id AND outcome = 'failed')"
     )
     return {row.pop("source_id"): row for row in rows}

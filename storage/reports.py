@@ -72,10 +72,17 @@ def events(
     rows = db.query(
         "SELECT e.id, e.type, e.source_id, e.url, p.title, e.detected_at, e.run_id, e.http_status,"
         " e.snapshot_id, e.previous_snapshot_id, e.similarity, e.silent_edit, e.detail"
-        f" FROM events e JOIN pages p ON p.id = e.page_id {_where(clauses)} ORDER BY e.id",
+        f" FROM events e JOIN pages p ON p.id = e.page_id {_where(clauses)} ORDER BY {id_order('e', since)}",
         params,
     )
     return [{**row, "silent_edit": bool(row["silent_edit"]), "detail": json.loads(row["detail"])} for row in rows]
+
+
+def id_order(alias: str, since: str | None) -> str:
+    """ORDER BY for rows in id order (events, hit flags). With a `since`, `+alias.id`: without
+    the unary plus SQLite reads every row in id order to spare itself a sort, rather than the
+    few since then through the time index (5 s against 10 ms on a million events)."""
+    return f"+{alias}.id" if since else f"{alias}.id"
 
 
 def hit_flags(
@@ -100,7 +107,7 @@ def hit_flags(
             "SELECT f.id, f.kind, f.set_name, f.term, f.matched, f.context, f.sentence, f.detected_at,"
             f" p.source_id, p.url, p.title, f.event_id, f.snapshot_id, {HISTORICAL} AS historical"
             " FROM hit_flags f JOIN pages p ON p.id = f.page_id JOIN events e ON e.id = f.event_id"
-            f" {_where(clauses)} ORDER BY f.id",
+            f" {_where(clauses)} ORDER BY {id_order('f', since)}",
             params,
         )
     )
@@ -138,24 +145,17 @@ def snapshots_to_compare(
     page = db.execute("SELECT id FROM pages WHERE url = ?", [url]).fetchone()
     if page is None:
         raise NotFound(f"no page with URL {url} in the database. `docwatch pages` lists the known URLs.")
-    snapshots = list(
-        db.query(
-            f"SELECT s.id, s.page_id, s.fetched_at, s.title, s.published, {ORIGINAL_TEXT} FROM snapshots s"
-            " WHERE s.page_id = ? ORDER BY s.id",
-            [page[0]],
-        )
-    )
-    by_id = {snapshot["id"]: snapshot for snapshot in snapshots}
+    # The ids first, the two texts after: a page edited a thousand times reads two texts, not all.
+    ids = [row[0] for row in db.execute("SELECT id FROM snapshots WHERE page_id = ? ORDER BY id", [page[0]])]
     for option, snapshot_id in (("--from", from_id), ("--to", to_id)):
-        if snapshot_id is not None and snapshot_id not in by_id:
+        if snapshot_id is not None and snapshot_id not in ids:
             raise NotFound(_not_this_pages_snapshot(db, option, snapshot_id, url))
     listing = f"`docwatch snapshots {url}` lists them."
-    if len(snapshots) < 2:
+    if len(ids) < 2:
         raise NotFound(
-            f"{url} has {len(snapshots)} snapshot(s), nothing to compare: a snapshot is stored only when"
+            f"{url} has {len(ids)} snapshot(s), nothing to compare: a snapshot is stored only when"
             f" the text changes. {listing}"
         )
-    ids = list(by_id)
     if to_id is None:
         to_id = ids[-1]
         if from_id == to_id:
@@ -164,6 +164,14 @@ def snapshots_to_compare(
         if to_id == ids[0]:
             raise NotFound(f"--to {to_id} is the first snapshot of {url}, there is no older one. {listing}")
         from_id = ids[ids.index(to_id) - 1]
+    by_id = {
+        snapshot["id"]: snapshot
+        for snapshot in db.query(
+            f"SELECT s.id, s.page_id, s.fetched_at, s.title, s.published, {ORIGINAL_TEXT} FROM snapshots s"
+            " WHERE s.id IN (?, ?)",
+            [from_id, to_id],
+        )
+    }
     return by_id[from_id], by_id[to_id]
 
 

@@ -111,8 +111,8 @@ def due_at(source: Source, last_started: datetime | None) -> datetime | None:
 
 def last_started(db_path: Path) -> dict[str, datetime]:
     with _database(db_path) as db:
-        runs = queries.last_runs(db)
-    return {source_id: datetime.fromisoformat(run["started_at"]) for source_id, run in runs.items()}
+        runs = queries.last_run_starts(db)
+    return {source_id: datetime.fromisoformat(started_at) for source_id, (_, started_at) in runs.items()}
 
 
 @contextlib.contextmanager
