@@ -16,7 +16,7 @@ from storage import custody
 from storage.database import transaction
 from storage.events import EVENT_TYPES
 
-SECTION_KEYS = ("removed", "evidence", "new_pages", "other")  # event_triage.section 0..3, as the digest's
+SECTION_KEYS = ("removed", "evidence", "new_pages", "other", "history")  # event_triage.section 0..4, as the digest's
 MAX_TAG_CHARS = 40
 MAX_TAGS = 20  # per event
 MAX_NOTE_CHARS = 10_000

@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from crawler.archive.warc import WarcRecordRef, record_bytes
 from crawler.compare.diff import diff_texts
-from crawler.report.model import build_digest, local_time
+from crawler.report.model import SECTIONS, build_digest, local_time
 from crawler.report.render import render
 from crawler.report.search import VERSIONS_READ, BadQuery, search as search_pages
 from crawler.safe_text import printable, printable_line
@@ -33,8 +33,6 @@ PAGE_SIZE = 50
 MAX_PAGE_NUMBER = 10**7  # of the queue: far past any real list, short of an overflowing offset
 MAX_TITLE_CHARS = 300
 MAX_SENTENCE_CHARS = 2000
-SECTION_TITLES = {"removed": "Removed or unlinked pages", "evidence": "New figures and keyword hits",
-                  "new_pages": "New pages", "other": "Other changes"}
 REVIEWED_CHOICES = {"no": False, "yes": True, "all": None}
 FILTER_KEYS = ("source", "source_tag", "tag", "type", "set", "term", "since", "until", "reviewed")
 EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json; charset=utf-8",
@@ -82,7 +80,7 @@ class Workbench:
             row["tags"] = [printable_line(tag, reviews.MAX_TAG_CHARS) for tag in row["tags"]]
         return self.page(request, "queue.html.j2", rows=rows, total=total, page_number=page_number,
                          pages=max(1, -(-total // PAGE_SIZE)), query=query, options=options, params=request.query_params,
-                         sections=SECTION_TITLES, filtered=urlencode(query))
+                         sections=SECTIONS, filtered=urlencode(query))
 
     async def review(self, request: Request) -> Response:
         """Mark one event, or every event the posted filter shows, reviewed or not."""
