@@ -64,6 +64,9 @@ def test_the_demo_edited_article_packaged_verifies_replays_and_fails_after_one_c
     if CHROMIUM and RWP_DIR.is_dir():  # ReplayWeb.page, from its own files on 127.0.0.1, in headless Chromium
         shown = [replayed_text(package, url, stamp, figure, tmp_path / f"chromium-{stamp}")
                  for stamp, figure in zip(versions, ("20859人", "21859人"))]
+        # a browser started on a loaded machine sometimes shows nothing at all: a fresh one gets a second chance
+        shown = [text if text.strip() else replayed_text(package, url, stamp, figure, tmp_path / f"chromium-{stamp}-again")
+                 for text, stamp, figure in zip(shown, versions, ("20859人", "21859人"))]
         assert "20859人" in shown[0] and "21859人" not in shown[0] and "浏览次数：1024" in shown[0], shown[0][-3000:]
         assert "21859人" in shown[1] and "激发内生动力" in shown[1] and "浏览次数：1187" in shown[1], shown[1][-3000:]
 
