@@ -42,6 +42,19 @@ LISTING_VERSIONS = 100
 LISTED = 20  # titles per list page
 
 
+
+def insert_pages_and_snapshots(db, pages_rows: list[tuple], snapshot_rows: list[tuple]) -> None:
+    """Pages and their snapshots, each snapshot also in the search index (as the store path does)."""
+    db.conn.executemany("INSERT INTO pages (id, source_id, url, kind, first_seen, state, latest_snapshot_id, title)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", pages_rows)
+    db.conn.executemany(
+        "INSERT INTO snapshots (id, page_id, fetched_at, http_status, final_url, encoding, title, text, original_text,"
+        " text_sha256, body_sha256, body_size, body_zlib, body_codec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        snapshot_rows)
+    db.conn.executemany(
+        "INSERT INTO snapshot_search (rowid, title, body) VALUES (?, docwatch_fold(?), docwatch_fold(?))",
+        [(row[0], row[6], row[8]) for row in snapshot_rows])
+
 def generate(path: Path, pages: int, listings: int) -> dict:
     """Articles with VERSIONS snapshots each (a new_page event for the first, a changed event for
     the other; a third of the events flag hits and state figures) and list pages with
@@ -90,15 +103,7 @@ def generate(path: Path, pages: int, listings: int) -> dict:
                 previous = snapshot_id
             pages_rows.append((page_id, source, url, "article", "2026-01-01", "live", snapshot_id, title))
         with transaction(db):
-            db.conn.executemany("INSERT INTO pages (id, source_id, url, kind, first_seen, state, latest_snapshot_id, title)"
-                                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", pages_rows)
-            db.conn.executemany(
-                "INSERT INTO snapshots (id, page_id, fetched_at, http_status, final_url, encoding, title, text, original_text,"
-                " text_sha256, body_sha256, body_size, body_zlib, body_codec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                snapshot_rows)
-            db.conn.executemany(
-                "INSERT INTO snapshot_search (rowid, title, body) VALUES (?, docwatch_fold(?), docwatch_fold(?))",
-                [(row[0], row[6], row[8]) for row in snapshot_rows])
+            insert_pages_and_snapshots(db, pages_rows, snapshot_rows)
             db.conn.executemany(
                 "INSERT INTO events (id, type, source_id, page_id, url, detected_at, snapshot_id, previous_snapshot_id,"
                 " silent_edit, detail, reviewed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", event_rows)
@@ -126,15 +131,7 @@ def generate(path: Path, pages: int, listings: int) -> dict:
             pages_rows.append((page_id, f"source-{listing % SOURCES:02d}", url, "listing", "2026-01-01", "live",
                                snapshot_id, "工作动态"))
         with transaction(db):
-            db.conn.executemany("INSERT INTO pages (id, source_id, url, kind, first_seen, state, latest_snapshot_id, title)"
-                                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", pages_rows)
-            db.conn.executemany(
-                "INSERT INTO snapshots (id, page_id, fetched_at, http_status, final_url, encoding, title, text, original_text,"
-                " text_sha256, body_sha256, body_size, body_zlib, body_codec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                snapshot_rows)
-            db.conn.executemany(
-                "INSERT INTO snapshot_search (rowid, title, body) VALUES (?, docwatch_fold(?), docwatch_fold(?))",
-                [(row[0], row[6], row[8]) for row in snapshot_rows])
+            insert_pages_and_snapshots(db, pages_rows, snapshot_rows)
     print(f"  {listings} list pages, {snapshot_id} snapshots ({time.monotonic() - started:.0f} s)", flush=True)
     db.close()
     middle = pages // 2

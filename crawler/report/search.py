@@ -30,7 +30,7 @@ class BadQuery(ValueError):
 
 
 @dataclass(frozen=True)
-class Version:
+class SnapshotAt:
     snapshot_id: int
     fetched_at: str
 
@@ -44,8 +44,8 @@ class PageResult:
     kind: str
     title: str
     state: str  # live, missing, removed
-    first: Version  # the first snapshot that contained it
-    last: Version  # the last one
+    first: SnapshotAt  # the first snapshot that contained it
+    last: SnapshotAt  # the last one
     matching: int  # snapshots that contain it
     snapshots: int  # snapshots of the page
     says_it_now: bool  # the page's latest snapshot contains it
@@ -96,8 +96,8 @@ def _result(row: dict, versions: dict[int, dict], folded: str) -> PageResult:
     return PageResult(
         url=printable_line(row["url"], 2048), source_id=row["source_id"], kind=row["kind"],
         title=printable_line(row["title"], MAX_TITLE_CHARS), state=row["state"],
-        first=Version(row["first_id"], versions[row["first_id"]]["fetched_at"]),
-        last=Version(row["last_id"], last["fetched_at"]), matching=row["matching"], snapshots=row["snapshots"],
+        first=SnapshotAt(row["first_id"], versions[row["first_id"]]["fetched_at"]),
+        last=SnapshotAt(row["last_id"], last["fetched_at"]), matching=row["matching"], snapshots=row["snapshots"],
         says_it_now=bool(row["says_it_now"]), latest_snapshot_id=row["latest_snapshot_id"],
         before=before, match=match, after=after,
     )
