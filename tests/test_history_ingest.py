@@ -12,7 +12,7 @@ from crawler.extract.capture import capture_page, matcher_for
 from crawler.fetch.items import FetchedPage
 from crawler.pipeline.ingest import ALREADY, WAYBACK, Capture, ingest
 from crawler.pipeline.store import store_capture
-from storage import open_database, queries, reports
+from storage import open_database, queries, reports, search
 from tests.conftest import database_before
 
 REAL_ARTICLE = (SITE_DIR / EDITED_ARTICLE).read_text("utf-8")  # the demo site's real report
@@ -49,6 +49,9 @@ def test_older_captures_arriving_newest_first_are_placed_in_time_and_compared_wi
     assert db.execute("SELECT origin FROM snapshots ORDER BY fetched_at").fetchall() == [
         ("wayback",), ("wayback",), ("crawl",)]
     first, second, crawl = (s["id"] for s in by_time)
+    # what only the history said is searchable: the 2019 capture's 12万人次, no longer on the page
+    [found], _ = search.matching_pages(db, search.fold("转移就业12万人次"))
+    assert (found["url"], found["first_id"], found["last_id"]) == (URL, first, first)
 
     events = reports.events(db)
     crawl_event = [e for e in events if not e["detail"].get("historical")]

@@ -17,7 +17,7 @@ from crawler.archive.warc import WarcRecordRef
 from crawler.compare.scans import same_reading
 from crawler.fetch.verdict import removal_kind
 from crawler.compare.versions import MOVED_WITHIN_DAYS, ChangeReport, Version, compare_versions, moved_from
-from storage import archive_queue, attachments, events, queries, search, transaction, utcnow
+from storage import archive_queue, attachments, events, queries, transaction, utcnow
 from storage.queries import CHANGED, FAILED, GONE, NEW, UNCHANGED, PageCapture
 
 
@@ -77,7 +77,6 @@ def store_capture(
             capture.findings,
         )
         snapshot_id = queries.insert_snapshot(db, page["id"], run_id, capture, warc)
-        search.index_snapshot(db, snapshot_id, capture.title, capture.original_text or capture.text)
         if attachment is not None:
             attachments.mark_snapshot(db, snapshot_id, attachment.file_type, not capture.text, attachment.text_origin,
                                       attachment.ocr_confidence, attachment.ocr_page_hashes, attachment.ocr_skipped_pages)
@@ -306,7 +305,6 @@ def store_listing_page(db: sqlite_utils.Database, run_id: int | None, listing: P
             _record_unchanged(db, run_id, page, listing.fetched_at, live, **fetch)
             return previous["id"]
         snapshot_id = queries.insert_snapshot(db, page["id"], run_id, listing, warc)
-        search.index_snapshot(db, snapshot_id, listing.title, listing.original_text or listing.text)
         archive_queue.enqueue(db, listing.url, "listing_changed", snapshot_id)
         outcome = NEW if previous is None else CHANGED
         queries.insert_fetch(db, run_id, page, listing.source_id, listing.url, "listing", listing.fetched_at,
