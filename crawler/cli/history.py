@@ -13,6 +13,7 @@ from crawler.archive.queue import ArchiveSettings
 from crawler.archive.wayback import WaybackClient, WaybackUnavailable
 from crawler.cli.app import App, BadInput, Seconds, pass_app, select_sources, setting_option
 from crawler.pipeline.backfill import Backfill
+from crawler.config.watchlist import keyword_sets_of
 from crawler.safe_text import printable_line
 from storage import history, open_database, queries
 
@@ -109,13 +110,13 @@ def import_warc(app: App, files: tuple[str, ...], every_page: bool) -> None:
             if source is None and every_page and record.is_html:
                 source = watchlist.adhoc_source(record.url)
                 queries.sync_sources(db, [source])
+                by_id[source.id] = source  # its next records find it through their page
             if source is None:
                 continue
             capture = Capture(record.url, record.captured_at, record.http_status, record.headers, record.body,
                               WARC_IMPORT, f"{record.file.name} {record.record_id}", record.record_id,
                               record.headers.get("Location"))
-            outcome = ingest(db, source, tuple(watchlist.keyword_sets[name] for name in source.keyword_sets
-                                               if name in watchlist.keyword_sets), capture)
+            outcome = ingest(db, source, keyword_sets_of(source, watchlist.keyword_sets), capture)
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
     counted = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())) or "nothing to import"
     click.echo(f"Import: {counted}; {broken} broken record(s) skipped.")

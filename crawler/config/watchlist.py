@@ -83,6 +83,11 @@ class Settings:
     timestamp_authorities: tuple[str, ...] | None = None
 
 
+def keyword_sets_of(source: Source, keyword_sets: Mapping[str, KeywordSet]) -> tuple[KeywordSet, ...]:
+    """The keyword sets a source is matched against, in the order it names them."""
+    return tuple(keyword_sets[name] for name in source.keyword_sets if name in keyword_sets)
+
+
 class UnknownSourceError(KeyError):
     """KeyError whose message prints without KeyError's quoting."""
 

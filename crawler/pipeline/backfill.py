@@ -24,7 +24,7 @@ from tqdm import tqdm
 from crawler.archive.wayback import Capture as IndexEntry
 from crawler.archive.wayback import WaybackBusy, WaybackClient, WaybackUnavailable
 from crawler.compare.keywords import KeywordSet
-from crawler.config.watchlist import Source
+from crawler.config.watchlist import Source, keyword_sets_of
 from crawler.extract.capture import capture_listing
 from crawler.fetch.items import FetchedPage
 from crawler.pipeline.ingest import ALREADY, WAYBACK, Capture, ingest
@@ -87,7 +87,7 @@ class Backfill:
         summary = BackfillSummary()
         for source, url in targets:
             summary.urls += 1
-            sets = tuple(keyword_sets[name] for name in source.keyword_sets if name in keyword_sets)
+            sets = keyword_sets_of(source, keyword_sets)
             try:
                 self._backfill_url(source, url, sets, summary)
             except WaybackUnavailable as error:

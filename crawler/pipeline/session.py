@@ -11,7 +11,7 @@ from scrapy import signals
 from scrapy.utils.defer import deferred_from_coro
 
 from crawler.compare.keywords import KeywordSet
-from crawler.config.watchlist import Source
+from crawler.config.watchlist import Source, keyword_sets_of
 from crawler.pipeline.store import store_fetch_only
 from spiders.base import FETCH_ID
 from storage import open_database, out_of_space, queries
@@ -69,7 +69,7 @@ class CrawlSession:
         return self.storage_error is None
 
     def keyword_sets_of(self, source: Source) -> tuple[KeywordSet, ...]:
-        return tuple(self.keyword_sets[name] for name in source.keyword_sets if name in self.keyword_sets)
+        return keyword_sets_of(source, self.keyword_sets)
 
     def request_scheduled(self, request, spider=None):
         """Counts each URL the crawl sets out to fetch once, however often it is redirected or retried."""
