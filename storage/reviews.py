@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from storage import custody
+from storage import custody, reports
 from storage.database import transaction
 from storage.events import EVENT_TYPES
 
@@ -201,9 +201,8 @@ def choices(db: sqlite_utils.Database) -> dict[str, list[str]]:
     """What the queue's filters can choose from: sources, source tags, review tags, event
     types, keyword sets."""
     return {
-        "sources": [row[0] for row in db.execute("SELECT id FROM sources ORDER BY id")],
-        "source_tags": [row[0] for row in db.execute(
-            "SELECT DISTINCT j.value FROM sources s, json_each(s.tags) j ORDER BY 1")],
+        "sources": reports.known_source_ids(db),
+        "source_tags": sorted(reports.tags_in_use(db)),
         "tags": [row[0] for row in db.execute("SELECT DISTINCT tag FROM event_tags ORDER BY tag")],
         "types": list(EVENT_TYPES),
         "keyword_sets": [row[0] for row in db.execute("SELECT DISTINCT set_name FROM hits ORDER BY set_name")],

@@ -26,7 +26,7 @@ from crawler.report.render import render
 from crawler.report.search import VERSIONS_READ, BadQuery, search as search_pages
 from crawler.safe_text import printable, printable_line
 from crawler.workbench.safety import CSRF_FIELD, ORIGINAL_PAGE_POLICY, Guard, checked_form
-from storage import page_history, queries, reviews, utcnow
+from storage import page_history, queries, reports, reviews, utcnow
 from storage.database import open_database, open_read_only
 
 PAGE_SIZE = 50
@@ -244,7 +244,7 @@ class Workbench:
         found, problem = None, None
         db = self.read()
         try:
-            options = reviews.choices(db)
+            options = {"sources": reports.known_source_ids(db)}  # the search form's one choice
             if query.strip():
                 found = search_pages(db, query, (source,) if source else (), since)
         except BadQuery as error:
