@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any, Collection, Iterable
+from typing import Any, Collection, Iterable, Sequence
 
 import sqlite_utils
 
@@ -244,3 +244,9 @@ def figures_not_new(db: sqlite_utils.Database, event_id: int, figures: Iterable)
         db.execute("UPDATE figures SET first_event_id = NULL WHERE first_event_id = ? AND figure_key = ?",
                    [event_id, figure_key(figure)])
 
+
+def unknown_events(db: sqlite_utils.Database, event_ids: Sequence[int]) -> list[int]:
+    """The ids among `event_ids` that name no event, in order."""
+    known = {event_id for (event_id,) in db.execute(
+        "SELECT id FROM events WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(list(event_ids))])}
+    return sorted(set(event_ids) - known)

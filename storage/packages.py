@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from storage import events
+
 
 @dataclass(frozen=True)
 class Selection:
@@ -30,8 +32,7 @@ SNAPSHOT_COLUMNS = (
 
 def unknown_parts(db: sqlite_utils.Database, selection: Selection) -> list[str]:
     """The events and URLs of a selection that the database does not have."""
-    missing = [f"event {event_id}" for event_id in selection.event_ids
-               if not db.execute("SELECT 1 FROM events WHERE id = ?", [event_id]).fetchone()]
+    missing = [f"event {event_id}" for event_id in events.unknown_events(db, selection.event_ids)]
     return missing + [f"URL {url}" for url in selection.urls
                       if not db.execute("SELECT 1 FROM pages WHERE url = ?", [url]).fetchone()]
 

@@ -151,13 +151,6 @@ def set_reviewed(db: sqlite_utils.Database, event_ids: Sequence[int], reviewed: 
     return len(changed)
 
 
-def unknown_events(db: sqlite_utils.Database, event_ids: Sequence[int]) -> list[int]:
-    """The ids among `event_ids` that name no event, in order."""
-    known = {event_id for (event_id,) in db.execute(
-        "SELECT id FROM events WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(list(event_ids))])}
-    return sorted(set(event_ids) - known)
-
-
 def unreviewed_since(db: sqlite_utils.Database, since: str | None) -> list[int]:
     """Every event nobody has reviewed, detected at or after `since` (None: all)."""
     return [event_id for (event_id,) in db.execute(

@@ -13,7 +13,7 @@ from crawler.report import (
     FORMATS, LAST, DigestSettingsError, EmailError, email_settings, render, send_digest, send_scheduled_digest,
 )
 from crawler.report.deliver import STDOUT, email_destination, file_destination, make_digest, record, write_file
-from storage import reports, reviews, utcnow
+from storage import events, reports, reviews, utcnow
 
 _SUFFIX_FORMATS = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json",
                    ".atom": "atom", ".xml": "atom"}
@@ -133,7 +133,7 @@ def review(app: App, event_ids: tuple[int, ...], review_all: bool, since: str | 
     db = app.database()
     if review_all:
         event_ids = tuple(reviews.unreviewed_since(db, since))
-    elif unknown := reviews.unknown_events(db, event_ids):
+    elif unknown := events.unknown_events(db, event_ids):
         raise BadInput(f"no event {', '.join(map(str, unknown))}; nothing marked. `docwatch events` lists event ids.")
     count = reviews.set_reviewed(db, event_ids, True, utcnow())
     click.echo(f"Marked {count} event(s) reviewed.")
