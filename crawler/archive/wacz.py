@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import shlex
 import tempfile
 import zipfile
@@ -39,6 +38,7 @@ from warcio.exceptions import ArchiveLoadFailed
 import crawler
 from crawler.archive import signing
 from crawler.archive.warc import ExchangeRecords, WarcRecordRef, replay_problem
+from crawler.files import write_whole
 from storage.custody import entry_digest
 
 WACZ_VERSION = "1.1.1"
@@ -116,7 +116,7 @@ def write_package(path: Path, snapshots: list[PackagedSnapshot], evidence: dict,
     files[MANIFEST_DIGEST] = _json({"path": MANIFEST, "hash": f"sha256:{manifest_sha256}",
                                     "signedData": signing.signed_data(key, f"sha256:{manifest_sha256}", created_text),
                                     "timestamps": stamps})
-    _write_whole(path, _zip(files, created))
+    write_whole(path, _zip(files, created))
     return Written(manifest_sha256, stamps, failures)
 
 
@@ -145,20 +145,6 @@ def _zip(files: dict[str, bytes], created: datetime) -> bytes:
             entry.external_attr = 0o644 << 16
             package.writestr(entry, data)
     return out.getvalue()
-
-
-def _write_whole(path: Path, data: bytes) -> None:
-    path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 @dataclass

@@ -8,13 +8,13 @@ digest, `last` covers every event.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlite_utils
 
 from crawler.config.settings import Config
+from crawler.files import write_whole
 from crawler.report.mail import send_digest
 from crawler.report.model import Digest, build_digest
 from crawler.report.render import render
@@ -60,9 +60,7 @@ def record(db: sqlite_utils.Database, digest: Digest, digest_format: str, destin
 
 def write_file(path: Path, text: str) -> None:
     """Written whole or not at all: a reader never sees half a digest."""
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, "utf-8")
-    os.replace(partial, path)
+    write_whole(path, text.encode("utf-8"))
 
 
 def send_scheduled_digest(config: Config, settings: DigestSettings) -> str:
