@@ -49,28 +49,30 @@ class ListingSpider(WatchlistSpider):
     async def start(self):
         self.seen: dict[str, set[str]] = {source_id: set() for source_id in self.sources}
         self.rechecking: set[str] = set()
+        rechecks = self.delisted_to_recheck()
         for source in self.sources.values():
             yield self.request(source, source.url, "listing", self.parse, listing_page=1)
-            for url in self.delisted_to_recheck(source.id):
+            for url in rechecks.get(source.id, ()):
                 self.rechecking.add(url)
                 yield self.request(source, url, "article", self.parse_article)
 
-    def delisted_to_recheck(self, source_id: str) -> list[str]:
-        """The articles this listing dropped in the last RECHECK_DELISTED_DAYS and not confirmed
-        removed: fetched directly, so that a deleted one is seen removed (its 404s counted) and
-        one still online is reported hidden."""
+    def delisted_to_recheck(self) -> dict[str, list[str]]:
+        """Per listing source, the articles it dropped in the last RECHECK_DELISTED_DAYS and not
+        confirmed removed: fetched directly, so that a deleted one is seen removed (its 404s
+        counted) and one still online is reported hidden. One read of the database for all."""
         path = self.settings.get("DOCWATCH_DB")
         if not path or not Path(path).exists():
-            return []
+            return {}
+        since = utcnow(datetime.now(timezone.utc) - RECHECK_DELISTED)
         try:
             db = open_database(path, create=False)
             try:
-                return events.delisted_to_recheck(db, source_id, utcnow(datetime.now(timezone.utc) - RECHECK_DELISTED))
+                return {source_id: events.delisted_to_recheck(db, source_id, since) for source_id in self.sources}
             finally:
                 db.close()
         except (DatabaseUnusable, sqlite3.Error) as error:  # the crawl's own storing says why, once
             log.warning("could not read which dropped articles to check again: %s", error)
-            return []
+            return {}
 
     def parse(self, response: Response):
         source = self.sources[response.meta["source_id"]]
