@@ -5,8 +5,9 @@ No SQL lives outside this package (tests/test_architecture.py checks). One modul
 kept), `attachments` (documents and the pages that link them), `events` (events, the hit ledger
 and its flags, figures, listing items), `archive_queue` (archive requests and snapshot evidence),
 `locks` (source locks, the daemon's record), `reports` (the read-only `hits`/`figures`/`events`/
-`diff` queries), `digests` (what a digest reads, the digests made, review marks); `database`
-opens the file and `migrations` builds the schema.
+`diff` queries), `digests` (what a digest reads, the digests made, review marks), `search` (the
+full-text index, brought up to date before it is read); `database` opens the file,
+`transactions` is the one way to write rows together, and `migrations` builds the schema.
 
 One way to write rows: parameterised SQL through `db.execute`, with `database.insert_row` and
 `update_row` for a plain one-row insert or update by id, and SQL written out where a write has a
@@ -17,7 +18,8 @@ reads the table's schema on every call, which makes a one-row insert three times
 hot path, and an upsert or conditional update needs the SQL anyway.
 """
 
-from storage.database import DatabaseUnusable, open_database, out_of_space, since_bound, transaction, utcnow
+from storage.database import DatabaseUnusable, open_database, out_of_space, since_bound, utcnow
+from storage.transactions import transaction
 from storage.migrations import SCHEMA_VERSION
 
 __all__ = ["DatabaseUnusable", "open_database", "out_of_space", "since_bound", "transaction", "utcnow", "SCHEMA_VERSION"]

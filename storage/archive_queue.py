@@ -20,7 +20,8 @@ from datetime import datetime, timedelta, timezone
 import sqlite_utils
 
 from storage import bodies, custody
-from storage.database import transaction, utcnow
+from storage.database import utcnow
+from storage.transactions import transaction
 
 REASONS = ("new_page", "changed", "new_hits", "attachment", "manual", "listing_changed")
 STATES = ("queued", "in_progress", "done", "needs_credentials", "failed")

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from storage.database import insert_row, transaction, utcnow
+from storage.database import insert_row, utcnow
+from storage.transactions import transaction
 
 GENESIS = "0" * 64  # the `prev_sha256` of the first entry
 KINDS = ("snapshot", "warc_record", "wayback_capture", "export", "import", "review", "tag")

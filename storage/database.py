@@ -6,7 +6,6 @@ import contextlib
 import errno
 import os
 import sqlite3
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -71,26 +70,6 @@ def _writable(path: Path) -> bool:
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     return (not path.exists() or os.access(path, os.W_OK)) and os.access(folder, os.W_OK)
-
-
-@contextlib.contextmanager
-def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
-    """All-or-nothing write: BEGIN IMMEDIATE takes the write lock up front (waiting on
-    busy_timeout) so a read-then-write never fails half-way on a lock upgrade."""
-    if db.conn.in_transaction:
-        with db.atomic():
-            yield db
-        return
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-        db.conn.execute("COMMIT")
-    except BaseException:
-        # A COMMIT that failed (a full disk) leaves the transaction open; other errors may have
-        # rolled it back already. Either way nothing of it is kept, and the next one starts clean.
-        if db.conn.in_transaction:
-            db.conn.execute("ROLLBACK")
-        raise
 
 
 SQLITE_FULL = 13  # "database or disk is full"

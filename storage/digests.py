@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import sqlite_utils
 
-from storage.database import transaction
+from storage.transactions import transaction
 from storage.reports import id_order
 
 # A digest reads events in chunks of ids: well under SQLite's bound-parameter limit.

@@ -63,6 +63,15 @@ def flag_hits(db: sqlite_utils.Database, page: dict, snapshot_id: int, event_id:
         [(event_id, page["id"], snapshot_id, kind, hit.set, hit.term, hit.matched, hit.context, hit.sentence, seen_at)
          for kind, flagged in (("new", new_hits), ("scrubbed", scrubbed_hits)) for hit in flagged],
     )
+    rank_event(db, event_id)
+
+
+def rank_event(db: sqlite_utils.Database, event_id: int) -> None:
+    """Place the event in the triage order (`event_triage`, read by the workbench's queue) from
+    its type, flags and figures as they are now. The writes here that change those call it once
+    at their end; a trigger ranks each event as it is inserted (migration 30)."""
+    db.execute("INSERT OR REPLACE INTO event_triage (event_id, section, score)"
+               " SELECT event_id, section, score FROM event_ranking WHERE event_id = ?", [event_id])
 
 
 def update_hit_ledger_from_history(
@@ -113,6 +122,7 @@ def update_figures_from_history(
         for figure in removed:
             db.execute("UPDATE figures SET present = 0 WHERE page_id = ? AND figure_key = ?",
                        [page["id"], figure_key(figure)])
+    rank_event(db, event_id)
 
 
 def hits_seen_again(db: sqlite_utils.Database, page: dict, seen_at: str) -> None:
@@ -136,6 +146,7 @@ def update_figures(
     )
     for figure in removed:
         db.execute("UPDATE figures SET present = 0 WHERE page_id = ? AND figure_key = ?", [page["id"], figure_key(figure)])
+    rank_event(db, event_id)
 
 
 def figure_key(figure) -> str:
@@ -236,6 +247,7 @@ def recast_as_moved(db: sqlite_utils.Database, event_id: int, moved_from_snapsho
     db.execute("DELETE FROM hit_flags WHERE event_id = ?", [event_id])
     db.execute("UPDATE events SET type = 'moved', previous_snapshot_id = ?, detail = ? WHERE id = ?",
                [moved_from_snapshot, json.dumps(detail, ensure_ascii=False), event_id])
+    rank_event(db, event_id)
 
 
 def figures_not_new(db: sqlite_utils.Database, event_id: int, figures: Iterable) -> None:
@@ -243,6 +255,7 @@ def figures_not_new(db: sqlite_utils.Database, event_id: int, figures: Iterable)
     for figure in figures:
         db.execute("UPDATE figures SET first_event_id = NULL WHERE first_event_id = ? AND figure_key = ?",
                    [event_id, figure_key(figure)])
+    rank_event(db, event_id)
 
 
 def unknown_events(db: sqlite_utils.Database, event_ids: Sequence[int]) -> list[int]:

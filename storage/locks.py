@@ -23,7 +23,8 @@ from pathlib import Path
 import psutil
 import sqlite_utils
 
-from storage.database import insert_row, open_database, transaction, utcnow
+from storage.database import insert_row, open_database, utcnow
+from storage.transactions import transaction
 
 log = logging.getLogger(__name__)
 

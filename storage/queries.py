@@ -9,8 +9,9 @@ from typing import Any, Iterable
 
 import sqlite_utils
 
-from storage import bodies, custody, search
-from storage.database import insert_row, transaction, update_row, utcnow
+from storage import bodies, custody
+from storage.database import insert_row, update_row, utcnow
+from storage.transactions import transaction
 
 # Outcomes of one fetch, as stored in fetches.outcome and counted in runs. SKIPPED: not sent
 # (robots.txt, off-site, already requested in the run); fetches.error says why.
@@ -187,7 +188,8 @@ def insert_snapshot(
     db: sqlite_utils.Database, page_id: int, run_id: int | None, capture: PageCapture, warc: Any = None
 ) -> int:
     """Store a snapshot with what goes with every one, whichever path it came by (a crawl, a
-    list page, backfill, import): its custody entries and its place in the search index."""
+    list page, backfill, import): its custody entries. (The search index catches up when it is
+    read: storage/search.py.)"""
     snapshot_id = insert_row(
         db, "snapshots",
         {
@@ -222,7 +224,6 @@ def insert_snapshot(
         custody.append(db, "snapshot", subject, snapshot_id)
     else:  # a capture docwatch did not fetch: where it came from is part of its custody
         custody.append(db, "import", {**subject, "origin": capture.origin, "origin_ref": capture.origin_ref}, snapshot_id)
-    search.index_snapshot(db, snapshot_id, capture.title, capture.original_text or capture.text)
     if warc:
         custody.append(db, "warc_record", {"warc_file": warc.path, "offset": warc.offset, "length": warc.length,
                                            "body_sha256": warc.sha256}, snapshot_id)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from storage import custody, reports
-from storage.database import transaction
+from storage.transactions import transaction
 from storage.events import EVENT_TYPES
 
 SECTION_KEYS = ("removed", "evidence", "new_pages", "other", "history")  # event_triage.section 0..4, as the digest's

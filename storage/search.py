@@ -4,6 +4,11 @@ behind `docwatch search` and the workbench's search page.
 The index holds each snapshot's title and text folded as keyword matching folds them
 (crawler/compare/normalise.py: traditional to simplified, full-width to half-width, lower
 case), so 轉移就業 finds 转移就业. Callers fold the query the same way.
+
+The index is derived data, brought up to date before it is read (`index_new_snapshots`), not
+in the crawl's transaction: a trigram index of a page's text costs more CPU than storing the
+page, and a crawl's job is the evidence. Snapshots are never deleted or rewritten, and their
+ids only grow, so "indexed" is "id up to the highest rowid in the index".
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import sqlite3
 from collections.abc import Sequence
 
 import sqlite_utils
+
+from storage.transactions import transaction
 
 TRIGRAM = 3  # the tokenizer's unit: a shorter query is looked for by scanning the index's text
 
@@ -28,9 +35,33 @@ def register_fold(conn: sqlite3.Connection) -> None:
     conn.create_function("docwatch_fold", 1, fold, deterministic=True)
 
 
-def index_snapshot(db: sqlite_utils.Database, snapshot_id: int, title: str | None, text: str | None) -> None:
-    """Add a new snapshot to the index (in the transaction that stores it)."""
-    db.execute("INSERT INTO snapshot_search (rowid, title, body) VALUES (?, ?, ?)", [snapshot_id, fold(title), fold(text)])
+INDEX_BATCH = 500  # snapshots indexed per transaction: other writers wait no longer than that takes
+
+
+def unindexed_snapshots(db: sqlite_utils.Database) -> int:
+    """How many snapshots the index does not hold yet."""
+    return db.execute("SELECT count(*) FROM snapshots WHERE id > ?", [_last_indexed(db)]).fetchone()[0]
+
+
+def index_new_snapshots(db: sqlite_utils.Database) -> int:
+    """Add every snapshot stored since the index was last brought up to date; returns how many.
+    Each batch is one transaction, so an interrupted catch-up keeps what it did."""
+    indexed = 0
+    while True:
+        with transaction(db):
+            rows = db.execute(
+                "SELECT id, title, coalesce(nullif(original_text, ''), text) FROM snapshots WHERE id > ? ORDER BY id"
+                " LIMIT ?", [_last_indexed(db), INDEX_BATCH]).fetchall()
+            db.conn.executemany("INSERT INTO snapshot_search (rowid, title, body) VALUES (?, ?, ?)",
+                                [(snapshot_id, fold(title), fold(text)) for snapshot_id, title, text in rows])
+        indexed += len(rows)
+        if len(rows) < INDEX_BATCH:
+            return indexed
+
+
+def _last_indexed(db: sqlite_utils.Database) -> int:
+    row = db.execute("SELECT rowid FROM snapshot_search ORDER BY rowid DESC LIMIT 1").fetchone()
+    return row[0] if row else 0
 
 
 def matching_pages(
@@ -40,7 +71,10 @@ def matching_pages(
     """Pages with a snapshot whose title or text contains `folded_query`, those that no longer
     say it first, then the most recent: per page the first and last matching snapshot, how many
     match of how many, and the page's state and latest snapshot. Reads the newest
-    `versions_read` matching snapshots at most; the flag says whether that was all of them."""
+    `versions_read` matching snapshots at most; the flag says whether that was all of them.
+    The index first takes in the snapshots stored since it was last read, so "none" is said of
+    every snapshot stored: `db` must be writable."""
+    index_new_snapshots(db)
     clauses, params = [], []
     if len(folded_query) >= TRIGRAM:
         clauses.append("snapshot_search MATCH ?")

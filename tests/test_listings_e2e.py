@@ -254,3 +254,7 @@ def test_the_same_article_republished_at_a_new_url_is_moved_with_no_new_hits(tmp
     assert not any(f["new"] for f in report(db, demo_watchlist, "figures") if f["url"].endswith(new_path))
     assert "moved from " + site.base_url + DELETED_PAGE in run_docwatch(
         "events", "--type", "moved", db=db, watchlist=demo_watchlist).stdout
+    # The workbench's queue ranks it with the removals (section 0), as the digest does, not as
+    # the new page it was first stored as: the recast event was ranked again.
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT section FROM event_triage WHERE event_id = ?", [moved["id"]]).fetchone() == (0,)

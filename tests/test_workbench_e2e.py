@@ -172,8 +172,7 @@ def test_an_unexpected_error_shows_a_plain_page_and_logs_its_traceback(data, tmp
     db.write_bytes(data.db.read_bytes())
     with serving(db) as (base, process):
         with sqlite3.connect(db) as conn:  # the queue's table gone under the running server
-            conn.executescript("DROP VIEW event_ranking; DROP TRIGGER event_triage_on_event; DROP TRIGGER"
-                               " event_triage_on_hit_flag; DROP TRIGGER event_triage_on_figure; DROP TABLE event_triage;")
+            conn.executescript("DROP VIEW event_ranking; DROP TRIGGER event_triage_on_event; DROP TABLE event_triage;")
         status, _, page = Browser().request(base + "/")
     stderr = process.stderr.read()
     assert status == 500 and "unexpected error" in page and "Traceback" not in page + stderr

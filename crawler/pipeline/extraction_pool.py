@@ -10,6 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from scrapy import signals
 
+from crawler.gc_tuning import collect_less_often
 from crawler.lifeline import die_with_parent
 
 
@@ -46,7 +47,7 @@ class ExtractionPool:
         if pool.shared is None:
             pool.shared = ProcessPoolExecutor(
                 max_workers=os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn"),
-                initializer=die_with_parent, initargs=(os.getpid(),),
+                initializer=start_worker, initargs=(os.getpid(),),
             )
         return asyncio.wrap_future(pool.shared.submit(function, *args))
 
@@ -59,3 +60,12 @@ class ExtractionPool:
         if pool.users == 0 and pool.shared is not None:
             pool.shared.shutdown(wait=True)
             pool.shared = None
+
+
+def start_worker(parent_pid: int) -> None:
+    """First thing in a worker: it dies with the crawl, imports what every task needs, and then
+    collects garbage less often (crawler/gc_tuning.py)."""
+    die_with_parent(parent_pid)
+    import crawler.extract.capture  # noqa: F401 (the tasks' module, imported before the freeze)
+
+    collect_less_often()

@@ -79,7 +79,8 @@ class Found:
 
 def search(db: sqlite_utils.Database, query: str, source_ids: Sequence[str] = (), since: str | None = None,
            limit: int = MAX_RESULTS) -> Found:
-    """Pages whose title or text contained `query` in any snapshot (fetched since `since`)."""
+    """Pages whose title or text contained `query` in any snapshot (fetched since `since`);
+    `db` must be writable (the index takes in new snapshots first: storage/search.py)."""
     folded = fold_for_matching(" ".join(query.split()))
     if not folded:
         raise BadQuery("give some text to search for")

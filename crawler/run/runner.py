@@ -17,6 +17,7 @@ from scrapy.settings import Settings
 from crawler.fetch.scrapy_settings import base as production_profile
 from crawler.fetch.scrapy_settings import local as local_profile
 from crawler.config.settings import Config
+from crawler.gc_tuning import collect_less_often
 from crawler.pipeline.session import storage_failed
 from crawler.run.progress import Progress
 from crawler.compare.keywords import KeywordSet
@@ -148,6 +149,7 @@ def run_crawl(
                 process.crawl(crawlers[-1], sources=spider_sources, keyword_sets=keyword_sets)
         if progress:
             Progress.open()
+        collect_less_often()  # the spiders, stages and extensions are imported by now
         process.start()
         errors_logged = sum(c.stats.get_value("log_count/ERROR", 0) for c in crawlers)
         if storage_errors:

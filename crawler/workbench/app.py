@@ -242,7 +242,7 @@ class Workbench:
         source = request.query_params.get("source") or None
         since = parse_day(request.query_params.get("since"), "since")
         found, problem = None, None
-        db = self.read()
+        db = open_database(self.db_path, create=False)  # writable: the index takes in new snapshots first
         try:
             options = {"sources": reports.known_source_ids(db)}  # the search form's one choice
             if query.strip():
