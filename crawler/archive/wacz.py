@@ -31,12 +31,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from cdxj_indexer.main import write_cdx_index
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 import crawler
-from crawler.archive import signing
 from crawler.archive.warc import ExchangeRecords, WarcRecordRef, replay_problem
 from crawler.files import write_whole
 from storage.custody import entry_digest
@@ -80,6 +78,8 @@ def write_package(path: Path, snapshots: list[PackagedSnapshot], evidence: dict,
     """Write the package to `path` whole or not at all (a temporary file renamed into place).
     `evidence` is docwatch's view without the snapshots, which this adds with their places in
     the package. A timestamp authority that fails is reported in the result, never fatal."""
+    from crawler.archive import signing  # rfc3161ng and cryptography: loaded only to sign or verify
+
     created_text = created.strftime(CREATED_FORMAT)
     warc, placed = io.BytesIO(), []
     for packaged in snapshots:
@@ -126,6 +126,8 @@ def _json(value: object) -> bytes:
 
 def _cdxj_index(warc: bytes) -> bytes:
     """The CDXJ lines of the package's WARC file, sorted, as py-wacz writes them."""
+    from cdxj_indexer.main import write_cdx_index  # slow to import (pyamf, pkg_resources): only when packaging
+
     with tempfile.TemporaryDirectory() as scratch:
         source = Path(scratch) / Path(WARC_PATH).name
         source.write_bytes(warc)
@@ -264,6 +266,8 @@ def _check_container(path: Path, names: list[str], contents: dict[str, bytes], m
 
 
 def _check_signature(contents: dict[str, bytes], manifest: dict, found: Verification) -> None:
+    from crawler.archive import signing  # rfc3161ng and cryptography: loaded only to sign or verify
+
     digest = _read_json(contents, MANIFEST_DIGEST, found)
     if digest is None:
         return

@@ -17,8 +17,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
-from cssselect import SelectorError
-from parsel.csstranslator import css2xpath
 
 from crawler.compare.keywords import KeywordSet
 from crawler.config.settings import MAX_COUNT_SETTING, SETTINGS
@@ -421,6 +419,9 @@ def _cron(value: Any) -> str:
 
 
 def _css(value: Any) -> str:
+    from cssselect import SelectorError  # parsel (lxml, w3lib, urllib.request): only for a watchlist with selectors
+    from parsel.csstranslator import css2xpath
+
     try:
         css2xpath(_text(value))
     except SelectorError as error:
