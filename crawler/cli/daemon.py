@@ -6,8 +6,7 @@ from datetime import datetime, timezone
 
 import click
 
-from crawler.cli.app import App, BadInput, Seconds, json_option, pass_app, setting_option
-from crawler.cli.archive import queue_line
+from crawler.cli.app import App, BadInput, Seconds, json_option, pass_app, queue_line, setting_option
 from crawler.safe_text import printable, printable_json, printable_line
 from crawler.config.watchlist import WatchlistError
 from storage import archive_queue, locks, open_database, queries, reports

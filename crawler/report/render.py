@@ -16,7 +16,6 @@ from datetime import datetime
 from urllib.parse import quote
 
 import jinja2
-from feedgen.feed import FeedGenerator
 
 from crawler.report.model import Archive, Digest, DigestEvent, ListingCopy, ListingEvidence, local_time
 
@@ -147,6 +146,8 @@ def render_atom(digest: Digest, feed_url: str | None = None) -> str:
     ``feed_url`` is where the feed itself is found (its `rel="self"` link). Each entry's
     `updated` is when the event was detected, with the event id as microseconds: events of one
     crawl share a second, and feed readers tell entries apart by it."""
+    from feedgen.feed import FeedGenerator  # lxml: only for Atom
+
     card = _HTML.get_template("_event.html.j2").module.event_card
     feed = FeedGenerator()
     feed.id(FEED_ID)

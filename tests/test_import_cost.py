@@ -1,0 +1,67 @@
+"""A command imports only what it uses: `docwatch events` on a two-year database has about
+300 ms to answer, and importing the crawler, the Wayback client or the evidence packages costs
+more than that on a busy machine (issue 19). Checked by the modules each command's import
+loads, in a fresh interpreter, not by time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# What the group and one command's module load: as `docwatch COMMAND` does before running it.
+LOADED_BY_COMMAND = """
+import json, sys
+import click
+from crawler.cli.main import main
+with click.Context(main) as ctx:
+    assert main.get_command(ctx, sys.argv[1]) is not None, sys.argv[1]
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+CRAWLING = {"scrapy", "twisted", "trafilatura", "parsel", "lxml"}  # fetching and extracting pages
+NETWORK = {"requests", "urllib3", "waybackpy"}  # the Wayback client
+PACKAGING = {"cdxj_indexer", "pkg_resources", "pyamf", "cryptography", "rfc3161ng"}  # evidence packages, signing
+SCHEDULING = {"apscheduler", "asyncio"}  # the daemon's scheduler
+HEAVY = CRAWLING | NETWORK | PACKAGING | SCHEDULING
+
+READING_COMMANDS = ["events", "hits", "figures", "diff", "pages", "status", "digest", "review", "search", "snapshots"]
+
+
+def loaded_by(command: str) -> set[str]:
+    result = subprocess.run([sys.executable, "-c", LOADED_BY_COMMAND, command], capture_output=True, text=True,
+                            cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout))
+
+
+@pytest.mark.parametrize("command", READING_COMMANDS)
+def test_a_command_that_reads_the_database_loads_no_crawler_network_packaging_or_scheduler(command):
+    assert loaded_by(command) & HEAVY == set()
+
+
+def test_the_check_sees_what_a_command_loads():
+    """The probe is not blind: commands that do use the heavy parts load them when they run."""
+    assert NETWORK <= loaded_by("archive")
+    assert {"cryptography", "rfc3161ng"} <= loaded_by("export")
+    assert "trafilatura" in loaded_by("backfill")
+
+
+def test_every_command_is_listed_and_loads():
+    """The lazy group names each command once, and each name leads to a command."""
+    listing = subprocess.run([sys.executable, "-m", "crawler", "--help"], capture_output=True, text=True, cwd=ROOT,
+                             timeout=120)
+    assert listing.returncode == 0, listing.stderr
+    names = [line.split()[0] for line in listing.stdout.split("Commands:\n", 1)[1].splitlines() if line.strip()]
+    assert len(names) == len(set(names)) and {"events", "digest", "crawl", "import", "custody"} <= set(names)
+    loads = subprocess.run(
+        [sys.executable, "-c", "import click, sys\nfrom crawler.cli.main import main\n"
+         "with click.Context(main) as ctx:\n"
+         "    print([n for n in sys.argv[1:] if not isinstance(main.get_command(ctx, n), click.Command)])",
+         *names], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert loads.stdout.strip() == "[]", loads.stderr
