@@ -61,8 +61,9 @@ WEB = "https://web.archive.org/web"
 
 def test_a_pages_earlier_capture_is_one_index_lookup_in_a_database_the_previous_version_made(tmp_path):
     """Digests and `docwatch evidence` ask, per version, for the newest capture taken before it
-    was fetched: on a page with thousands of versions, reading each snapshot row for its capture
-    columns cost 20 ms an event. Migration 28 indexes the captures; the answer is unchanged."""
+    was fetched, and per event for the page's latest archive request: on a page with thousands
+    of versions, reading each snapshot row for its capture columns cost 20 ms an event.
+    Migration 28 indexes both; the answers are unchanged."""
     path = tmp_path / "old.db"
     with database_before(path, 28).conn as old:
         old.execute("INSERT INTO sources (id, url, type, added_at, updated_at) VALUES ('htx', ?, 'page', 'x', 'x')", [URL])
@@ -85,11 +86,15 @@ def test_a_pages_earlier_capture_is_one_index_lookup_in_a_database_the_previous_
     stamps = [getattr(archive_queue.earlier_capture(db, URL, fetched_at), "wayback_timestamp", None)
               for fetched_at in ("2026-11-20T09:00:00+00:00", "2026-11-21T09:00:00+00:00", "2026-11-22T10:00:00+00:00")]
     last = archive_queue.last_capture_for_page(db, URL)
+    state = archive_queue.latest_request_state(db, URL)
     db.conn.set_trace_callback(None)
 
     assert stamps == [None, "20261120110000", "20261121180000"]  # the manual request's capture is the newest
-    assert last.wayback_timestamp == "20261121180000"
+    assert last.wayback_timestamp == "20261121180000" and state == "done"
     plans = [detail for statement in ran if "wayback_timestamp" in statement
              for *_, detail in db.conn.execute(f"EXPLAIN QUERY PLAN {statement}")]
     snapshot_reads = [detail for detail in plans if re.match(r"(SEARCH|SCAN) s\b", detail)]
     assert snapshot_reads and all("USING COVERING INDEX snapshots_page_capture" in d for d in snapshot_reads), plans
+    [latest] = [statement for statement in ran if "ORDER BY id DESC LIMIT 1" in statement]
+    assert [detail for *_, detail in db.conn.execute(f"EXPLAIN QUERY PLAN {latest}")] == [
+        "SEARCH archive_requests USING COVERING INDEX archive_requests_latest (url=?)"]
