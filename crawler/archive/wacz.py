@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import shlex
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -49,13 +48,6 @@ DIGEST_HTML_PATH = "docwatch/digest.html"
 MANIFEST = "datapackage.json"
 MANIFEST_DIGEST = "datapackage-digest.json"
 CREATED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # what py-wacz reads
-
-
-def export_command(*, event_id: int | None = None, url: str | None = None) -> str:
-    """The command that packages one event or one page, as digests and `docwatch evidence` offer it."""
-    if event_id is not None:
-        return f"docwatch export --wacz event-{event_id}.wacz --event {event_id}"
-    return f"docwatch export --wacz page.wacz --url {shlex.quote(str(url))}"
 
 
 @dataclass(frozen=True)
