@@ -6,6 +6,7 @@ loads, in a fresh interpreter, not by time."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,39 @@ def test_every_command_is_listed_and_loads():
          "    print([n for n in sys.argv[1:] if not isinstance(main.get_command(ctx, n), click.Command)])",
          *names], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert loads.stdout.strip() == "[]", loads.stderr
+
+
+# Renders an empty digest in each format, as a fresh `docwatch digest` process does.
+RENDER_ALL = """
+import json
+import os
+from crawler.config.digest_settings import FORMATS
+from crawler.report.model import Digest
+from crawler.report.render import render
+empty = Digest(generated_at="2026-12-01T08:00:00+00:00", since=None, events=())
+print(json.dumps({name: render(empty, name) for name in FORMATS}))
+"""
+
+
+def rendered_with_tmpdir(tmpdir: Path) -> dict[str, str]:
+    result = subprocess.run([sys.executable, "-c", RENDER_ALL], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                            env={**os.environ, "TMPDIR": str(tmpdir)})
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_digest_templates_are_compiled_once_and_an_unusable_cache_changes_nothing(tmp_path):
+    """Compiled templates are kept between runs (compiling cost each digest 30–80 ms); the
+    second run reads them, and where the cache cannot be used the digest is the same."""
+    usable, unusable = tmp_path / "usable", tmp_path / "unusable"
+    usable.mkdir()
+    unusable.mkdir()
+    (unusable / f"_jinja2-cache-{os.getuid()}").write_text("a file where the cache directory would be")
+
+    first, second = rendered_with_tmpdir(usable), rendered_with_tmpdir(usable)
+    without_cache = rendered_with_tmpdir(unusable)
+
+    cached = list((usable / f"_jinja2-cache-{os.getuid()}").iterdir())
+    assert len(cached) >= 2  # the Markdown and HTML digests' templates
+    assert first == second == without_cache
+    assert "Nothing changed in this period." in first["html"]
