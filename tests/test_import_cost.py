@@ -102,3 +102,37 @@ def test_digest_templates_are_compiled_once_and_an_unusable_cache_changes_nothin
     assert len(cached) >= 2  # the Markdown and HTML digests' templates
     assert first == second == without_cache
     assert "Nothing changed in this period." in first["html"]
+
+
+# Runs the real command line in this process and writes, at exit, the packages it loaded.
+RUN_AND_LIST = """
+import atexit, json, sys
+listing = sys.argv[1]
+atexit.register(lambda: open(listing, "w").write(json.dumps(sorted({name.split(".")[0] for name in sys.modules}))))
+sys.argv = ["docwatch", *sys.argv[2:]]
+from crawler.cli.main import main
+main()
+"""
+
+RUNS = [["events", "--since", "1d"], ["hits", "--new-only", "--since", "7d"], ["figures"], ["pages"], ["status"],
+        ["digest", "--since", "1d"], ["digest", "--since", "1d", "--format", "json"], ["search", "转移就业"]]
+
+
+@pytest.mark.e2e
+def test_a_reading_command_loads_no_heavy_part_while_it_runs_either(tmp_path):
+    """Imports inside a command's function count too (`status` once loaded Scrapy to say when
+    each source is due)."""
+    from storage import open_database
+
+    open_database(tmp_path / "dw.db").conn.close()
+    watchlist = tmp_path / "watchlist.yaml"
+    watchlist.write_text("sources:\n  - id: rst\n    url: https://rst.xinjiang.gov.cn/\n    type: page\n    interval: 6h\n", "utf-8")
+    loaded = {}
+    for command in RUNS:
+        listing = tmp_path / "modules.json"
+        result = subprocess.run([sys.executable, "-c", RUN_AND_LIST, str(listing), "--db", str(tmp_path / "dw.db"),
+                                 "--watchlist", str(watchlist), "--data-dir", str(tmp_path / "data"), *command],
+                                capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert result.returncode == 0, (command, result.stderr)
+        loaded[" ".join(command)] = set(json.loads(listing.read_text())) & HEAVY
+    assert loaded == {" ".join(command): set() for command in RUNS}

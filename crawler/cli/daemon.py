@@ -49,8 +49,6 @@ def daemon(app: App, workers: int, time_limit: float, grace: float, archive_ever
 def status(app: App, as_json: bool) -> None:
     """Each source's last run, next run and last error; the archive queue; the daemon. Without
     a watchlist, the sources the database knows, without their schedules."""
-    from crawler.run.daemon import due_at
-
     db = open_database(app.config.db_path, create=False)
     now = datetime.now(timezone.utc)
     runs, errors = queries.last_runs(db), queries.last_fetch_errors(db)
@@ -61,7 +59,7 @@ def status(app: App, as_json: bool) -> None:
     for source_id in watched or reports.known_source_ids(db):
         source = watched[source_id] if watched else None
         run = runs.get(source_id)
-        due = due_at(source, datetime.fromisoformat(run["started_at"]) if run else None) if source else None
+        due = source.due_at(datetime.fromisoformat(run["started_at"]) if run else None) if source else None
         lock = crawling.get(source_id)
         sources.append({
             "id": source_id,

@@ -12,6 +12,7 @@ import difflib
 import re
 from collections.abc import Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -70,6 +71,15 @@ class Source:
         if self.cron is not None:
             return f"cron '{self.cron}'"
         return f"every {format_duration(self.interval or DEFAULT_INTERVAL_SECONDS)}"
+
+    def due_at(self, last_started: datetime | None) -> datetime | None:
+        """When the source is next due by its schedule alone, without jitter: one interval after
+        its last run, or the first cron time after it. None: it never ran, so it is due now."""
+        if last_started is None:
+            return None
+        if self.cron is not None:
+            return cron_trigger(self.cron).get_next_fire_time(None, last_started)
+        return last_started + timedelta(seconds=self.interval or DEFAULT_INTERVAL_SECONDS)
 
 
 @dataclass(frozen=True)
