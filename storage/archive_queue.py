@@ -352,7 +352,13 @@ def next_due_at(db: sqlite_utils.Database, only: int | None = None) -> datetime 
 def counts_by_state(db: sqlite_utils.Database) -> dict[str, int]:
     """Every state with its number of requests (0 included), plus how many queued are due now."""
     counts = dict.fromkeys(STATES, 0)
-    counts.update(db.execute("SELECT state, count(*) FROM archive_requests GROUP BY state").fetchall())
+    unfinished = [state for state in STATES if state != "done"]
+    counts.update(db.execute(  # by index seeks (archive_requests_due): unfinished requests are few
+        f"SELECT state, count(*) FROM archive_requests WHERE state IN ({', '.join('?' * len(unfinished))}) GROUP BY state",
+        unfinished).fetchall())
+    # Done ones are nearly all of them: the rest of count(*), which SQLite counts from the index's
+    # pages without reading its entries (a GROUP BY read every entry: 200,000 in two years).
+    counts["done"] = db.execute("SELECT count(*) FROM archive_requests").fetchone()[0] - sum(counts[s] for s in unfinished)
     counts["due"] = db.execute(
         "SELECT count(*) FROM archive_requests WHERE state = 'queued' AND next_attempt_at <= ?", [utcnow()]
     ).fetchone()[0]
