@@ -128,14 +128,16 @@ def _utc_second(iso_time: str) -> datetime:
 def earlier_capture(db: sqlite_utils.Database, url: str, fetched_at: str) -> WaybackCopy | None:
     """The newest capture of ``url`` we know of (on a snapshot, or found by a request) taken
     before ``fetched_at``: it shows an earlier version than the one fetched then."""
-    row = db.execute(
+    before = wayback_time(fetched_at)
+    row = db.execute(  # the newest of each kind by one index lookup (snapshots_page_capture, archive_requests_url)
         "SELECT wayback_url, wayback_timestamp FROM ("
-        " SELECT s.wayback_url, s.wayback_timestamp FROM snapshots s JOIN pages p ON p.id = s.page_id"
-        " WHERE p.url = ? AND s.wayback_url IS NOT NULL"
-        " UNION ALL SELECT wayback_url, wayback_timestamp FROM archive_requests"
-        " WHERE url = ? AND wayback_url IS NOT NULL)"
-        " WHERE wayback_timestamp < ? ORDER BY wayback_timestamp DESC LIMIT 1",
-        [url, url, wayback_time(fetched_at)],
+        " SELECT * FROM (SELECT s.wayback_url, s.wayback_timestamp FROM snapshots s"
+        "  WHERE s.page_id = (SELECT id FROM pages WHERE url = ?) AND s.wayback_url IS NOT NULL"
+        "  AND s.wayback_timestamp < ? ORDER BY s.wayback_timestamp DESC LIMIT 1)"
+        " UNION ALL SELECT * FROM (SELECT wayback_url, wayback_timestamp FROM archive_requests"
+        "  WHERE url = ? AND wayback_url IS NOT NULL AND wayback_timestamp < ? ORDER BY wayback_timestamp DESC LIMIT 1))"
+        " ORDER BY wayback_timestamp DESC LIMIT 1",
+        [url, before, url, before],
     ).fetchone()
     return WaybackCopy(*row) if row else None
 
@@ -351,7 +353,13 @@ def next_due_at(db: sqlite_utils.Database, only: int | None = None) -> datetime 
 def counts_by_state(db: sqlite_utils.Database) -> dict[str, int]:
     """Every state with its number of requests (0 included), plus how many queued are due now."""
     counts = dict.fromkeys(STATES, 0)
-    counts.update(db.execute("SELECT state, count(*) FROM archive_requests GROUP BY state").fetchall())
+    unfinished = [state for state in STATES if state != "done"]
+    counts.update(db.execute(  # by index seeks (archive_requests_due): unfinished requests are few
+        f"SELECT state, count(*) FROM archive_requests WHERE state IN ({', '.join('?' * len(unfinished))}) GROUP BY state",
+        unfinished).fetchall())
+    # Done ones are nearly all of them: the rest of count(*), which SQLite counts from the index's
+    # pages without reading its entries (a GROUP BY read every entry: 200,000 in two years).
+    counts["done"] = db.execute("SELECT count(*) FROM archive_requests").fetchone()[0] - sum(counts[s] for s in unfinished)
     counts["due"] = db.execute(
         "SELECT count(*) FROM archive_requests WHERE state = 'queued' AND next_attempt_at <= ?", [utcnow()]
     ).fetchone()[0]

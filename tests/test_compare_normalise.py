@@ -101,3 +101,12 @@ def test_fold_width_changes_only_width_and_keeps_every_offset():
     folded = fold_width("浏览次数：１６３２，ＵＦＬＰＡ㎡ﬁ農")
 
     assert folded == "浏览次数:1632,UFLPA㎡ﬁ農"  # no case or script folding; ㎡ and ﬁ would grow
+
+
+def test_a_short_text_folds_as_the_same_characters_do_in_a_page():
+    """Terms and matches are folded one character at a time (building the page table costs a
+    command a tenth of a second); every character must fold exactly as it does in a long text."""
+    every_character = "".join(chr(code) for code in range(0x30000) if not 0xD800 <= code <= 0xDFFF) + "\U000e0041"
+    in_pieces = "".join(fold_for_matching(every_character[at:at + 50]) for at in range(0, len(every_character), 50))
+    assert in_pieces == fold_for_matching(every_character)
+    assert fold_for_matching("農牧民轉移就業ＡＢＣ８２０００人次") == "农牧民转移就业abc82000人次"

@@ -13,12 +13,8 @@ import yaml
 
 from crawler.config.settings import resolve
 from crawler.config.watchlist import load_watchlist
-from crawler.report import (
-    DigestSettingsError,
-    parse_digest_section,
-    send_scheduled_digest,
-    write_demo_digest,
-)
+from crawler.config.digest_settings import DigestSettingsError, parse_digest_section
+from crawler.report.deliver import send_scheduled_digest, write_demo_digest
 from storage import archive_queue, open_database
 from tests.conftest import run_docwatch
 from tests.test_changes_e2e import DELETED_PAGE, FIGURE_PAGE, crawl

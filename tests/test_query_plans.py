@@ -10,8 +10,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from crawler.report.model import build_digest
-from storage import open_database, queries, reports
+from storage import archive_queue, open_database, queries, reports
 from storage.database import since_bound, utcnow
+from tests.conftest import database_before
 
 BIG_TABLES = ("pages", "snapshots", "events", "fetches", "runs", "hits", "hit_flags", "figures", "archive_requests")
 
@@ -52,3 +53,48 @@ def test_the_period_queries_and_status_use_indexes(statements):
 
     assert len(ran) >= 6
     assert full_scans(db, ran) == []
+
+
+URL = "http://www.htx.gov.cn/htx/c114304/202310/f44ac40812424a1c9bcb113ab2b88936.shtml"
+WEB = "https://web.archive.org/web"
+
+
+def test_a_pages_earlier_capture_is_one_index_lookup_in_a_database_the_previous_version_made(tmp_path):
+    """Digests and `docwatch evidence` ask, per version, for the newest capture taken before it
+    was fetched, and per event for the page's latest archive request: on a page with thousands
+    of versions, reading each snapshot row for its capture columns cost 20 ms an event.
+    Migration 28 indexes both; the answers are unchanged."""
+    path = tmp_path / "old.db"
+    with database_before(path, 28).conn as old:
+        old.execute("INSERT INTO sources (id, url, type, added_at, updated_at) VALUES ('htx', ?, 'page', 'x', 'x')", [URL])
+        old.execute("INSERT INTO pages (id, source_id, url, kind, first_seen) VALUES (1, 'htx', ?, 'page', 'x')", [URL])
+        for snapshot_id, fetched_at, captured in ((1, "2026-11-20T10:00:00+00:00", "20261120110000"),
+                                                  (2, "2026-11-21T10:00:00+00:00", "20261121110000"),
+                                                  (3, "2026-11-22T10:00:00+00:00", None)):
+            old.execute("INSERT INTO snapshots (id, page_id, fetched_at, http_status, final_url, encoding, title, text,"
+                        " text_sha256, body_sha256, body_size, body_zlib, wayback_url, wayback_timestamp)"
+                        " VALUES (?, 1, ?, 200, ?, 'utf-8', '', '', ?, ?, 0, x'', ?, ?)",
+                        [snapshot_id, fetched_at, URL, str(snapshot_id), str(snapshot_id),
+                         f"{WEB}/{captured}/{URL}" if captured else None, captured])
+        old.execute("INSERT INTO archive_requests (url, reason, state, next_attempt_at, wayback_url, wayback_timestamp,"
+                    " capture_kind, created_at, updated_at) VALUES (?, 'manual', 'done', 'x', ?, '20261121180000',"
+                    " 'new', 'x', 'x')", [URL, f"{WEB}/20261121180000/{URL}"])
+    db = open_database(path)
+    ran: list[str] = []
+    db.conn.set_trace_callback(ran.append)
+
+    stamps = [getattr(archive_queue.earlier_capture(db, URL, fetched_at), "wayback_timestamp", None)
+              for fetched_at in ("2026-11-20T09:00:00+00:00", "2026-11-21T09:00:00+00:00", "2026-11-22T10:00:00+00:00")]
+    last = archive_queue.last_capture_for_page(db, URL)
+    state = archive_queue.latest_request_state(db, URL)
+    db.conn.set_trace_callback(None)
+
+    assert stamps == [None, "20261120110000", "20261121180000"]  # the manual request's capture is the newest
+    assert last.wayback_timestamp == "20261121180000" and state == "done"
+    plans = [detail for statement in ran if "wayback_timestamp" in statement
+             for *_, detail in db.conn.execute(f"EXPLAIN QUERY PLAN {statement}")]
+    snapshot_reads = [detail for detail in plans if re.match(r"(SEARCH|SCAN) s\b", detail)]
+    assert snapshot_reads and all("USING COVERING INDEX snapshots_page_capture" in d for d in snapshot_reads), plans
+    [latest] = [statement for statement in ran if "ORDER BY id DESC LIMIT 1" in statement]
+    assert [detail for *_, detail in db.conn.execute(f"EXPLAIN QUERY PLAN {latest}")] == [
+        "SEARCH archive_requests USING COVERING INDEX archive_requests_latest (url=?)"]

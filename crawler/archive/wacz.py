@@ -24,19 +24,16 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import shlex
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from cdxj_indexer.main import write_cdx_index
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 import crawler
-from crawler.archive import signing
 from crawler.archive.warc import ExchangeRecords, WarcRecordRef, replay_problem
 from crawler.files import write_whole
 from storage.custody import entry_digest
@@ -51,13 +48,6 @@ DIGEST_HTML_PATH = "docwatch/digest.html"
 MANIFEST = "datapackage.json"
 MANIFEST_DIGEST = "datapackage-digest.json"
 CREATED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # what py-wacz reads
-
-
-def export_command(*, event_id: int | None = None, url: str | None = None) -> str:
-    """The command that packages one event or one page, as digests and `docwatch evidence` offer it."""
-    if event_id is not None:
-        return f"docwatch export --wacz event-{event_id}.wacz --event {event_id}"
-    return f"docwatch export --wacz page.wacz --url {shlex.quote(str(url))}"
 
 
 @dataclass(frozen=True)
@@ -80,6 +70,8 @@ def write_package(path: Path, snapshots: list[PackagedSnapshot], evidence: dict,
     """Write the package to `path` whole or not at all (a temporary file renamed into place).
     `evidence` is docwatch's view without the snapshots, which this adds with their places in
     the package. A timestamp authority that fails is reported in the result, never fatal."""
+    from crawler.archive import signing  # rfc3161ng and cryptography: loaded only to sign or verify
+
     created_text = created.strftime(CREATED_FORMAT)
     warc, placed = io.BytesIO(), []
     for packaged in snapshots:
@@ -126,6 +118,8 @@ def _json(value: object) -> bytes:
 
 def _cdxj_index(warc: bytes) -> bytes:
     """The CDXJ lines of the package's WARC file, sorted, as py-wacz writes them."""
+    from cdxj_indexer.main import write_cdx_index  # slow to import (pyamf, pkg_resources): only when packaging
+
     with tempfile.TemporaryDirectory() as scratch:
         source = Path(scratch) / Path(WARC_PATH).name
         source.write_bytes(warc)
@@ -264,6 +258,8 @@ def _check_container(path: Path, names: list[str], contents: dict[str, bytes], m
 
 
 def _check_signature(contents: dict[str, bytes], manifest: dict, found: Verification) -> None:
+    from crawler.archive import signing  # rfc3161ng and cryptography: loaded only to sign or verify
+
     digest = _read_json(contents, MANIFEST_DIGEST, found)
     if digest is None:
         return

@@ -95,6 +95,13 @@ def setting_option(flag: str, name: str, help: str, **kwargs):
                         help=f"{help} [env {setting.env}]", **kwargs)
 
 
+def queue_line(counts: dict[str, int]) -> str:
+    """The archive queue in one line, for `docwatch status` and `docwatch archive status`."""
+    return (f"Archive queue: {counts['queued']} queued ({counts['due']} due now), "
+            f"{counts['in_progress']} in progress, {counts['done']} done, "
+            f"{counts['needs_credentials']} need credentials, {counts['failed']} failed.")
+
+
 def select_sources(watchlist: Watchlist, ids: tuple[str, ...], tags: tuple[str, ...], urls: tuple[str, ...]) -> list[Source]:
     """The sources a command acts on: named ones, tagged ones, ad-hoc URLs, or else all."""
     try:

@@ -11,7 +11,7 @@ from dataclasses import asdict
 
 import click
 
-from crawler.cli.app import App, BadInput, Seconds, json_option, pass_app
+from crawler.cli.app import App, BadInput, Seconds, json_option, pass_app, queue_line
 from crawler.config.settings import Config, resolve
 from crawler.archive.queue import ArchiveSettings, WorkSummary, wayback_client, work_queue
 from crawler.archive.wayback import WaybackClient
@@ -133,12 +133,6 @@ def _client(settings: ArchiveSettings) -> WaybackClient:
         return wayback_client(settings)
     except ValueError as error:  # one key without the other
         raise BadInput(str(error)) from None
-
-
-def queue_line(counts: dict[str, int]) -> str:
-    return (f"Archive queue: {counts['queued']} queued ({counts['due']} due now), "
-            f"{counts['in_progress']} in progress, {counts['done']} done, "
-            f"{counts['needs_credentials']} need credentials, {counts['failed']} failed.")
 
 
 def _describe(request: ArchiveRequest) -> str:

@@ -6,8 +6,7 @@ from datetime import datetime, timezone
 
 import click
 
-from crawler.cli.app import App, BadInput, Seconds, json_option, pass_app, setting_option
-from crawler.cli.archive import queue_line
+from crawler.cli.app import App, BadInput, Seconds, json_option, pass_app, queue_line, setting_option
 from crawler.safe_text import printable, printable_json, printable_line
 from crawler.config.watchlist import WatchlistError
 from storage import archive_queue, locks, open_database, queries, reports
@@ -50,8 +49,6 @@ def daemon(app: App, workers: int, time_limit: float, grace: float, archive_ever
 def status(app: App, as_json: bool) -> None:
     """Each source's last run, next run and last error; the archive queue; the daemon. Without
     a watchlist, the sources the database knows, without their schedules."""
-    from crawler.run.daemon import due_at
-
     db = open_database(app.config.db_path, create=False)
     now = datetime.now(timezone.utc)
     runs, errors = queries.last_runs(db), queries.last_fetch_errors(db)
@@ -62,7 +59,7 @@ def status(app: App, as_json: bool) -> None:
     for source_id in watched or reports.known_source_ids(db):
         source = watched[source_id] if watched else None
         run = runs.get(source_id)
-        due = due_at(source, datetime.fromisoformat(run["started_at"]) if run else None) if source else None
+        due = source.due_at(datetime.fromisoformat(run["started_at"]) if run else None) if source else None
         lock = crawling.get(source_id)
         sources.append({
             "id": source_id,

@@ -9,10 +9,12 @@ import click
 
 from crawler.cli.app import App, BadInput, pass_app
 from crawler.cli.changes import Since, since_option, sources_option
-from crawler.report import (
-    FORMATS, LAST, DigestSettingsError, EmailError, email_settings, render, send_digest, send_scheduled_digest,
+from crawler.config.digest_settings import FORMATS, DigestSettingsError, email_settings
+from crawler.report.deliver import (
+    LAST, STDOUT, email_destination, file_destination, make_digest, record, send_scheduled_digest, write_file,
 )
-from crawler.report.deliver import STDOUT, email_destination, file_destination, make_digest, record, write_file
+from crawler.report.mail import EmailError, send_digest
+from crawler.report.render import render
 from storage import events, reports, reviews, utcnow
 
 _SUFFIX_FORMATS = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json",

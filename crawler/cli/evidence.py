@@ -8,8 +8,8 @@ import click
 
 from crawler.cli.app import App, BadInput, json_option, pass_app
 from crawler.cli.archive import config_for
-from crawler.archive.wacz import export_command
 from crawler.archive.warc import WarcRecordRef, replay_problem
+from crawler.report.model import export_command
 from crawler.safe_text import printable, printable_json
 from storage import archive_queue, open_database
 

@@ -7,6 +7,7 @@ a crawl that stopped because it could not write its data (a full disk).
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
 import traceback
@@ -16,17 +17,7 @@ import click
 
 from crawler import __version__
 from crawler.cli.app import App, BadInput, json_option, pass_app, select_sources
-from crawler.cli.archive import archive
-from crawler.cli.changes import diff, events, figures, hits
-from crawler.cli.daemon import daemon, status
-from crawler.cli.digest import digest, review
-from crawler.cli.evidence import evidence
-from crawler.cli.package import custody_group, export, verify
-from crawler.cli.search import search
-from crawler.cli.serve import serve
-from crawler.cli.history import backfill, import_warc
 from crawler.config.settings import SettingError, default_data_dir, resolve, watchlist_path
-from crawler.archive.queue import ArchiveSettings
 from crawler.safe_text import printable, printable_json, printable_line
 from crawler.config.watchlist import WatchlistError, load_watchlist
 from storage import DatabaseUnusable
@@ -36,10 +27,51 @@ MAX_TITLE_CHARS = 300  # per printed title or error: page text is hostile and un
 MAX_URL_CHARS = 2048
 
 
+# Commands defined in their own modules (crawler/cli/), by name: a module is imported only when
+# its command runs (or `docwatch --help` lists them all), so `docwatch events` does not pay for
+# the crawler, the Wayback client or the evidence packages.
+COMMAND_MODULES = {
+    "archive": ("crawler.cli.archive", "archive"),
+    "backfill": ("crawler.cli.history", "backfill"),
+    "custody": ("crawler.cli.package", "custody_group"),
+    "daemon": ("crawler.cli.daemon", "daemon"),
+    "diff": ("crawler.cli.changes", "diff"),
+    "digest": ("crawler.cli.digest", "digest"),
+    "events": ("crawler.cli.changes", "events"),
+    "evidence": ("crawler.cli.evidence", "evidence"),
+    "export": ("crawler.cli.package", "export"),
+    "figures": ("crawler.cli.changes", "figures"),
+    "hits": ("crawler.cli.changes", "hits"),
+    "import": ("crawler.cli.history", "import_warc"),
+    "review": ("crawler.cli.digest", "review"),
+    "search": ("crawler.cli.search", "search"),
+    "serve": ("crawler.cli.serve", "serve"),
+    "status": ("crawler.cli.daemon", "status"),
+    "verify": ("crawler.cli.package", "verify"),
+}
+
+
 class Docwatch(click.Group):
-    """The command group, with the last resort for errors: a database path that cannot serve is
-    bad input (exit 2); anything unexpected prints one line, its traceback goes to the log file
-    in the data directory, and the exit code is 1. No traceback reaches a user."""
+    """The command group, loading each command's module on first use (COMMAND_MODULES), with
+    the last resort for errors: a database path that cannot serve is bad input (exit 2);
+    anything unexpected prints one line, its traceback goes to the log file in the data
+    directory, and the exit code is 1. No traceback reaches a user."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMAND_MODULES})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMAND_MODULES:
+            module, attribute = COMMAND_MODULES[name]
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as error:  # suggest from every command, not the loaded ones
+            raise click.exceptions.NoSuchCommand(error.command_name, possibilities=self.list_commands(ctx),
+                                                 ctx=ctx) from None
 
     def invoke(self, ctx: click.Context):
         try:
@@ -120,6 +152,7 @@ def crawl(app: App, source_ids: tuple[str, ...], tags: tuple[str, ...], urls: tu
           verbosity: int) -> None:
     """Crawl the watchlist (or some sources) once, now, and print a summary. Scrapy's log
     goes to DATA_DIR/logs/crawl.log."""
+    from crawler.archive.queue import ArchiveSettings
     from crawler.run.runner import run_crawl
 
     sources = select_sources(app.watchlist, source_ids, tags, urls)
@@ -251,8 +284,3 @@ def demo(app: App, port: int, keep_serving: bool) -> None:
 
     run_demo(resolve(app.cli).data_dir / "demo", port=port, keep_serving=keep_serving)
 
-
-# Commands defined in their own modules (crawler/cli/).
-for command in (daemon, status, archive, evidence, hits, figures, events, diff, digest, review, export, verify,
-                custody_group, search, serve, backfill, import_warc):
-    main.add_command(command)

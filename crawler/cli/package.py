@@ -14,7 +14,7 @@ from crawler.archive.wacz import PackagedSnapshot, verify_package, write_package
 from crawler.archive.warc import WarcRecordRef, exchange_records
 from crawler.cli.app import App, BadInput, pass_app
 from crawler.cli.changes import Since, sources_option
-from crawler.report import build_digest
+from crawler.report.model import build_digest
 from crawler.report.render import render_html, render_json
 from crawler.safe_text import printable, printable_line
 from storage import custody, packages, utcnow

@@ -49,8 +49,8 @@ def group_hit_flags(flags: Iterable[Mapping]) -> list[HitGroup]:
     for key, terms in also.items():
         if key in groups:
             groups[key].also = tuple(terms)
-    pages = list(dict.fromkeys(url for url, *_ in groups))
-    return [groups[key] for key in sorted(groups, key=lambda key: pages.index(key[0]))]
+    page_order = {url: order for order, url in enumerate(dict.fromkeys(url for url, *_ in groups))}
+    return [groups[key] for key in sorted(groups, key=lambda key: page_order[key[0]])]
 
 
 def _covering_terms(flags: list[Mapping]) -> dict[int, int]:

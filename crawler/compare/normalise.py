@@ -52,6 +52,8 @@ def fold_for_matching(text: str) -> str:
     mapping would change the length (NFKC ``㎡`` → ``m2``, ``İ`` → ``i̇``, OpenCC listing
     several candidates for 乾) the character keeps its single-character form or stays as is.
     """
+    if len(text) <= _SHORT_TEXT:  # a term or a match: no need for the whole table (a command's tenth of a second)
+        return "".join(map(_fold_character, text))
     return fold_to_utf8(text).decode("utf-8", "surrogatepass")
 
 
@@ -96,32 +98,49 @@ _MAX_GAP = 12
 # 15: planes 3 to 16 hold CJK extensions G and H, tags, variation selectors and private use).
 # Scanning only up to here builds the table five times faster (each process builds it once).
 _LAST_FOLDABLE = 0x2FFFF
+_SHORT_TEXT = 200  # characters: folded one by one (terms, matches, queries), not through the table
 _ASCII_LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
 
 
 @functools.cache
-def _fold_tables() -> _FoldTables:
-    """Build the per-character fold table (a tenth of a second: done once, on first use)."""
+def _t2s() -> dict[int, str]:
+    """OpenCC's one-character traditional → simplified mappings, first candidate."""
     t2s = {}
     for line in _OPENCC_CHARACTERS.read_text("utf-8").splitlines():
         traditional, _, candidates = line.partition("\t")
         simplified = candidates.split(" ")[0]
         if len(traditional) == 1 and len(simplified) == 1 and simplified != traditional:
             t2s[ord(traditional)] = simplified
+    return t2s
+
+
+def _character_folds(char: str) -> tuple[str, str]:
+    """A character's one-character NFKC form (or itself), and its fold for matching."""
+    code = ord(char)
+    if code > _LAST_FOLDABLE or 0xD800 <= code <= 0xDFFF:
+        return char, char
+    nfkc = unicodedata.normalize("NFKC", char)
+    if len(nfkc) != 1:
+        nfkc = char
+    folded = _t2s().get(ord(nfkc), nfkc)
+    lower = folded.lower()
+    return nfkc, lower if len(lower) == 1 else folded
+
+
+@functools.cache
+def _fold_character(char: str) -> str:
+    return _character_folds(char)[1]
+
+
+@functools.cache
+def _fold_tables() -> _FoldTables:
+    """Build the per-character fold table (a tenth of a second: done once, on first use)."""
     table, nfkc = {}, {}
     for code in range(_LAST_FOLDABLE + 1):
-        if 0xD800 <= code <= 0xDFFF:
-            continue
         char = chr(code)
-        folded = unicodedata.normalize("NFKC", char)
-        if len(folded) != 1:
-            folded = char
-        elif folded != char:
-            nfkc[code] = folded
-        folded = t2s.get(ord(folded), folded)
-        lower = folded.lower()
-        if len(lower) == 1:
-            folded = lower
+        width, folded = _character_folds(char)
+        if width != char:
+            nfkc[code] = width
         if folded != char:
             table[code] = folded
     # A character class made only of BMP characters compiles to a fast lookup table; every
@@ -130,4 +149,4 @@ def _fold_tables() -> _FoldTables:
     foldable = "".join(re.escape(chr(code)) for code in sorted(table) if 0x80 <= code <= 0xFFFF)
     foldable += "\U00010000-\U0010ffff"
     spans = re.compile(f"[{foldable}](?:[^{foldable}\\n]{{0,{_MAX_GAP}}}[{foldable}])*")
-    return _FoldTables(table=table, t2s=t2s, nfkc=nfkc, spans=spans)
+    return _FoldTables(table=table, t2s=_t2s(), nfkc=nfkc, spans=spans)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +135,8 @@ def email_settings(file_settings: EmailSettings | None, environ: Mapping[str, st
 
 
 def _email_section(section: Any, problems: list[SettingsProblem]) -> EmailSettings | None:
+    from email.utils import parseaddr  # the email package: only for a watchlist that sends digests
+
     if not isinstance(section, Mapping):
         problems.append(SettingsProblem("email", "expected a mapping with host, port, user, from, to, starttls"))
         return None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from apscheduler.triggers.cron import CronTrigger
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
 
 _CRONTAB_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -11,6 +14,8 @@ def cron_trigger(expression: str, jitter: int | None = None) -> CronTrigger:
     """A crontab line as cron(8) reads it, in the host's local time. APScheduler 3 numbers
     weekdays from Monday = 0, crontab from Sunday = 0 (and 7); numbers become names here.
     Raises ValueError, whatever is wrong with the line."""
+    from apscheduler.triggers.cron import CronTrigger  # APScheduler (and asyncio): only where a cron line is read
+
     fields = expression.split()
     if len(fields) != 5:
         raise ValueError(f"Wrong number of fields; got {len(fields)}, expected 5")

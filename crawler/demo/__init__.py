@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from crawler.config.settings import Config, resolve
-from crawler.report import write_demo_digest
+from crawler.report.deliver import write_demo_digest
 from crawler.demo.fake_wayback import FakeWayback
 from crawler.demo.localsite import LocalSite
 from crawler.demo.history import load_history

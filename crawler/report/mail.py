@@ -5,8 +5,6 @@ environment only, at the moment it is needed."""
 from __future__ import annotations
 
 import os
-import smtplib
-import ssl
 from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -47,6 +45,9 @@ def _subject(digest: Digest) -> str:
 
 def send_digest(digest: Digest, settings: EmailSettings, environ: Mapping[str, str] = os.environ) -> None:
     """Send ``digest`` to the configured recipients; raises EmailError on any failure."""
+    import smtplib  # with ssl: only when a digest is sent, not for every command that can send one
+    import ssl
+
     password = environ.get(SMTP_PASSWORD_ENV)
     if settings.user and not password:
         raise EmailError(f"SMTP user {settings.user} is set but {SMTP_PASSWORD_ENV} is not: set it in the environment")

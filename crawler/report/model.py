@@ -14,6 +14,7 @@ no renderer has to remember to.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -22,7 +23,6 @@ from urllib.parse import urlsplit
 
 import sqlite_utils
 
-from crawler.archive.wacz import export_command
 from crawler.compare.diff import CharOp, SentenceChange
 from crawler.safe_text import printable, printable_line
 from storage import archive_queue, digests, reports, reviews
@@ -299,6 +299,13 @@ class Digest:
             return "no changes"
         parts = [f"{count} {_COUNTED_AS[key]}" for key, count in self.counts.items() if count]
         return f"{len(self.events)} event(s): " + ", ".join(parts)
+
+
+def export_command(*, event_id: int | None = None, url: str | None = None) -> str:
+    """The command that packages one event or one page, as digests and `docwatch evidence` offer it."""
+    if event_id is not None:
+        return f"docwatch export --wacz event-{event_id}.wacz --event {event_id}"
+    return f"docwatch export --wacz page.wacz --url {shlex.quote(str(url))}"
 
 
 def build_digest(

@@ -99,16 +99,6 @@ def trigger_for(source: Source, anchor: datetime) -> BaseTrigger:
     )
 
 
-def due_at(source: Source, last_started: datetime | None) -> datetime | None:
-    """When the source is next due by its schedule alone, without jitter: one interval after
-    its last run, or the first cron time after it. None: it never ran, so it is due now."""
-    if last_started is None:
-        return None
-    if source.cron is not None:
-        return cron_trigger(source.cron).get_next_fire_time(None, last_started)
-    return last_started + timedelta(seconds=source.interval or DEFAULT_INTERVAL_SECONDS)
-
-
 def last_started(db_path: Path) -> dict[str, datetime]:
     with _database(db_path) as db:
         runs = queries.last_run_starts(db)
@@ -292,7 +282,7 @@ class Daemon:
             schedule = (source.interval, source.cron)
             if self._schedules.get(source.id) == schedule:
                 continue
-            due = due_at(source, last.get(source.id))
+            due = source.due_at(last.get(source.id))
             catch_up = {}
             if due is None or due <= now:
                 catch_up["next_run_time"] = now + timedelta(seconds=overdue * CATCHUP_SPACING_SECONDS)
