@@ -7,6 +7,7 @@ exactly as long as a test needs, without sleeping and hoping.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -64,8 +66,8 @@ class _GatedHandler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def gated():
+@contextlib.contextmanager
+def serving_gated_site() -> Iterator[GatedSite]:
     server = GatedSite()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -74,6 +76,19 @@ def gated():
     server.gate.set()
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def gated():
+    with serving_gated_site() as server:
+        yield server
+
+
+@pytest.fixture
+def other_gated():
+    """A second gated site: its sources are crawled apart from the first one's."""
+    with serving_gated_site() as server:
+        yield server
 
 
 def gated_source(source_id: str, url: str) -> str:
@@ -124,10 +139,12 @@ class Docwatch:
             con.close()
 
     def runs(self, source_id: str, status: str | None = None) -> list[tuple]:
-        """(id, started_at, finished_at, status, error) of the daemon's runs of a source, oldest first."""
+        """(id, started_at, finished_at, status, error) of the daemon's runs of a source (alone or
+        in a batch), oldest first."""
         rows = self.query(
-            "SELECT id, started_at, finished_at, status, error FROM runs WHERE sources = ? AND trigger = 'daemon' ORDER BY id",
-            json.dumps([source_id]),
+            "SELECT id, started_at, finished_at, status, error FROM runs JOIN run_sources ON run_id = id"
+            " WHERE source_id = ? AND trigger = 'daemon' ORDER BY id",
+            source_id,
         )
         return [row for row in rows if status is None or row[3] == status]
 
@@ -173,12 +190,12 @@ def assert_never_overlapping(runs: list[tuple]) -> None:
 
 
 def test_daemon_runs_every_source_on_schedule_holds_its_sources_and_stops_within_the_grace_period(
-    tmp_path, site, gated, docwatch
+    tmp_path, site, gated, other_gated, docwatch
 ):
     watchlist = tmp_path / "watchlist.yaml"
-    watchlist.write_text(watchlist_text(
+    watchlist.write_text(watchlist_text(  # the two gated sources on two sites: two crawls
         tmp_path, site.base_url, "2s",
-        gated_source("awaited", f"{gated.base_url}/awaited.html") + gated_source("stuck", f"{gated.base_url}/stuck.html"),
+        gated_source("awaited", f"{gated.base_url}/awaited.html") + gated_source("stuck", f"{other_gated.base_url}/stuck.html"),
     ), "utf-8")
     daemon = docwatch(watchlist)
     daemon.start_daemon("--workers", "4", "--grace", "15")  # long enough for the awaited crawl on a loaded machine
