@@ -16,7 +16,7 @@ from crawler.lifeline import die_with_parent
 # Pages a run extracts in its own process before it starts workers: a worker's start-up (spawn
 # and imports, about half a CPU second) costs as much as extracting a hundred pages, and most
 # re-crawls and the daemon's runs of a few page sources extract no more than a handful.
-IN_PROCESS_PAGES = 20
+IN_PROCESS_PAGES = 8
 
 
 class ExtractionPool:

@@ -415,7 +415,6 @@ class Daemon:
         while (batch := self._next_batch()) is not None:
             name = _work_name(batch)
             try:
-                self._advance_schedules(batch, datetime.now(timezone.utc))
                 self._crawl_child(batch)
             except Exception:  # unattended for months: one failed batch must not stop the worker
                 log.exception("%s: the crawl could not be run", ", ".join(batch))
@@ -473,6 +472,7 @@ class Daemon:
     def _crawl_child(self, batch: list[str]) -> None:
         label, limit = ", ".join(batch), self.options.time_limit * len(batch)
         log.info("%s: crawl starting", label)
+        self._advance_schedules(batch, datetime.now(timezone.utc))
         try:
             result = crawl_in_subprocess(self.child_config, batch, "daemon", timeout=limit, skip_busy=True)
         except subprocess.TimeoutExpired:  # the child has been killed
