@@ -520,3 +520,33 @@ def test_the_time_limit_of_a_batch_grows_with_its_sources_and_a_batch_over_it_is
     assert workspace.query("SELECT count(*) FROM source_locks") == [(0,)]
     workspace.process.send_signal(signal.SIGTERM)
     assert workspace.process.wait(timeout=HANG_SECONDS) == 0
+
+
+def test_a_source_another_process_is_crawling_is_left_out_of_a_batch_and_the_others_are_crawled(
+    tmp_path, gated, docwatch
+):
+    watchlist = tmp_path / "watchlist.yaml"
+    watchlist.write_text("keyword_sets:\n  labor_transfer:\n    terms: [转移就业]\nsources:"
+                         + gated_source("held", f"{gated.base_url}/stuck.html").replace("interval: 1h", "interval: 2s")
+                         + gated_source("free", f"{gated.base_url}/awaited.html"), "utf-8")
+    gated.gate.set()
+    workspace = docwatch(watchlist)
+    one_off = subprocess.Popen([sys.executable, "-m", "crawler", "--db", str(workspace.db_path), "--watchlist",
+                                str(watchlist), "crawl", "--source", "held"],
+                               env={**os.environ, "DOCWATCH_ENV": "local", **workspace.env}, stderr=subprocess.DEVNULL)
+    try:
+        workspace.process = one_off
+        workspace.wait_for(lambda: workspace.lock("held") and workspace.lock("held")[2], "the one-off crawl holds its lock")
+        workspace.start_daemon()
+        # Both due (the held one ran a moment ago, on a 2s interval): one batch, which skips the held one.
+        skipped = f": skipped: source held is being crawled by pid {one_off.pid} (cli) on "
+        workspace.wait_for(lambda: any(skipped in line and "free" in line.split(skipped)[0].split(": ")[-1]
+                                       for line in workspace.log().splitlines()), "the held source is skipped")
+        [(free_run, *_)] = workspace.runs("free", "done")
+        assert batches(workspace) == {free_run: {"free"}}
+        assert workspace.lock("held")[0] == one_off.pid  # still the one-off crawl's
+        workspace.process.send_signal(signal.SIGTERM)
+        assert workspace.process.wait(timeout=HANG_SECONDS) == 0
+    finally:
+        one_off.kill()
+        one_off.wait()

@@ -42,7 +42,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.config.settings import Config
 from crawler.config.schedule import cron_trigger
-from crawler.run.runner import crawl_in_subprocess, docwatch_in_subprocess, kill_process_group
+from crawler.run.runner import SKIPPED_BUSY, crawl_in_subprocess, docwatch_in_subprocess, kill_process_group
 from crawler.config.watchlist import (
     DEFAULT_INTERVAL_SECONDS, Problem, Source, Watchlist, WatchlistError, parse_watchlist,
 )
@@ -479,14 +479,13 @@ class Daemon:
             each = f" ({self.options.time_limit:g}s for each of its {len(batch)} sources)" if len(batch) > 1 else ""
             self._interrupted(batch, f"stopped by the daemon: the crawl took longer than the time limit of {limit:g}s{each}")
             return
-        if result.returncode in (0, locks.BUSY_EXIT_CODE):
-            for line in result.stderr.splitlines():
-                if line.startswith("docwatch: "):
-                    log.info("%s: skipped: %s", label, line.removeprefix("docwatch: ").removeprefix("skipped: "))
         if result.returncode == 0:
+            for line in result.stderr.splitlines():
+                if line.startswith(SKIPPED_BUSY):  # held by another process: the others were crawled
+                    log.info("%s: %s", label, line.removeprefix("docwatch: "))
             log.info("%s: %s", label, result.stdout.strip().partition("\n")[0])
         elif result.returncode == locks.BUSY_EXIT_CODE:
-            pass  # each held source logged above
+            log.info("%s: skipped: %s", label, result.stderr.strip().removeprefix("docwatch: "))
         elif result.returncode < 0 and self._stopping:
             self._interrupted(batch, "stopped by the daemon at shutdown: the crawl did not finish within "
                                      f"the grace period of {self.options.grace:g}s")

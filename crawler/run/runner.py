@@ -39,6 +39,7 @@ class RunSummary:
 CRAWL_LOG = "crawl.log"
 CRAWL_LOG_ROTATE_BYTES = 10 * 1024 * 1024  # then renamed to crawl.log.1 (one old file kept)
 TERMINAL_LOG_LEVELS = {1: logging.INFO, 2: logging.DEBUG}  # by the number of -v
+SKIPPED_BUSY = "docwatch: skipped: "  # on stderr, before each source --skip-busy passed over
 
 
 def crawl_log(config: Config) -> Path:
@@ -128,7 +129,7 @@ def run_crawl(
                    f"{describe_write_error(exc)}. Free some space and crawl again.", err=True)
         raise SystemExit(1) from None
     for held in lock.passed_over:
-        click.echo(f"docwatch: skipped: {held.describe()}", err=True)
+        click.echo(f"{SKIPPED_BUSY}{held.describe()}", err=True)
     sources = crawled(lock.source_ids)
     if progress is None:
         progress = sys.stderr.isatty()
