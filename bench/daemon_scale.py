@@ -7,10 +7,11 @@ third each) and measures, from /proc:
 - idle: every source has a recent run in the database (recorded through the store functions),
   so nothing is due: the daemon's resident memory and its CPU over IDLE seconds;
 - working: a fresh database, so every source is overdue and the daemon works through them
-  (two workers, each crawl a child process): crawls finished in WORK seconds, CPU seconds per
-  crawl (the daemon and every crawl child it waited for), and the daemon's own memory.
+  (two workers, each crawl a child process, which may take several sources of the site along):
+  crawls and source crawls finished in WORK seconds, CPU seconds per crawl and per source
+  crawled (the daemon and every crawl child it waited for), and the daemon's own memory.
 
-    .venv/bin/python bench/daemon_scale.py [--sources 2000] [--idle 60] [--work 180]
+    .venv/bin/python bench/daemon_scale.py [--sources 2000] [--idle 60] [--work 180] [--batch-size N]
 """
 
 from __future__ import annotations
@@ -59,31 +60,34 @@ def record_recent_runs(db_path: Path, watchlist: str) -> None:
     db.close()
 
 
-def finished_runs(db_path: Path) -> int:
+def finished_runs(db_path: Path) -> tuple[int, int]:
+    """The daemon's finished runs (crawl processes), and the sources they crawled."""
     with sqlite3.connect(db_path) as db:
-        return db.execute("SELECT count(*) FROM runs WHERE trigger = 'daemon' AND finished_at IS NOT NULL"
-                          " AND pid != ?", [os.getpid()]).fetchone()[0]
+        return db.execute("SELECT count(DISTINCT id), count(source_id) FROM runs JOIN run_sources ON run_id = id"
+                          " WHERE trigger = 'daemon' AND finished_at IS NOT NULL AND pid != ?",
+                          [os.getpid()]).fetchone()
 
 
 def observe(daemon: subprocess.Popen, seconds: float, db_path: Path) -> dict:
     """The daemon's own RSS (peak, end), its tree's CPU seconds and the runs it finished in `seconds`."""
     tree, process = ProcessTree(daemon.pid), psutil.Process(daemon.pid)
     time.sleep(5)  # started and scheduled
-    cpu_before, runs_before, peak = tree.cpu_s(), finished_runs(db_path), 0
+    cpu_before, (runs_before, sources_before), peak = tree.cpu_s(), finished_runs(db_path), 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if daemon.poll() is not None:
             raise SystemExit(f"the daemon exited with {daemon.returncode}")
         peak = max(peak, process.memory_info().rss)
         time.sleep(1)
-    return {"cpu_s": tree.cpu_s() - cpu_before, "runs": finished_runs(db_path) - runs_before,
+    runs, sources = finished_runs(db_path)
+    return {"cpu_s": tree.cpu_s() - cpu_before, "runs": runs - runs_before, "sources": sources - sources_before,
             "peak_rss_mib": peak / 2**20, "end_rss_mib": process.memory_info().rss / 2**20}
 
 
-def run_daemon(data: Path, watchlist: Path, seconds: float) -> dict:
+def run_daemon(data: Path, watchlist: Path, seconds: float, daemon_options: list[str]) -> dict:
     db_path = data / "docwatch.db"
     command = [sys.executable, "-m", "crawler", "--db", str(db_path), "--watchlist", str(watchlist), "daemon",
-               "--workers", "2"]
+               "--workers", "2", *daemon_options]
     env = {**os.environ, "DOCWATCH_ENV": "local", "DOCWATCH_DATA_DIR": str(data)}
     daemon = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL, cwd=Path(__file__).resolve().parent.parent)
     try:
@@ -98,7 +102,9 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=2000)
     parser.add_argument("--idle", type=float, default=60, help="seconds observed idle")
     parser.add_argument("--work", type=float, default=180, help="seconds observed working")
+    parser.add_argument("--batch-size", type=int, help="the daemon's --batch-size (default: its own)")
     args = parser.parse_args()
+    daemon_options = [] if args.batch_size is None else ["--batch-size", str(args.batch_size)]
     rows = []
     with tempfile.TemporaryDirectory() as scratch, LocalSite(SITE_DIR) as site:
         for phase, seconds in (("idle", args.idle), ("working", args.work)):
@@ -110,16 +116,18 @@ def main() -> None:
             if phase == "idle":
                 record_recent_runs(data / "docwatch.db", text)
             print(f"{phase}: observing {seconds:g} s ...", file=sys.stderr, flush=True)
-            rows.append((phase, seconds, run_daemon(data, watchlist, seconds)))
+            rows.append((phase, seconds, run_daemon(data, watchlist, seconds, daemon_options)))
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    print(f"{args.sources} sources (intervals {', '.join(INTERVALS)}), 2 workers; load average at the end {load} "
+    print(f"{args.sources} sources (intervals {', '.join(INTERVALS)}), 2 workers"
+          f"{'' if args.batch_size is None else f', --batch-size {args.batch_size}'}; load average at the end {load} "
           f"({os.cpu_count()} cores shared with other processes)\n")
-    print("| phase | seconds | crawls finished | CPU s (daemon + crawl children) | CPU s per crawl | "
-          "daemon RSS MiB peak / end |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| phase | seconds | crawls finished | sources crawled | CPU s (daemon + crawl children) | CPU s per crawl | "
+          "CPU s per source crawled | daemon RSS MiB peak / end |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for phase, seconds, m in rows:
         per_crawl = f"{m['cpu_s'] / m['runs']:.2f}" if m["runs"] else "—"
-        print(f"| {phase} | {seconds:g} | {m['runs']} | {m['cpu_s']:.1f} | {per_crawl} | "
+        per_source = f"{m['cpu_s'] / m['sources']:.2f}" if m["sources"] else "—"
+        print(f"| {phase} | {seconds:g} | {m['runs']} | {m['sources']} | {m['cpu_s']:.1f} | {per_crawl} | {per_source} | "
               f"{m['peak_rss_mib']:.0f} / {m['end_rss_mib']:.0f} |")
 
 

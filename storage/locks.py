@@ -110,32 +110,36 @@ class SourceLock:
     """Locks held by this process on some sources. While held, a thread refreshes their
     heartbeat so that a long crawl is never mistaken for a dead one."""
 
-    def __init__(self, db_path: Path, source_ids: list[str]) -> None:
+    def __init__(self, db_path: Path, source_ids: list[str], passed_over: list[Lock]) -> None:
         self.db_path = db_path
         self.source_ids = source_ids
+        self.passed_over = passed_over  # sources asked for that live processes hold (`skip_busy`)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="source-lock-heartbeat", daemon=True)
 
     @classmethod
     def acquire(
         cls, db: sqlite_utils.Database, db_path: Path, source_ids: Iterable[str], holder: str,
-        start_run: Callable[[], int],
+        start_run: Callable[[list[str]], int], skip_busy: bool = False,
     ) -> tuple[SourceLock, int]:
-        """Lock all of `source_ids` or none, and start the run that holds them, in one
-        transaction: a lock always names its run, so whoever recovers a lock left by a killed
-        crawl can close that run. Raises SourcesBusy naming every live holder (no run started)."""
+        """Lock all of `source_ids` or none, and start the run that holds them (`start_run` gets
+        the ids locked), in one transaction: a lock always names its run, so whoever recovers a
+        lock left by a killed crawl can close that run. Raises SourcesBusy naming every live
+        holder (no run started); with `skip_busy`, only when all of them are held, and otherwise
+        locks the others (the held ones are the lock's `passed_over`)."""
         ids = sorted(set(source_ids))
         with transaction(db):
             recover_stale_locks(db, ids)
             busy = current_locks(db, ids)
-            if busy:
+            if busy and (not skip_busy or len(busy) == len(ids)):
                 raise SourcesBusy(busy)
-            run_id = start_run()
+            ids = [source_id for source_id in ids if source_id not in {lock.source_id for lock in busy}]
+            run_id = start_run(ids)
             now = utcnow()
             for source_id in ids:
                 insert_row(db, "source_locks", {"source_id": source_id, "pid": os.getpid(), "host": HOST,
                                                 "holder": holder, "run_id": run_id, "acquired_at": now, "heartbeat": now})
-        lock = cls(db_path, ids)
+        lock = cls(db_path, ids, busy)
         lock._thread.start()
         return lock, run_id
 

@@ -7,6 +7,7 @@ exactly as long as a test needs, without sleeping and hoping.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from crawler.config.schedule import cron_trigger
+from crawler.run.daemon import choose_batch
 from crawler.demo import SITE_DIR, write_watchlist
 from crawler.demo.fake_wayback import FakeWayback
 from storage import archive_queue, open_database
@@ -64,8 +67,8 @@ class _GatedHandler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def gated():
+@contextlib.contextmanager
+def serving_gated_site() -> Iterator[GatedSite]:
     server = GatedSite()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -74,6 +77,19 @@ def gated():
     server.gate.set()
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def gated():
+    with serving_gated_site() as server:
+        yield server
+
+
+@pytest.fixture
+def other_gated():
+    """A second gated site: its sources are crawled apart from the first one's."""
+    with serving_gated_site() as server:
+        yield server
 
 
 def gated_source(source_id: str, url: str) -> str:
@@ -124,10 +140,12 @@ class Docwatch:
             con.close()
 
     def runs(self, source_id: str, status: str | None = None) -> list[tuple]:
-        """(id, started_at, finished_at, status, error) of the daemon's runs of a source, oldest first."""
+        """(id, started_at, finished_at, status, error) of the daemon's runs of a source (alone or
+        in a batch), oldest first."""
         rows = self.query(
-            "SELECT id, started_at, finished_at, status, error FROM runs WHERE sources = ? AND trigger = 'daemon' ORDER BY id",
-            json.dumps([source_id]),
+            "SELECT id, started_at, finished_at, status, error FROM runs JOIN run_sources ON run_id = id"
+            " WHERE source_id = ? AND trigger = 'daemon' ORDER BY id",
+            source_id,
         )
         return [row for row in rows if status is None or row[3] == status]
 
@@ -137,6 +155,11 @@ class Docwatch:
 
     def log(self) -> str:
         return self.log_file.read_text("utf-8") if self.log_file.exists() else ""
+
+    def crawl_starts(self) -> list[tuple[datetime, set[str]]]:
+        """When each crawl started by the daemon's clock, and the sources it took."""
+        return [(self.log_time(line), set(line.split(": ")[-2].split(", ")))
+                for line in self.log().splitlines() if line.endswith(": crawl starting")]
 
     def log_time(self, text: str) -> datetime:
         """When the daemon logged the first line containing `text`, by its own clock."""
@@ -173,12 +196,12 @@ def assert_never_overlapping(runs: list[tuple]) -> None:
 
 
 def test_daemon_runs_every_source_on_schedule_holds_its_sources_and_stops_within_the_grace_period(
-    tmp_path, site, gated, docwatch
+    tmp_path, site, gated, other_gated, docwatch
 ):
     watchlist = tmp_path / "watchlist.yaml"
-    watchlist.write_text(watchlist_text(
+    watchlist.write_text(watchlist_text(  # the two gated sources on two sites: two crawls
         tmp_path, site.base_url, "2s",
-        gated_source("awaited", f"{gated.base_url}/awaited.html") + gated_source("stuck", f"{gated.base_url}/stuck.html"),
+        gated_source("awaited", f"{gated.base_url}/awaited.html") + gated_source("stuck", f"{other_gated.base_url}/stuck.html"),
     ), "utf-8")
     daemon = docwatch(watchlist)
     daemon.start_daemon("--workers", "4", "--grace", "15")  # long enough for the awaited crawl on a loaded machine
@@ -378,3 +401,152 @@ def test_cron_weekdays_mean_what_they_mean_in_crontab(crontab: str, weekdays: se
         now = fire
     assert seen == weekdays
     assert fire.hour == 6
+
+
+def page_source(source_id: str, url: str, interval: str) -> str:
+    return f"""
+  - id: {source_id}
+    url: "{url}"
+    type: page
+    interval: {interval}
+"""
+
+
+def batches(workspace: Docwatch) -> dict[int, set[str]]:
+    """Each run of the daemon: the sources it covered."""
+    found: dict[int, set[str]] = {}
+    for run_id, source_id in workspace.query(
+            "SELECT run_id, source_id FROM run_sources JOIN runs ON runs.id = run_id WHERE trigger = 'daemon'"):
+        found.setdefault(run_id, set()).add(source_id)
+    return found
+
+
+def test_a_batch_is_the_source_due_longest_with_its_site_s_other_due_then_upcoming_sources_up_to_its_size():
+    at = datetime(2026, 12, 1, 6, tzinfo=timezone.utc)
+    sites = {"a1": "http://a.gov.cn", "a2": "http://a.gov.cn", "a3": "http://a.gov.cn", "a4": "http://a.gov.cn",
+             "b1": "https://b.gov.cn"}
+    due = {"a2": at + timedelta(seconds=5), "b1": at, "a1": at + timedelta(seconds=1)}
+    upcoming = {"a3": at + timedelta(seconds=90), "a4": at + timedelta(seconds=30)}
+    assert choose_batch(due, upcoming, sites, 20) == ["b1"]  # due longest; no other source of its site
+    del due["b1"]
+    assert choose_batch(due, upcoming, sites, 20) == ["a1", "a2", "a4", "a3"]
+    assert choose_batch(due, upcoming, sites, 3) == ["a1", "a2", "a4"]
+    assert choose_batch(due, upcoming, sites, 1) == ["a1"]
+
+
+def test_due_sources_of_one_site_are_crawled_by_one_process_and_each_keeps_its_outcome_and_interval(
+    tmp_path, site, gated, docwatch
+):
+    copy = f"{site.base_url}/politics/leaders/20240509/3dd6e33cc6d749fbaae01fea337ff400/c.html?copy="
+    watchlist = tmp_path / "watchlist.yaml"
+    watchlist.write_text(watchlist_text(
+        tmp_path, site.base_url, "1h",
+        page_source("copy-1", copy + "1", "6h") + page_source("copy-2", copy + "2", "6h")
+        + gated_source("elsewhere", f"{gated.base_url}/awaited.html"),
+    ), "utf-8")
+    gated.gate.set()
+    workspace = docwatch(watchlist)
+    workspace.start_daemon()
+    on_the_demo_site = {"demo-rst-work-news", "demo-xinhua-xinjiang", "copy-1", "copy-2"}
+    for source_id in on_the_demo_site | {"elsewhere"}:
+        workspace.wait_for(lambda: workspace.runs(source_id, "done"), f"{source_id} is crawled")
+
+    # All overdue at start: the four sources of the demo site in one crawl process (one run),
+    # the source of the other site in another.
+    assert sorted(batches(workspace).values(), key=len) == [{"elsewhere"}, on_the_demo_site]
+    assert sorted((sources for _, sources in workspace.crawl_starts()), key=len) == [{"elsewhere"}, on_the_demo_site]
+
+    # Each source's own outcome, and its own next run, by its own interval from that run.
+    report = {source["id"]: source for source in json.loads(workspace.cli("status", "--json").stdout)["sources"]}
+    [batch_run] = {report[source_id]["last_run"]["run_id"] for source_id in on_the_demo_site}
+    assert report["elsewhere"]["last_run"]["run_id"] != batch_run
+    assert {(source_id, report[source_id]["last_run"]["status"], report[source_id]["last_run"]["pages_new"])
+            for source_id in report} == {("demo-rst-work-news", "done", 5), ("demo-xinhua-xinjiang", "done", 1),
+                                         ("copy-1", "done", 1), ("copy-2", "done", 1), ("elsewhere", "done", 1)}
+    started = datetime.fromisoformat(report["copy-1"]["last_run"]["started_at"])
+    for source_id, interval in (("copy-1", timedelta(hours=6)), ("demo-xinhua-xinjiang", timedelta(hours=1))):
+        assert report[source_id]["next_run"] == (started + interval).isoformat(timespec="seconds")
+
+    workspace.process.send_signal(signal.SIGTERM)
+    assert workspace.process.wait(timeout=HANG_SECONDS) == 0
+    assert len(batches(workspace)) == 2  # nobody ran twice
+
+
+def test_a_source_taken_along_early_by_a_batch_is_still_crawled_no_more_often_than_its_interval(tmp_path, site, docwatch):
+    page = f"{site.base_url}/politics/leaders/20240509/3dd6e33cc6d749fbaae01fea337ff400/c.html"
+    watchlist = tmp_path / "watchlist.yaml"
+    watchlist.write_text(watchlist_text(tmp_path, site.base_url, "1h").split("sources:")[0] + "sources:"
+                         + page_source("often", page + "?often", "2s") + page_source("seldom", page + "?seldom", "8s"),
+                         "utf-8")
+    workspace = docwatch(watchlist)
+    window = timedelta(seconds=3)
+    workspace.start_daemon("--workers", "1", "--batch-window", "3")
+    workspace.wait_for(lambda: len(workspace.runs("seldom", "done")) >= 3, "seldom ran three times")
+    workspace.process.send_signal(signal.SIGTERM)
+    assert workspace.process.wait(timeout=HANG_SECONDS) == 0
+
+    starts = workspace.crawl_starts()
+    assert starts[0][1] == {"often", "seldom"}  # both overdue at start (2s apart): one crawl
+    assert all("often" in sources for _, sources in starts)  # due or due within the window each time
+    seldom = [at for at, sources in starts if "seldom" in sources]
+    # Taken along at most the window early, never more often than its interval allows (the
+    # log's clock has milliseconds).
+    for earlier, later in zip(seldom, seldom[1:]):
+        assert later - earlier >= timedelta(seconds=8) - window - timedelta(milliseconds=1)
+
+
+def test_the_time_limit_of_a_batch_grows_with_its_sources_and_a_batch_over_it_is_killed_and_each_source_interrupted(
+    tmp_path, gated, docwatch
+):
+    watchlist = tmp_path / "watchlist.yaml"
+    watchlist.write_text("keyword_sets:\n  labor_transfer:\n    terms: [转移就业]\nsources:"
+                         + gated_source("quick", f"{gated.base_url}/awaited.html")
+                         + gated_source("stuck", f"{gated.base_url}/stuck.html"), "utf-8")
+    gated.gate.set()
+    workspace = docwatch(watchlist)
+    workspace.start_daemon("--time-limit", "8")
+    workspace.wait_for(lambda: workspace.runs("stuck", "interrupted"), "the batch is stopped")
+
+    [(run_id, started, finished, status, error)] = workspace.runs("stuck")
+    assert workspace.runs("quick") == [(run_id, started, finished, status, error)]  # one run, both sources
+    assert error == ("stopped by the daemon: the crawl took longer than the time limit of 16s "
+                     "(8s for each of its 2 sources)")
+    [(crawl_started, _)] = workspace.crawl_starts()
+    assert datetime.fromisoformat(finished) - crawl_started >= timedelta(seconds=16)  # by the daemon's own clocks
+    report = {source["id"]: source for source in json.loads(workspace.cli("status", "--json").stdout)["sources"]}
+    assert report["quick"]["last_run"]["status"] == report["stuck"]["last_run"]["status"] == "interrupted"
+    assert report["quick"]["last_run"]["pages_new"] == 1  # what was stored before the kill stays
+    assert f"(run {run_id} marked interrupted)" in workspace.log()
+    assert workspace.query("SELECT count(*) FROM source_locks") == [(0,)]
+    workspace.process.send_signal(signal.SIGTERM)
+    assert workspace.process.wait(timeout=HANG_SECONDS) == 0
+
+
+def test_a_source_another_process_is_crawling_is_left_out_of_a_batch_and_the_others_are_crawled(
+    tmp_path, gated, docwatch
+):
+    watchlist = tmp_path / "watchlist.yaml"
+    watchlist.write_text("keyword_sets:\n  labor_transfer:\n    terms: [转移就业]\nsources:"
+                         + gated_source("held", f"{gated.base_url}/stuck.html").replace("interval: 1h", "interval: 2s")
+                         + gated_source("free", f"{gated.base_url}/awaited.html"), "utf-8")
+    gated.gate.set()
+    workspace = docwatch(watchlist)
+    one_off = subprocess.Popen([sys.executable, "-m", "crawler", "--db", str(workspace.db_path), "--watchlist",
+                                str(watchlist), "crawl", "--source", "held"],
+                               env={**os.environ, "DOCWATCH_ENV": "local", **workspace.env}, stderr=subprocess.DEVNULL)
+    try:
+        workspace.process = one_off
+        workspace.wait_for(lambda: workspace.lock("held") and workspace.lock("held")[2], "the one-off crawl holds its lock")
+        workspace.start_daemon()
+        # Both due (the held one ran a moment ago, on a 2s interval): one batch, which skips the held one.
+        skipped = f": skipped: source held is being crawled by pid {one_off.pid} (cli) on "
+        workspace.wait_for(lambda: any(skipped in line and "free" in line.split(skipped)[0].split(": ")[-1]
+                                       for line in workspace.log().splitlines()), "the held source is skipped")
+        [(free_run, *_)] = workspace.runs("free", "done")
+        assert batches(workspace) == {free_run: {"free"}}
+        assert workspace.lock("held")[0] == one_off.pid  # still the one-off crawl's
+        workspace.process.send_signal(signal.SIGTERM)
+        assert workspace.process.wait(timeout=HANG_SECONDS) == 0
+    finally:
+        one_off.kill()
+        one_off.wait()

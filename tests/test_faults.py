@@ -37,6 +37,7 @@ from warcio.archiveiterator import ArchiveIterator
 from crawler.config.settings import resolve
 from crawler.demo import EDITED_ARTICLE, SITE_DIR
 from crawler.demo.fake_wayback import FakeWayback
+from crawler.pipeline.extraction_pool import IN_PROCESS_PAGES
 from crawler.run.runner import crawl_in_subprocess
 from tests.conftest import resize_filesystem, small_filesystem
 from tests.test_archive_queue import ACCESS, SECRET, cli_env, submissions
@@ -51,6 +52,7 @@ ARTICLE = (SITE_DIR / EDITED_ARTICLE).read_text("utf-8")  # a real government CM
 ARTICLE_FIGURE = "整建制转移内地企业就业20859人"
 FOLLOW = r"/col/\d{6}/[0-9a-f]{32}\.shtml$"
 TRACEBACK = "Traceback (most recent call last)"
+ARTICLE_SNAPSHOTS = "SELECT count(*) FROM snapshots s JOIN pages p ON p.id = s.page_id WHERE p.kind = 'article'"
 
 
 # --- the figures table ---------------------------------------------------------------------
@@ -395,9 +397,10 @@ def test_kill_9_at_random_points_mid_archive_never_submits_twice(tmp_path, fault
 
 
 def test_the_daemon_s_time_limit_kills_the_crawl_with_its_workers(tmp_path, faulty_site, figures, monkeypatch):
-    serve_column(faulty_site, 3)
+    articles = IN_PROCESS_PAGES + 4  # more than the crawl extracts itself: it starts its workers
+    serve_column(faulty_site, articles)
     faulty_site.answers["/stuck.shtml"] = Answer(fault="hang")
-    watchlist = column_watchlist(tmp_path, faulty_site, pages=1, extra_sources=f"""
+    watchlist = column_watchlist(tmp_path, faulty_site, pages=2, extra_sources=f"""
   - id: stuck
     url: "{faulty_site.base_url}/stuck.shtml"
     type: page
@@ -412,7 +415,7 @@ def test_the_daemon_s_time_limit_kills_the_crawl_with_its_workers(tmp_path, faul
 
     def crawl_as_the_daemon_does() -> None:
         try:
-            # 20 s: time for a loaded machine to store the three articles, while the stuck page is
+            # 20 s: time for a loaded machine to store the articles, while the stuck page is
             # still being retried (10 s download timeout, then a 5 s backoff and a second 10 s wait)
             outcome.append(crawl_in_subprocess(config, ["column", "stuck"], "daemon", timeout=20))
         except subprocess.TimeoutExpired as timed_out:
@@ -428,8 +431,41 @@ def test_the_daemon_s_time_limit_kills_the_crawl_with_its_workers(tmp_path, faul
     figures.half_written = docwatch.half_written()
     figures.assert_zero()
     assert len(seen) >= 3, "the crawl had not started its extraction workers"  # the crawl and its workers
-    assert docwatch.query("SELECT count(*) FROM snapshots s JOIN pages p ON p.id = s.page_id WHERE p.kind = 'article'") \
-        == [(3,)]
+    assert docwatch.query(ARTICLE_SNAPSHOTS) == [(articles,)]
+
+
+def crawl_watching_children(docwatch: Docwatch) -> tuple[subprocess.CompletedProcess, int]:
+    """`docwatch crawl`, and how many processes it had started at most while it ran."""
+    crawl = docwatch.start("crawl")
+    most = 0
+    while crawl.poll() is None:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            most = max(most, len(psutil.Process(crawl.pid).children()))
+        time.sleep(0.02)
+    stdout, stderr = crawl.communicate()
+    return subprocess.CompletedProcess(crawl.args, crawl.returncode, stdout, stderr), most
+
+
+def test_a_crawl_of_a_few_pages_extracts_them_itself_and_a_larger_one_starts_extraction_workers(tmp_path, faulty_site):
+    """A worker costs about half a CPU second to start: not worth it for a handful of pages."""
+    serve_column(faulty_site, IN_PROCESS_PAGES + 12, per_page=IN_PROCESS_PAGES)
+    for folder in ("few", "many"):
+        (tmp_path / folder).mkdir()
+    few = Docwatch(tmp_path, column_watchlist(tmp_path / "few", faulty_site, pages=1), data_dir=tmp_path / "few")
+    many = Docwatch(tmp_path, column_watchlist(tmp_path / "many", faulty_site, pages=3), data_dir=tmp_path / "many")
+
+    crawled, processes = crawl_watching_children(few)
+    assert crawled.returncode == 0, crawled.stderr
+    assert f"{IN_PROCESS_PAGES} pages fetched, {IN_PROCESS_PAGES} new" in crawled.stdout
+    assert processes == 0
+    assert few.query(ARTICLE_SNAPSHOTS) == [(IN_PROCESS_PAGES,)]
+
+    crawled, processes = crawl_watching_children(many)
+    assert crawled.returncode == 0, crawled.stderr
+    assert f"{IN_PROCESS_PAGES + 12} pages fetched, {IN_PROCESS_PAGES + 12} new" in crawled.stdout
+    assert processes >= 1
+    assert many.query(ARTICLE_SNAPSHOTS) == [(IN_PROCESS_PAGES + 12,)]
+    assert many.orphans(wait=2) == 0
 
 
 LIFELINE_PARENT = """

@@ -5,6 +5,8 @@ previous version made."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from crawler.demo import EDITED_ARTICLE, SITE_DIR, write_watchlist
 from crawler.demo.history import article_versions
 from crawler.config.watchlist import load_watchlist
@@ -109,3 +111,24 @@ def test_a_capture_redirected_to_the_home_page_is_a_history_removal_naming_the_l
     assert removed["detail"]["last_capture"]["wayback_url"] == f"https://web.archive.org/web/20190315083000/{URL}"
     assert removed["detected_at"].startswith("2020-02-01") and removed["detail"]["historical"]
     assert queries.page_at(db, URL)["state"] == "removed"
+
+
+def test_a_capture_in_the_same_second_as_docwatch_s_own_snapshot_of_that_version_is_not_a_new_version(tmp_path):
+    """A Wayback timestamp has whole seconds: the capture docwatch asked for right after its crawl
+    may carry a time a fraction of a second before the crawl's own snapshot of the same text."""
+    db = open_database(tmp_path / "d.db")
+    watchlist = load_watchlist(write_watchlist(tmp_path, "http://127.0.0.1:9"))
+    source = watchlist.adhoc_source(URL)
+    sets = tuple(watchlist.keyword_sets.values())
+    queries.sync_sources(db, [source])
+    crawled = capture_page(FetchedPage(source.id, "page", URL, URL, 200, {}, VERSIONS["2021"][1],
+                                       "2026-11-20T08:00:00.600+00:00", 10), source)
+    assert store_capture(db, None, crawled, matcher_for(sets)) == queries.NEW
+    status, body = VERSIONS["2021"]
+    same_second = Capture(URL, "2026-11-20T08:00:00.000+00:00", status, {"Content-Type": "text/html"}, body, WAYBACK,
+                          f"https://web.archive.org/web/20261120080000/{URL}", "20261120080000")
+    assert ingest(db, source, sets, same_second) == queries.UNCHANGED
+    assert len(queries.page_snapshots(db, URL)) == 1
+    a_second_before = dataclasses.replace(same_second, captured_at="2026-11-20T07:59:59.000+00:00",
+                                          capture_key="20261120075959")
+    assert ingest(db, source, sets, a_second_before) == queries.NEW  # may have been another version then

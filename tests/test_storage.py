@@ -11,7 +11,7 @@ import pytest
 from crawler.compare.keywords import KeywordMatcher, KeywordSet
 from crawler.config.watchlist import parse_watchlist
 from crawler.pipeline.store import store_capture, store_failure
-from storage import SCHEMA_VERSION, open_database, queries
+from storage import SCHEMA_VERSION, locks, open_database, queries
 from storage.migrations import MIGRATIONS
 from tests.conftest import FILES
 
@@ -122,6 +122,30 @@ def test_runs_killed_while_running_are_marked_interrupted(db):
     db["runs"].update(run_id, {"pid": 2**22 + 12345})  # no such process
     assert queries.interrupt_dead_runs(db) == 1
     assert db["runs"].get(run_id)["status"] == "interrupted"
+
+
+def test_a_crawl_that_skips_busy_sources_locks_the_others_and_is_refused_only_when_all_are_held(tmp_path, db):
+    path = tmp_path / "d.db"
+
+    def start_run(source_ids: list[str]) -> int:
+        return queries.start_run(db, "daemon", source_ids)
+
+    held, held_run = locks.SourceLock.acquire(db, path, ["a"], "cli", start_run)
+    with pytest.raises(locks.SourcesBusy, match="source a is being crawled by pid"):
+        locks.SourceLock.acquire(db, path, ["a", "b"], "daemon", start_run)  # all or none, by default
+
+    lock, run_id = locks.SourceLock.acquire(db, path, ["b", "a"], "daemon", start_run, skip_busy=True)
+    assert lock.source_ids == ["b"]
+    assert [passed.source_id for passed in lock.passed_over] == ["a"]
+    assert json.loads(db["runs"].get(run_id)["sources"]) == ["b"]
+    assert db.execute("SELECT source_id FROM run_sources WHERE run_id = ?", [run_id]).fetchall() == [("b",)]
+    assert {(held.source_id, held.run_id) for held in locks.current_locks(db)} == {("a", held_run), ("b", run_id)}
+    with pytest.raises(locks.SourcesBusy):
+        locks.SourceLock.acquire(db, path, ["a", "b"], "daemon", start_run, skip_busy=True)
+    assert db.execute("SELECT count(*) FROM runs").fetchone() == (2,)  # the refusal started no run
+    lock.release(db)
+    held.release(db)
+    assert locks.current_locks(db) == []
 
 
 def test_syncing_the_watchlist_updates_a_source_and_keeps_when_it_was_added(tmp_path):

@@ -15,13 +15,19 @@ from storage import archive_queue, locks, open_database, queries, reports
 @click.command()
 @setting_option("--workers", "daemon_workers", type=click.IntRange(1, 32), help="Crawls that may run at the same time.")
 @setting_option("--time-limit", "daemon_time_limit", type=Seconds(1), metavar="SECONDS",
-                help="A crawl (or the scheduled digest) still running after this is stopped; a crawl is recorded interrupted.")
+                help="A crawl (or the scheduled digest) still running after this (times its sources) is stopped; "
+                     "a crawl is recorded interrupted.")
 @setting_option("--grace", "daemon_grace", type=Seconds(0), metavar="SECONDS",
                 help="On SIGTERM/SIGINT, how long running crawls may take to finish.")
 @setting_option("--archive-every", "daemon_archive_every", type=Seconds(1), metavar="SECONDS",
                 help="How often the archive queue is worked (`docwatch archive run`).")
+@setting_option("--batch-size", "daemon_batch_size", type=click.IntRange(1, 1000),
+                help="At most this many sources of one site crawled by one process.")
+@setting_option("--batch-window", "daemon_batch_window", type=Seconds(0), metavar="SECONDS",
+                help="A crawl takes along the sources of its site due within this many seconds.")
 @pass_app
-def daemon(app: App, workers: int, time_limit: float, grace: float, archive_every: float) -> None:
+def daemon(app: App, workers: int, time_limit: float, grace: float, archive_every: float, batch_size: int,
+           batch_window: float) -> None:
     """Crawl every source on its schedule until SIGTERM or Ctrl-C.
 
     SIGHUP, or saving the watchlist, reloads it; an invalid watchlist is logged and the old
@@ -34,7 +40,8 @@ def daemon(app: App, workers: int, time_limit: float, grace: float, archive_ever
     log_file = configure_logging(config.log_dir)
     click.echo(f"docwatch daemon: logging to stderr and {log_file}", err=True)
     try:
-        options = DaemonOptions(workers=workers, time_limit=time_limit, grace=grace, archive_every=archive_every)
+        options = DaemonOptions(workers=workers, time_limit=time_limit, grace=grace, archive_every=archive_every,
+                                batch_size=batch_size, batch_window=batch_window)
         Daemon(config, options).run()
     except locks.DaemonRunning as error:
         click.echo(f"docwatch: {error}", err=True)

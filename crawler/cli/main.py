@@ -145,11 +145,13 @@ AFTER_CRAWL_ARCHIVE_SECONDS = 600  # DOCWATCH_ARCHIVE_WORK_AFTER_CRAWL: what is 
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only sources with this tag (repeatable).")
 @click.option("--url", "urls", multiple=True, metavar="URL", help="Crawl this URL as a one-off page (repeatable).")
 @click.option("--trigger", default="cli", hidden=True, help="Who started the run, as recorded in `runs`.")
+@click.option("--skip-busy", is_flag=True,
+              help="Crawl the sources no other process is crawling and name the others (exit 3 only if all are).")
 @click.option("-v", "--verbose", "verbosity", count=True,
               help="Show Scrapy's log on the terminal too: -v INFO, -vv DEBUG. [always in DATA_DIR/logs/crawl.log]")
 @pass_app
 def crawl(app: App, source_ids: tuple[str, ...], tags: tuple[str, ...], urls: tuple[str, ...], trigger: str,
-          verbosity: int) -> None:
+          skip_busy: bool, verbosity: int) -> None:
     """Crawl the watchlist (or some sources) once, now, and print a summary. Scrapy's log
     goes to DATA_DIR/logs/crawl.log."""
     from crawler.archive.queue import ArchiveSettings
@@ -163,7 +165,8 @@ def crawl(app: App, source_ids: tuple[str, ...], tags: tuple[str, ...], urls: tu
     except ValueError as error:  # checked before crawling, not after
         raise BadInput(str(error)) from None
     started = time.monotonic()
-    summary = run_crawl(app.config, sources, app.watchlist.keyword_sets, trigger, verbosity=verbosity)
+    summary = run_crawl(app.config, sources, app.watchlist.keyword_sets, trigger, verbosity=verbosity,
+                        skip_busy=skip_busy)
     if summary.run is not None:
         print_summary(summary.run, summary.unstored, time.monotonic() - started)
     if summary.errors_logged:

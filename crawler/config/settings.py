@@ -65,6 +65,8 @@ SETTINGS = {setting.name: setting for setting in (
     Setting("daemon_time_limit", "DOCWATCH_DAEMON_TIME_LIMIT", 3600.0),
     Setting("daemon_grace", "DOCWATCH_DAEMON_GRACE", 60.0),
     Setting("daemon_archive_every", "DOCWATCH_DAEMON_ARCHIVE_EVERY", 300.0),
+    Setting("daemon_batch_size", "DOCWATCH_DAEMON_BATCH_SIZE", 20),
+    Setting("daemon_batch_window", "DOCWATCH_DAEMON_BATCH_WINDOW", 180.0),
     Setting("serve_host", "DOCWATCH_SERVE_HOST", "127.0.0.1"),
     Setting("serve_port", "DOCWATCH_SERVE_PORT", 8600),
     *(Setting(f"smtp_{key}", f"DOCWATCH_SMTP_{key.upper()}", None, in_watchlist=True)

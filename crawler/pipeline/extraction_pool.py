@@ -1,5 +1,6 @@
-"""The worker processes that extract pages, owned by a Scrapy extension: started on the first
-page, shut down when the engine of the last crawl using them stops."""
+"""The worker processes that extract pages, owned by a Scrapy extension: started once a crawl
+has more pages to extract than it extracts itself, shut down when the engine of the last crawl
+using them stops."""
 
 from __future__ import annotations
 
@@ -13,21 +14,27 @@ from scrapy import signals
 from crawler.gc_tuning import collect_less_often
 from crawler.lifeline import die_with_parent
 
+# Pages a run extracts in its own process before it starts workers: a worker's start-up (spawn
+# and imports, about half a CPU second) costs as much as extracting a hundred pages, and most
+# re-crawls and the daemon's runs of a few page sources extract no more than a handful.
+IN_PROCESS_PAGES = 8
+
 
 class ExtractionPool:
-    """Extraction (decode, parse, main text) is the heaviest step: it runs in worker processes,
-    one per core at most, while this process fetches and writes the database. Workers are
-    spawned (no fork of a process with threads) as direct children, one when no idle worker is
-    left, so the crawl's CPU accounting includes them once `shutdown` has waited for them. They
-    die with the crawl however it ends (kill -9 too: PR_SET_PDEATHSIG); the pool is used from
-    the reactor (main) thread only.
+    """Extraction (decode, parse, main text) is the heaviest step. The first IN_PROCESS_PAGES
+    pages of a run are extracted right here, in the reactor thread; after that, in worker
+    processes, one per core at most, while this process fetches and writes the database.
+    Workers are spawned (no fork of a process with threads) as direct children, one when no
+    idle worker is left, so the crawl's CPU accounting includes them once `shutdown` has waited
+    for them. They die with the crawl however it ends (kill -9 too: PR_SET_PDEATHSIG); the pool
+    is used from the reactor (main) thread only.
 
-    The crawls of one run (the listing spider and the page spider) share one set of workers:
-    each worker pays for its start-up (spawn and imports, about half a second of CPU) once,
-    which is most of the cost of a re-crawl where few pages changed."""
+    The crawls of one run (the listing spider and the page spider) share one set of workers,
+    and one count of pages extracted in-process: each worker pays for its start-up once."""
 
     shared: ProcessPoolExecutor | None = None
     users = 0
+    extracted_in_process = 0
 
     def __init__(self) -> None:
         self.using = False
@@ -38,9 +45,12 @@ class ExtractionPool:
         crawler.signals.connect(pool.shutdown, signal=signals.engine_stopped)
         return pool
 
-    def run(self, function, *args) -> asyncio.Future:
-        """`function(*args)` in a worker; its result (or exception) when awaited."""
+    async def run(self, function, *args):
+        """`function(*args)`, here or in a worker; its result, or its exception raised."""
         pool = type(self)
+        if pool.shared is None and pool.extracted_in_process < IN_PROCESS_PAGES:
+            pool.extracted_in_process += 1
+            return function(*args)
         if not self.using:
             self.using = True
             pool.users += 1
@@ -49,7 +59,7 @@ class ExtractionPool:
                 max_workers=os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn"),
                 initializer=start_worker, initargs=(os.getpid(),),
             )
-        return asyncio.wrap_future(pool.shared.submit(function, *args))
+        return await asyncio.wrap_future(pool.shared.submit(function, *args))
 
     def shutdown(self) -> None:
         pool = type(self)

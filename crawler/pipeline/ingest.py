@@ -12,6 +12,7 @@ capture held at that time, not news of today.
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime, timedelta
 from urllib.parse import urljoin
 
 import sqlite_utils
@@ -96,6 +97,11 @@ def store_history(db: sqlite_utils.Database, run_id: int | None, capture: PageCa
             history.record_import(db, capture.origin, capture.url, capture_key, capture.fetched_at, UNCHANGED,
                                   before["id"], note="the version of the snapshot before it")
             return UNCHANGED
+        if after is not None and after["text_sha256"] == capture.text_sha256 \
+                and _within_the_second(capture.fetched_at, after["fetched_at"]):
+            history.record_import(db, capture.origin, capture.url, capture_key, capture.fetched_at, UNCHANGED,
+                                  after["id"], note="the version of the snapshot made in the same second")
+            return UNCHANGED
         report = compare_versions(_version(before), Version(capture.original_text, capture.published), matcher)
         snapshot_id = queries.insert_snapshot(db, page["id"], run_id, capture)
         outcome = CHANGED if before else NEW
@@ -168,6 +174,12 @@ def _historical(origin: str, origin_ref: str | None) -> dict:
     """What marks an event as history: where its capture came from, and when it was imported
     (a digest `--since` reads that time, the event's own being its capture's)."""
     return {"historical": True, "origin": origin, "capture": origin_ref, "imported_at": utcnow()}
+
+
+def _within_the_second(capture_time: str, snapshot_time: str) -> bool:
+    """A capture's time has whole seconds (a Wayback timestamp): a snapshot made later in that
+    same second may be the very version the capture shows."""
+    return datetime.fromisoformat(snapshot_time) - datetime.fromisoformat(capture_time) < timedelta(seconds=1)
 
 
 def _version(snapshot: dict | None) -> Version | None:

@@ -40,6 +40,7 @@ class RunSummary:
 CRAWL_LOG = "crawl.log"
 CRAWL_LOG_ROTATE_BYTES = 10 * 1024 * 1024  # then renamed to crawl.log.1 (one old file kept)
 TERMINAL_LOG_LEVELS = {1: logging.INFO, 2: logging.DEBUG}  # by the number of -v
+SKIPPED_BUSY = "docwatch: skipped: "  # on stderr, before each source --skip-busy passed over
 
 
 def crawl_log(config: Config) -> Path:
@@ -92,7 +93,7 @@ def scrapy_settings_for(
 
 def run_crawl(
     config: Config, sources: list[Source], keyword_sets: dict[str, KeywordSet], trigger: str = "cli",
-    progress: bool | None = None, verbosity: int = 0,
+    progress: bool | None = None, verbosity: int = 0, skip_busy: bool = False,
 ) -> RunSummary:
     """Crawl `sources`, matching the watchlist's `keyword_sets`, in this process. Scrapy's reactor
     runs once per process, so anything that crawls more than once (the daemon, the demo) uses
@@ -100,17 +101,21 @@ def run_crawl(
     (-v, -vv) to stderr as well: the terminal shows the progress bar and the summary.
 
     The sources are locked for the whole run; if another live process holds any of them, the
-    command exits BUSY_EXIT_CODE (3) naming the holder, and crawls nothing."""
-    def start_run() -> int:
+    command exits BUSY_EXIT_CODE (3) naming the holder, and crawls nothing. With `skip_busy`, it
+    crawls those no one holds, names the others on stderr, and exits 3 only if all are held."""
+    def crawled(locked: list[str]) -> list[Source]:
+        return [s for s in sources if s.id in locked or s.id == ADHOC_SOURCE_ID]
+
+    def start_run(locked: list[str]) -> int:
         queries.interrupt_dead_runs(db)
         queries.sync_sources(db, sources)
-        return queries.start_run(db, trigger, [s.id for s in sources])
+        return queries.start_run(db, trigger, [s.id for s in crawled(locked)])
 
     db = None
     try:  # ad-hoc URLs are not a watched source: two of them never collide
         db = open_database(config.db_path)
         lock, run_id = locks.SourceLock.acquire(
-            db, config.db_path, [s.id for s in sources if s.id != ADHOC_SOURCE_ID], trigger, start_run
+            db, config.db_path, [s.id for s in sources if s.id != ADHOC_SOURCE_ID], trigger, start_run, skip_busy
         )
     except locks.SourcesBusy as busy:
         db.close()
@@ -124,6 +129,9 @@ def run_crawl(
         click.echo(f"docwatch: cannot start the crawl: cannot write to {config.db_path.parent}: "
                    f"{describe_write_error(exc)}. Free some space and crawl again.", err=True)
         raise SystemExit(1) from None
+    for held in lock.passed_over:
+        click.echo(f"{SKIPPED_BUSY}{held.describe()}", err=True)
+    sources = crawled(lock.source_ids)
     if progress is None:
         progress = sys.stderr.isatty()
     status, error, errors_logged = "done", None, 0
@@ -185,10 +193,10 @@ def close_run(db, lock: locks.SourceLock, run_id: int, status: str, error: str |
 
 
 def crawl_in_subprocess(
-    config: Config, source_ids: list[str], trigger: str, timeout: float | None = None
+    config: Config, source_ids: list[str], trigger: str, timeout: float | None = None, skip_busy: bool = False,
 ) -> subprocess.CompletedProcess:
     """Run `docwatch crawl` for these sources in a child process and wait for it."""
-    arguments = ["crawl", "--trigger", trigger]
+    arguments = ["crawl", "--trigger", trigger, *(["--skip-busy"] if skip_busy else [])]
     for source_id in source_ids:
         arguments += ["--source", source_id]
     return docwatch_in_subprocess(config, arguments, timeout)
