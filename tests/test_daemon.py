@@ -324,6 +324,10 @@ def test_overdue_sources_catch_up_at_start_the_archive_queue_is_worked_and_statu
         })
         workspace.start_daemon("--archive-every", "2")
         workspace.wait_for(lambda: workspace.runs("demo-rst-work-news", "done"), "the overdue source runs")
+        # After its crawl the daemon indexes what it stored, so the workbench's next search has
+        # nothing to catch up (the CLI crawl's snapshot included).
+        workspace.wait_for(lambda: "search index: " in workspace.log(), "the daemon indexes the new snapshots")
+        assert workspace.query("SELECT count(*) FROM snapshots WHERE id NOT IN (SELECT rowid FROM snapshot_search)") == [(0,)]
         workspace.wait_for(lambda: archived(workspace, page_url)[0] == "done", "the archive queue is worked")
         workspace.wait_for(lambda: "archive-queue: " in workspace.log(), "the daemon logs the archive work")
         assert archived(workspace, page_url)[1].startswith(f"{wayback.base_url}/web/")

@@ -46,7 +46,7 @@ from crawler.run.runner import SKIPPED_BUSY, crawl_in_subprocess, docwatch_in_su
 from crawler.config.watchlist import (
     DEFAULT_INTERVAL_SECONDS, Problem, Source, Watchlist, WatchlistError, parse_watchlist,
 )
-from storage import locks, open_database, queries
+from storage import locks, open_database, queries, search
 
 log = logging.getLogger("docwatch.daemon")
 
@@ -474,6 +474,7 @@ class Daemon:
                 if line.startswith(SKIPPED_BUSY):  # held by another process: the others were crawled
                     log.info("%s: %s", label, line.removeprefix("docwatch: "))
             log.info("%s: %s", label, result.stdout.strip().partition("\n")[0])
+            self._index_for_search()
         elif result.returncode == locks.BUSY_EXIT_CODE:
             log.info("%s: skipped: %s", label, result.stderr.strip().removeprefix("docwatch: "))
         elif result.returncode < 0 and self._stopping:
@@ -484,6 +485,19 @@ class Daemon:
         else:
             log.error("%s: crawl failed (exit %s):\n%s", label, result.returncode,
                       result.stderr.strip()[-MAX_LOGGED_OUTPUT_CHARS:])
+
+    def _index_for_search(self) -> None:
+        """Bring the search index up to date with what the crawl stored (storage/search.py), so
+        that the workbench's next search has nothing to catch up. A failure here is logged; the
+        next search catches up instead."""
+        try:
+            with _database(self.config.db_path) as db:
+                indexed = search.index_new_snapshots(db)
+        except Exception:  # noqa: BLE001 (derived data: the crawl's evidence is stored already)
+            log.exception("the search index could not be brought up to date")
+            return
+        if indexed:
+            log.info("search index: %d new snapshot(s) indexed", indexed)
 
     def _interrupted(self, batch: list[str], reason: str) -> None:
         with _database(self.config.db_path) as db:
