@@ -5,8 +5,6 @@ previous version made."""
 
 from __future__ import annotations
 
-import dataclasses
-
 from crawler.demo import EDITED_ARTICLE, SITE_DIR, write_watchlist
 from crawler.demo.history import article_versions
 from crawler.config.watchlist import load_watchlist
@@ -24,22 +22,32 @@ VERSIONS = {stamp[:4]: (status, body) for stamp, status, body in article_version
 
 
 def wayback_capture(year: str, stamp: str) -> Capture:
+    """The capture at Wayback timestamp `stamp` (whole seconds) of the article's version of `year`."""
     status, body = VERSIONS[year]
-    return Capture(URL, f"{year}-{stamp[4:6]}-{stamp[6:8]}T08:30:00.000+00:00", status, {"Content-Type": "text/html"},
-                   body, WAYBACK, f"https://web.archive.org/web/{stamp}/{URL}", stamp)
+    at = f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[8:10]}:{stamp[10:12]}:{stamp[12:14]}.000+00:00"
+    return Capture(URL, at, status, {"Content-Type": "text/html"}, body, WAYBACK,
+                   f"https://web.archive.org/web/{stamp}/{URL}", stamp)
+
+
+def watched(tmp_path, db) -> tuple:
+    """The article as an ad-hoc source in `db`, and the demo watchlist's keyword sets."""
+    watchlist = load_watchlist(write_watchlist(tmp_path, "http://127.0.0.1:9"))
+    source = watchlist.adhoc_source(URL)
+    queries.sync_sources(db, [source])
+    return source, tuple(watchlist.keyword_sets.values())
+
+
+def crawl_today(db, source, sets, fetched_at: str) -> None:
+    """docwatch's own crawl of the article as it is today: the version without 转移就业."""
+    crawled = capture_page(FetchedPage(source.id, "page", URL, URL, 200, {}, VERSIONS["2021"][1], fetched_at, 10), source)
+    assert store_capture(db, None, crawled, matcher_for(sets)) == queries.NEW
 
 
 def test_older_captures_arriving_newest_first_are_placed_in_time_and_compared_with_their_neighbours(tmp_path):
     database_before(tmp_path / "old.db", 18).close()
     db = open_database(tmp_path / "old.db")  # migrates
-    watchlist = load_watchlist(write_watchlist(tmp_path, "http://127.0.0.1:9"))
-    source = watchlist.adhoc_source(URL)
-    sets = tuple(watchlist.keyword_sets.values())
-    queries.sync_sources(db, [source])
-    # docwatch's own crawl, today: the version without 转移就业.
-    crawled = capture_page(FetchedPage(source.id, "page", URL, URL, 200, {}, VERSIONS["2021"][1],
-                                       "2026-11-20T08:00:00.000+00:00", 10), source)
-    assert store_capture(db, None, crawled, matcher_for(sets)) == queries.NEW
+    source, sets = watched(tmp_path, db)
+    crawl_today(db, source, sets, "2026-11-20T08:00:00.000+00:00")
 
     assert ingest(db, source, sets, wayback_capture("2020", "20200611120000")) == queries.NEW
     assert ingest(db, source, sets, wayback_capture("2019", "20190315083000")) == queries.NEW
@@ -79,10 +87,7 @@ def test_older_captures_arriving_newest_first_are_placed_in_time_and_compared_wi
 def known_since_2019(tmp_path):
     """A database that knows the page from its 2019 capture: (db, the ad-hoc source, its keyword sets)."""
     db = open_database(tmp_path / "d.db")
-    watchlist = load_watchlist(write_watchlist(tmp_path, "http://127.0.0.1:9"))
-    source = watchlist.adhoc_source(URL)
-    sets = tuple(watchlist.keyword_sets.values())
-    queries.sync_sources(db, [source])
+    source, sets = watched(tmp_path, db)
     ingest(db, source, sets, wayback_capture("2019", "20190315083000"))
     return db, source, sets
 
@@ -117,18 +122,9 @@ def test_a_capture_in_the_same_second_as_docwatch_s_own_snapshot_of_that_version
     """A Wayback timestamp has whole seconds: the capture docwatch asked for right after its crawl
     may carry a time a fraction of a second before the crawl's own snapshot of the same text."""
     db = open_database(tmp_path / "d.db")
-    watchlist = load_watchlist(write_watchlist(tmp_path, "http://127.0.0.1:9"))
-    source = watchlist.adhoc_source(URL)
-    sets = tuple(watchlist.keyword_sets.values())
-    queries.sync_sources(db, [source])
-    crawled = capture_page(FetchedPage(source.id, "page", URL, URL, 200, {}, VERSIONS["2021"][1],
-                                       "2026-11-20T08:00:00.600+00:00", 10), source)
-    assert store_capture(db, None, crawled, matcher_for(sets)) == queries.NEW
-    status, body = VERSIONS["2021"]
-    same_second = Capture(URL, "2026-11-20T08:00:00.000+00:00", status, {"Content-Type": "text/html"}, body, WAYBACK,
-                          f"https://web.archive.org/web/20261120080000/{URL}", "20261120080000")
-    assert ingest(db, source, sets, same_second) == queries.UNCHANGED
+    source, sets = watched(tmp_path, db)
+    crawl_today(db, source, sets, "2026-11-20T08:00:00.600+00:00")
+    assert ingest(db, source, sets, wayback_capture("2021", "20261120080000")) == queries.UNCHANGED
     assert len(queries.page_snapshots(db, URL)) == 1
-    a_second_before = dataclasses.replace(same_second, captured_at="2026-11-20T07:59:59.000+00:00",
-                                          capture_key="20261120075959")
-    assert ingest(db, source, sets, a_second_before) == queries.NEW  # may have been another version then
+    # A second earlier, the page may have shown another version: a version of its own.
+    assert ingest(db, source, sets, wayback_capture("2021", "20261120075959")) == queries.NEW
