@@ -291,6 +291,9 @@ class Docwatch:
             con.close()
 
     def tracebacks(self) -> int:
+        for output in self.outputs:
+            if TRACEBACK in output:  # shown with the failure (pytest prints what a test printed)
+                print(f"--- a docwatch process printed a traceback ---\n{output[-6000:]}")
         return sum(output.count(TRACEBACK) for output in self.outputs)
 
     def database_damaged(self) -> int:
