@@ -57,19 +57,21 @@ def update_hit_ledger(
 def flag_hits(db: sqlite_utils.Database, page: dict, snapshot_id: int, event_id: int, seen_at: str,
               new_hits: Iterable, scrubbed_hits: Iterable) -> None:
     """One flag row per new or scrubbed hit (the only hits a digest shows)."""
+    flags = [(event_id, page["id"], snapshot_id, kind, hit.set, hit.term, hit.matched, hit.context, hit.sentence,
+              seen_at) for kind, flagged in (("new", new_hits), ("scrubbed", scrubbed_hits)) for hit in flagged]
+    if not flags:  # the event's rank stands
+        return
     db.conn.executemany(
         "INSERT INTO hit_flags (event_id, page_id, snapshot_id, kind, set_name, term, matched, context, sentence,"
-        " detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(event_id, page["id"], snapshot_id, kind, hit.set, hit.term, hit.matched, hit.context, hit.sentence, seen_at)
-         for kind, flagged in (("new", new_hits), ("scrubbed", scrubbed_hits)) for hit in flagged],
-    )
+        " detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", flags)
     rank_event(db, event_id)
 
 
 def rank_event(db: sqlite_utils.Database, event_id: int) -> None:
     """Place the event in the triage order (`event_triage`, read by the workbench's queue) from
     its type, flags and figures as they are now. The writes here that change those call it once
-    at their end; a trigger ranks each event as it is inserted (migration 30)."""
+    at their end, when they wrote something; a trigger ranks each event as it is inserted
+    (migration 30)."""
     db.execute("INSERT OR REPLACE INTO event_triage (event_id, section, score)"
                " SELECT event_id, section, score FROM event_ranking WHERE event_id = ?", [event_id])
 
@@ -100,7 +102,7 @@ def update_hit_ledger_from_history(
 
 
 def update_figures_from_history(
-    db: sqlite_utils.Database, page: dict, event_id: int, seen_at: str, figures: Iterable, removed: Iterable,
+    db: sqlite_utils.Database, page: dict, event_id: int, seen_at: str, figures: Sequence, removed: Iterable,
     latest: bool,
 ) -> None:
     """As update_hit_ledger_from_history, for figures: a figure first stated earlier than known
@@ -122,7 +124,8 @@ def update_figures_from_history(
         for figure in removed:
             db.execute("UPDATE figures SET present = 0 WHERE page_id = ? AND figure_key = ?",
                        [page["id"], figure_key(figure)])
-    rank_event(db, event_id)
+    if figures:  # a figure first stated here counts towards the event's rank (no longer stated: its detail)
+        rank_event(db, event_id)
 
 
 def hits_seen_again(db: sqlite_utils.Database, page: dict, seen_at: str) -> None:
@@ -131,7 +134,7 @@ def hits_seen_again(db: sqlite_utils.Database, page: dict, seen_at: str) -> None
 
 
 def update_figures(
-    db: sqlite_utils.Database, page: dict, event_id: int, seen_at: str, figures: Iterable, removed: Iterable,
+    db: sqlite_utils.Database, page: dict, event_id: int, seen_at: str, figures: Sequence, removed: Iterable,
 ) -> None:
     """One row per figure the page states (`figure_key`: unit and value), whatever terms are near it."""
     db.conn.executemany(
@@ -146,7 +149,8 @@ def update_figures(
     )
     for figure in removed:
         db.execute("UPDATE figures SET present = 0 WHERE page_id = ? AND figure_key = ?", [page["id"], figure_key(figure)])
-    rank_event(db, event_id)
+    if figures:  # a figure first stated here counts towards the event's rank (no longer stated: its detail)
+        rank_event(db, event_id)
 
 
 def figure_key(figure) -> str:

@@ -133,7 +133,8 @@ class SourceLock:
             busy = current_locks(db, ids)
             if busy and (not skip_busy or len(busy) == len(ids)):
                 raise SourcesBusy(busy)
-            ids = [source_id for source_id in ids if source_id not in {lock.source_id for lock in busy}]
+            held = {lock.source_id for lock in busy}
+            ids = [source_id for source_id in ids if source_id not in held]
             run_id = start_run(ids)
             now = utcnow()
             for source_id in ids:

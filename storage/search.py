@@ -38,11 +38,6 @@ def register_fold(conn: sqlite3.Connection) -> None:
 INDEX_BATCH = 500  # snapshots indexed per transaction: other writers wait no longer than that takes
 
 
-def unindexed_snapshots(db: sqlite_utils.Database) -> int:
-    """How many snapshots the index does not hold yet."""
-    return db.execute("SELECT count(*) FROM snapshots WHERE id > ?", [_last_indexed(db)]).fetchone()[0]
-
-
 def index_new_snapshots(db: sqlite_utils.Database) -> int:
     """Add every snapshot stored since the index was last brought up to date; returns how many.
     Each batch is one transaction, so an interrupted catch-up keeps what it did."""
