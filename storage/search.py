@@ -85,13 +85,19 @@ def matching_pages(
         clauses.append("s.fetched_at >= ?")
         params.append(since)
     rows = list(db.query(
-        "WITH found AS MATERIALIZED (SELECT s.id, s.page_id, s.fetched_at FROM snapshot_search f"
+        "WITH matched AS MATERIALIZED (SELECT s.id, s.page_id, s.fetched_at FROM snapshot_search f"
         " JOIN snapshots s ON s.id = f.rowid JOIN pages p ON p.id = s.page_id"
-        f" WHERE {' AND '.join(clauses)} ORDER BY f.rowid DESC LIMIT ?)"
+        f" WHERE {' AND '.join(clauses)} ORDER BY f.rowid DESC LIMIT ?),"
+        # first and last by capture time, not id: backfilled history is stored after what it precedes
+        " found AS (SELECT id, page_id, fetched_at,"
+        " row_number() OVER (PARTITION BY page_id ORDER BY fetched_at, id) AS from_first,"
+        " row_number() OVER (PARTITION BY page_id ORDER BY fetched_at DESC, id DESC) AS from_last FROM matched)"
         " SELECT p.id AS page_id, p.url, p.source_id, p.kind, p.state, p.latest_snapshot_id,"
-        " coalesce(p.title, p.url) AS title, count(*) AS matching, min(found.id) AS first_id, max(found.id) AS last_id,"
+        " coalesce(p.title, p.url) AS title, count(*) AS matching,"
+        " max(CASE WHEN found.from_first = 1 THEN found.id END) AS first_id,"
+        " max(CASE WHEN found.from_last = 1 THEN found.id END) AS last_id,"
         " (SELECT count(*) FROM snapshots a WHERE a.page_id = p.id) AS snapshots,"
-        " max(found.id) = p.latest_snapshot_id AS says_it_now, (SELECT count(*) FROM found) AS versions_found"
+        " max(found.id = p.latest_snapshot_id) AS says_it_now, (SELECT count(*) FROM matched) AS versions_found"
         " FROM found JOIN pages p ON p.id = found.page_id"
         " GROUP BY p.id ORDER BY says_it_now, max(found.fetched_at) DESC, p.id LIMIT ?",
         [*params, versions_read + 1, limit],

@@ -62,6 +62,10 @@ def test_older_captures_arriving_newest_first_are_placed_in_time_and_compared_wi
     # what only the history said is searchable: the 2019 capture's 12万人次, no longer on the page
     [found], _ = search.matching_pages(db, search.fold("转移就业12万人次"))
     assert (found["url"], found["first_id"], found["last_id"]) == (URL, first, first)
+    # first and last by when each version was captured, not by when it was stored: the 2019
+    # capture came in after the 2020 one
+    [found], _ = search.matching_pages(db, search.fold("转移就业"))
+    assert (found["first_id"], found["last_id"], found["says_it_now"]) == (first, second, 0)
 
     events = reports.events(db)
     crawl_event = [e for e in events if not e["detail"].get("historical")]
