@@ -6,8 +6,11 @@ import pytest
 
 from crawler.compare.figures import extract_figures, one_per_figure
 from crawler.compare.normalise import normalise_text
+from crawler.compare.sentences import split_sentences
+from crawler.extract.article import decode_html, extract
 
-TEXT = Path(__file__).parent / "files" / "text"
+FILES = Path(__file__).parent / "files"
+TEXT = FILES / "text"
 EXCERPTS = normalise_text((TEXT / "xinjiang_tibet_labor_transfer_excerpts.md").read_text())
 
 
@@ -134,3 +137,30 @@ def test_different_figures_of_one_sentence_stay_apart(figures):
     planned_and_actual = [f for f in figures if f.sentence.startswith("2017年,我区多部门联动")]
 
     assert [f.text for f in one_per_figure(planned_and_actual)] == ["4万人", "4.7万人"]
+
+
+def test_a_count_starts_where_its_number_starts():
+    """Not inside a longer number (13 digits, after "." or ","), nor after 第 (a rank)."""
+    figures = extract_figures("转移就业1234567890123人,转移就业第12人,转移就业.5人,转移就业3,5人,转移就业12人。")
+
+    assert [(f.value, f.text) for f in figures] == [(12, "12人")]
+
+
+def real_texts() -> list[str]:
+    """The text fixtures and the main text of every saved page, each also in full-width digits
+    and punctuation and without its line breaks."""
+    texts = [path.read_text("utf-8") for path in sorted(TEXT.glob("*"))]
+    texts += [extract(decode_html(path.read_bytes()).text, "http://example.org/").text
+              for path in sorted((FILES / "pages").glob("*.html"))]
+    full_width = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in "0123456789,.%:;"})
+    return texts + [text.translate(full_width) for text in texts] + [text.replace("\n", "") for text in texts]
+
+
+def test_a_text_states_the_figures_of_its_sentences_each_read_alone():
+    """Figures are found in one pass over a page: it finds what reading the page sentence by
+    sentence finds, on every real text (the quantities of a sentence, its clauses and rate)."""
+    texts = real_texts()
+    stated = [extract_figures(text) for text in texts]
+
+    assert sum(map(len, stated)) > 80
+    assert stated == [[f for sentence in split_sentences(text) for f in extract_figures(sentence)] for text in texts]

@@ -17,7 +17,7 @@ from operator import attrgetter
 
 import ahocorasick_rs
 
-from crawler.compare.normalise import fold_cjk_variants, fold_for_matching, fold_to_utf8
+from crawler.compare.normalise import FoldedText, fold_cjk_variants, fold_for_matching
 from crawler.compare.sentences import SentenceLocator
 
 CONTEXT_CHARS = 40
@@ -101,21 +101,22 @@ class KeywordMatcher:
             ahocorasick_rs.BytesAhoCorasick(encoded_terms) if encoded_terms else None
         )
 
-    def find(self, text: str) -> list[Hit]:
-        """Every hit in ``text``, ordered by position, then set and term."""
+    def find(self, text: str, folded: FoldedText | None = None) -> list[Hit]:
+        """Every hit in ``text``, ordered by position, then set and term; ``folded`` is
+        ``FoldedText(text)`` when the caller has it already."""
         sentences = SentenceLocator(text)
-        folded = fold_to_utf8(text)
         hits = [
             Hit(term, set_name, start, end, text[start:end], sentences)
-            for set_name, term, start, end in self._term_spans(folded)
+            for set_name, term, start, end in self.spans(folded or FoldedText(text))
         ]
-        if self._patterns:
-            hits += [
-                Hit(term, set_name, start, end, text[start:end], sentences)
-                for set_name, term, start, end in self._pattern_spans(folded)
-            ]
         hits.sort(key=_HIT_ORDER)
         return hits
+
+    def spans(self, folded: FoldedText) -> Iterator[tuple[str, str, int, int]]:
+        """(set, term, start, end) of every hit, unordered: what ``find`` makes its hits of."""
+        yield from self._term_spans(folded.utf8)
+        if self._patterns:
+            yield from self._pattern_spans(folded.text)
 
     def _term_spans(self, folded: bytes) -> Iterator[tuple[str, str, int, int]]:
         """(set, term as configured, start, end) of every literal term, in characters.
@@ -138,11 +139,10 @@ class KeywordMatcher:
             for set_name, term in self._owners[index]:
                 yield set_name, term, chars - self._term_lengths[index], chars
 
-    def _pattern_spans(self, folded: bytes) -> Iterator[tuple[str, str, int, int]]:
+    def _pattern_spans(self, folded: str) -> Iterator[tuple[str, str, int, int]]:
         """(set, pattern's name, start, end) of every non-empty regular-expression match."""
-        folded_text = folded.decode("utf-8", "surrogatepass")
         for set_name, pattern, compiled in self._patterns:
-            for match in compiled.finditer(folded_text):
+            for match in compiled.finditer(folded):
                 if match.end() > match.start():
                     yield set_name, pattern, match.start(), match.end()
 

@@ -69,19 +69,31 @@ def fold_to_utf8(text: str) -> bytes:
     return folded.encode("utf-8", "surrogatepass").translate(_ASCII_LOWER)
 
 
+class FoldedText:
+    """``fold_for_matching`` of one text, folded once for every scan of it (the keyword
+    automaton, the patterns, the figures): as UTF-8 bytes, and as str when a regular
+    expression asks for it."""
+
+    def __init__(self, text: str) -> None:
+        self.utf8 = fold_to_utf8(text)
+
+    @functools.cached_property
+    def text(self) -> str:
+        return self.utf8.decode("utf-8", "surrogatepass")
+
+
 def fold_cjk_variants(text: str) -> str:
     """Map traditional Chinese characters to simplified ones and touch nothing else.
 
     For regular expressions, where NFKC or lower-casing would change the syntax (``（`` → a
     group, ``\\S`` → ``\\s``).
     """
-    return text.translate(_fold_tables().t2s)
+    return text.translate(_t2s())
 
 
 @dataclass(frozen=True)
 class _FoldTables:
     table: dict[int, str]
-    t2s: dict[int, str]
     nfkc: dict[int, str]
     spans: re.Pattern[str]
 
@@ -149,4 +161,4 @@ def _fold_tables() -> _FoldTables:
     foldable = "".join(re.escape(chr(code)) for code in sorted(table) if 0x80 <= code <= 0xFFFF)
     foldable += "\U00010000-\U0010ffff"
     spans = re.compile(f"[{foldable}](?:[^{foldable}\\n]{{0,{_MAX_GAP}}}[{foldable}])*")
-    return _FoldTables(table=table, t2s=_t2s(), nfkc=nfkc, spans=spans)
+    return _FoldTables(table=table, nfkc=nfkc, spans=spans)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from crawler.compare.diff import TextDiff, diff_texts
 from crawler.compare.figures import Figure, extract_figures, one_per_figure
 from crawler.compare.keywords import Hit, KeywordMatcher
-from crawler.compare.normalise import normalise_text
+from crawler.compare.normalise import FoldedText, normalise_text
 from crawler.compare.sentences import split_sentences
 
 
@@ -52,7 +52,8 @@ class Findings:
 
     @classmethod
     def of(cls, text: str, matcher: KeywordMatcher) -> Findings:
-        return cls(matcher.find(text), one_per_figure(extract_figures(text)))
+        folded = FoldedText(text)  # once for both scans
+        return cls(matcher.find(text, folded), one_per_figure(extract_figures(text, folded=folded)))
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,9 @@ def compare_versions(
     diff = diff_texts(previous.text, current.text)
     new_hits = _new_hits(hits, {normalise_text(s) for s in split_sentences(previous.text)}, diff, matcher)
     current_terms = {(hit.set, hit.term) for hit in hits}
-    scrubbed = _first_per_term(h for h in matcher.find(previous.text) if (h.set, h.term) not in current_terms)
-    old_figures = one_per_figure(extract_figures(previous.text))
+    before = Findings.of(previous.text, matcher)
+    scrubbed = _first_per_term(h for h in before.hits if (h.set, h.term) not in current_terms)
+    old_figures = before.figures
     old_keys = {figure.key for figure in old_figures}
     new_keys = {figure.key for figure in figures}
     return ChangeReport(
