@@ -6,13 +6,20 @@ import errno
 import gzip
 import hashlib
 import os
+import re
+import zlib
 from concurrent.futures import ProcessPoolExecutor
+from http import HTTPStatus
+from io import BytesIO
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
+from warcio.recordbuilder import RecordBuilder
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
 from crawler.demo import SITE_DIR
 from crawler.archive.warc import WarcRecordRef, WarcWriter, build_exchange, read_record, replay_problem, verify
@@ -293,3 +300,68 @@ def test_a_damaged_file_is_left_as_found_and_takes_no_more_records(tmp_path: Pat
     later = store(WarcWriter(tmp_path), url=f"{URL}?later")
     assert later.path != first.path and verify(tmp_path, later)
     assert path.read_bytes() == damaged
+
+
+def warcio_records(exchanges: list[WireExchange], metadata: dict[str, str]) -> list[bytes]:
+    """The records of a fetch as warcio's RecordBuilder and WARCWriter write them, uncompressed:
+    what docwatch wrote through warcio before it built records itself."""
+    builder, records = RecordBuilder(warc_version="1.1"), []
+
+    def write(record) -> None:
+        plain = BytesIO()
+        WARCWriter(plain, gzip=False, warc_version="1.1").write_record(record)
+        records.append(plain.getvalue())
+
+    for exchange in exchanges:
+        date = datetime.fromisoformat(exchange.received_at).astimezone(timezone.utc).replace(tzinfo=None)
+        date = date.isoformat() + "Z"
+        headers = [(n, v) for n, v in exchange.headers if n.lower() not in ("content-length", "transfer-encoding")]
+        headers.append(("Content-Length", str(len(exchange.body))))
+        headers += [(f"X-Docwatch-Orig-{n}", v) for n, v in exchange.headers if n.lower() == "transfer-encoding"]
+        response = builder.create_warc_record(
+            exchange.url, "response", payload=BytesIO(exchange.body), length=len(exchange.body),
+            warc_headers_dict={"WARC-Date": date, **({"WARC-IP-Address": exchange.ip} if exchange.ip else {})},
+            http_headers=StatusAndHeaders(f"{exchange.status} {HTTPStatus(exchange.status).phrase}", headers,
+                                          protocol=exchange.protocol))
+        response_id = response.rec_headers.get_header("WARC-Record-ID")
+        path = exchange.url.split("/", 3)[3]
+        request = builder.create_warc_record(
+            exchange.url, "request", warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": response_id},
+            http_headers=StatusAndHeaders(f"GET /{path} {exchange.protocol}", list(exchange.request_headers),
+                                          is_http_request=True))
+        write(response)
+        write(request)
+    fields = "".join(f"{name}: {value}\r\n" for name, value in metadata.items()).encode()
+    write(builder.create_warc_record(exchanges[-1].url, "metadata", payload=BytesIO(fields),
+                                     warc_content_type="application/warc-fields",
+                                     warc_headers_dict={"WARC-Date": date, "WARC-Refers-To": response_id,
+                                                        "WARC-Concurrent-To": response_id}))
+    return records
+
+
+def numbered_ids(records: list[bytes]) -> list[bytes]:
+    """The records with each record id replaced by its order of first appearance."""
+    ids: dict[bytes, int] = {}
+    return [re.sub(rb"urn:uuid:[0-9a-f-]{36}", lambda m: b"id-%d" % ids.setdefault(m.group(), len(ids)), record)
+            for record in records]
+
+
+def test_records_are_byte_for_byte_what_warcio_writes() -> None:
+    """docwatch builds its records itself (warcio's builder was a third of a page's WARC work):
+    they must stay what warcio writes, digests and header order included, for a redirect and
+    a final answer with a chunked body, headers that are not ASCII (warcio %-encodes them)
+    and an empty body."""
+    moved = replace(wire(b"", URL.replace(".shtml", ".html"), headers=[("Location", URL)]), status=301, ip=None)
+    final = replace(wire(headers=[*SERVER_HEADERS, ("Content-Disposition", "attachment; filename=\"\u00e9\u0099\u0084.pdf\"")]),
+                    received_at=(FETCHED + timedelta(seconds=1)).isoformat())
+    exchange = build_exchange([moved, final], hashlib.sha256(PAGE).hexdigest(), {"title": "标题"})
+
+    members, data = [], exchange.hops + exchange.response + exchange.after
+    while data:
+        member = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        members.append(member.decompress(data))
+        assert member.eof
+        data = member.unused_data
+
+    assert numbered_ids(members) == numbered_ids(warcio_records([moved, final], {"title": "标题", "redirects": "1",
+                                                                                "requested-url": moved.url}))
