@@ -13,7 +13,6 @@ and skip the store stage, and every fetch must end in a row). Stages share the c
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 from collections import defaultdict
 
@@ -104,9 +103,8 @@ class UnchangedStage(Stage):
             with self.session.stops_on_full_disk():
                 page = item.page
                 fingerprint = DOCUMENT_FINGERPRINT if page.kind == "document" else extraction_fingerprint(item.source)
-                links = store_same_body(self.session.db, self.session.run_id, page.url, page.fetched_at,
-                                        hashlib.sha256(page.body).hexdigest(), fingerprint, page.status,
-                                        page.elapsed_ms, len(page.body), page.final_url)
+                links = store_same_body(self.session.db, self.session.run_id, page.url, page.fetched_at, page.body,
+                                        fingerprint, page.status, page.elapsed_ms, page.final_url)
                 if links is not None:
                     item.links, item.stored = links, True
         return item

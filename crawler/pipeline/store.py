@@ -7,6 +7,7 @@ event and its hit and figure flags are written together or not at all.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from datetime import datetime, timedelta
 
@@ -169,22 +170,22 @@ def _record_unlinked_documents(db: sqlite_utils.Database, run_id: int | None, pa
 
 
 def store_same_body(
-    db: sqlite_utils.Database, run_id: int | None, url: str, fetched_at: str, body_sha256: str, fingerprint: str,
-    http_status: int, elapsed_ms: int | None, size: int, final_url: str,
+    db: sqlite_utils.Database, run_id: int | None, url: str, fetched_at: str, body: bytes, fingerprint: str,
+    http_status: int, elapsed_ms: int | None, final_url: str,
 ) -> list[dict[str, str]] | None:
     """The fast path of an unchanged re-crawl: the same bytes as last time, read with the same
-    extraction settings, cannot have changed; nothing is decoded, extracted or hashed again.
-    Returns the attachments the page links (as last read), or None (nothing written) when the
-    full path is needed."""
+    extraction settings, cannot have changed; nothing is decoded or extracted again (and a
+    page never stored, as on a cold crawl, is not even hashed here). Returns the attachments
+    the page links (as last read), or None (nothing written) when the full path is needed."""
     page = queries.page_at(db, url)  # read before the transaction: no write lock for a page that misses
     if (page is None or page["state"] == "removed" or page["latest_snapshot_id"] is None
-            or page["last_body_sha256"] != body_sha256 or page["extract_fingerprint"] != fingerprint):
+            or page["extract_fingerprint"] != fingerprint or page["last_body_sha256"] != hashlib.sha256(body).hexdigest()):
         return None
     # The source's lock keeps other crawls off this page, so the row read above is still current.
     with transaction(db):
         live = dict(state="live", gone_count=0, error_count=0, last_fetched=fetched_at, last_status=http_status)
-        _record_unchanged(db, run_id, page, fetched_at, live, http_status=http_status, elapsed_ms=elapsed_ms, size=size,
-                          final_url=final_url)
+        _record_unchanged(db, run_id, page, fetched_at, live, http_status=http_status, elapsed_ms=elapsed_ms,
+                          size=len(body), final_url=final_url)
     return json.loads(page["attachments"])
 
 
