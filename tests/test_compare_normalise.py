@@ -1,6 +1,7 @@
 """normalise_text (stored/diffed form) and fold_for_matching (keyword-matching form)."""
 
 import sys
+import unicodedata
 from pathlib import Path
 
 from opencc import OpenCC
@@ -101,6 +102,16 @@ def test_fold_width_changes_only_width_and_keeps_every_offset():
     folded = fold_width("浏览次数：１６３２，ＵＦＬＰＡ㎡ﬁ農")
 
     assert folded == "浏览次数:1632,UFLPA㎡ﬁ農"  # no case or script folding; ㎡ and ﬁ would grow
+
+
+def test_fold_width_gives_every_character_its_one_character_nfkc_form():
+    """The width table is built from the blocks of Unicode that may fold (most fold to
+    themselves, checked a block at a time): every character must still get its own form."""
+    every_character = "".join(chr(code) for code in range(0x30000) if not 0xD800 <= code <= 0xDFFF)
+    one_by_one = "".join(form if len(form := unicodedata.normalize("NFKC", char)) == 1 else char
+                         for char in every_character)
+
+    assert fold_width(every_character + "\U000e0041") == one_by_one + "\U000e0041"
 
 
 def test_a_short_text_folds_as_the_same_characters_do_in_a_page():
