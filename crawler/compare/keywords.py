@@ -107,12 +107,12 @@ class KeywordMatcher:
         sentences = SentenceLocator(text)
         hits = [
             Hit(term, set_name, start, end, text[start:end], sentences)
-            for set_name, term, start, end in self.spans(folded or FoldedText(text))
+            for set_name, term, start, end in self._spans(folded or FoldedText(text))
         ]
         hits.sort(key=_HIT_ORDER)
         return hits
 
-    def spans(self, folded: FoldedText) -> Iterator[tuple[str, str, int, int]]:
+    def _spans(self, folded: FoldedText) -> Iterator[tuple[str, str, int, int]]:
         """(set, term, start, end) of every hit, unordered: what ``find`` makes its hits of."""
         yield from self._term_spans(folded.utf8)
         if self._patterns:
