@@ -22,6 +22,7 @@ from scrapy.http import Response
 from crawler.extract.capture import capture_listing
 from crawler.fetch.verdict import Verdict, classify_response
 from crawler.fetch.items import ListingFetched
+from crawler.fetch.middlewares import SOURCE_ID
 from spiders.base import WatchlistSpider
 from storage import DatabaseUnusable, events, open_database, utcnow
 
@@ -75,7 +76,7 @@ class ListingSpider(WatchlistSpider):
             return {}
 
     def parse(self, response: Response):
-        source = self.sources[response.meta["source_id"]]
+        source = self.sources[response.meta[SOURCE_ID]]
         answer = self.fetched(response)
         verdict, reason = classify_response(answer.status, answer.url, answer.final_url, answer.body)
         if verdict is not Verdict.OK:  # an error or a challenge lists nothing: no article was dropped
