@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import Any, Iterable, Iterator
 
 import scrapy
@@ -14,14 +13,12 @@ from crawler.compare.keywords import KeywordSet
 from crawler.config.settings import watchlist_path
 from crawler.config.watchlist import Source, load_watchlist
 from crawler.fetch.items import FetchedPage, FetchFailed, FetchSkipped
-from crawler.fetch.middlewares import HOPS, WIRE_EXCHANGE
+from crawler.fetch.middlewares import HOPS, SOURCE_ID, WIRE_EXCHANGE
 from storage import utcnow
 
 # Scrapy's refusals that are docwatch's policy, not a failure of the page: a skipped fetch.
 # Other refusals (a body over the size cap once decompressed, too many redirects) are failures.
 SKIP_REASONS = ("Forbidden by robots.txt", "Filtered offsite request")
-FETCH_ID = "fetch_id"  # request.meta: one per URL the crawl set out to fetch, kept across redirects and retries
-_fetch_ids = itertools.count(1)
 
 
 def _headers(headers) -> dict[str, str]:
@@ -52,7 +49,7 @@ class WatchlistSpider(scrapy.Spider):
         self.keyword_sets = keyword_sets
 
     def request(self, source: Source, url: str, kind: str, callback, **meta: Any) -> scrapy.Request:
-        meta.update({"source_id": source.id, "kind": kind, FETCH_ID: next(_fetch_ids)})
+        meta.update({SOURCE_ID: source.id, "kind": kind})
         if not source.obey_robots:
             meta["dont_obey_robotstxt"] = True
         if source.proxy:
@@ -76,7 +73,7 @@ class WatchlistSpider(scrapy.Spider):
 
     def fetched(self, response: Response) -> FetchedPage:
         return FetchedPage(
-            source_id=response.meta["source_id"],
+            source_id=response.meta[SOURCE_ID],
             kind=response.meta["kind"],
             url=_page_url(response),
             final_url=response.url,
@@ -93,7 +90,7 @@ class WatchlistSpider(scrapy.Spider):
     def unusable(self, response: Response, error: str) -> FetchFailed:
         """An answer that came but cannot be used, and why."""
         return FetchFailed(
-            source_id=response.meta["source_id"],
+            source_id=response.meta[SOURCE_ID],
             kind=response.meta["kind"],
             url=_page_url(response),
             error=error,
@@ -110,11 +107,11 @@ class WatchlistSpider(scrapy.Spider):
         url = request.meta.get("redirect_urls", [request.url])[0]
         message = failure.getErrorMessage()
         if failure.check(IgnoreRequest) and message.startswith(SKIP_REASONS):
-            yield FetchSkipped(source_id=request.meta["source_id"], kind=request.meta["kind"], url=url,
+            yield FetchSkipped(source_id=request.meta[SOURCE_ID], kind=request.meta["kind"], url=url,
                                reason=message, fetched_at=utcnow())
             return
         yield FetchFailed(
-            source_id=request.meta["source_id"],
+            source_id=request.meta[SOURCE_ID],
             kind=request.meta["kind"],
             url=url,
             error=message if failure.check(IgnoreRequest) else f"{failure.type.__name__}: {message}",

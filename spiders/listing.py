@@ -22,6 +22,7 @@ from scrapy.http import Response
 from crawler.extract.capture import capture_listing
 from crawler.fetch.verdict import Verdict, classify_response
 from crawler.fetch.items import ListingFetched
+from crawler.fetch.middlewares import SOURCE_ID
 from spiders.base import WatchlistSpider
 from storage import DatabaseUnusable, events, open_database, utcnow
 
@@ -75,16 +76,18 @@ class ListingSpider(WatchlistSpider):
             return {}
 
     def parse(self, response: Response):
-        source = self.sources[response.meta["source_id"]]
+        source = self.sources[response.meta[SOURCE_ID]]
         answer = self.fetched(response)
         verdict, reason = classify_response(answer.status, answer.url, answer.final_url, answer.body)
         if verdict is not Verdict.OK:  # an error or a challenge lists nothing: no article was dropped
+            self.walk_ended(source)
             yield self.unusable(response, reason)
             return
         try:
             listing = capture_listing(answer, source)
         except Exception as error:  # a hostile or broken page: record it, keep crawling
             log.exception("could not read the listing %s", answer.url)
+            self.walk_ended(source)
             yield self.unusable(response, f"could not read the listing: {error!r}")
             return
         seen = self.seen[source.id]
@@ -99,10 +102,16 @@ class ListingSpider(WatchlistSpider):
             if url not in self.rechecking:  # listed again: fetched once
                 yield self.request(source, url, "article", self.parse_article)
         page = response.meta["listing_page"]
-        if page < source.pages and len(seen) < source.max_items:
-            next_url = self.next_page(response)
-            if next_url:
-                yield self.request(source, next_url, "listing", self.parse, listing_page=page + 1)
+        next_url = self.next_page(response) if page < source.pages and len(seen) < source.max_items else None
+        if next_url:
+            yield self.request(source, next_url, "listing", self.parse, listing_page=page + 1)
+        else:
+            self.walk_ended(source)
+
+    def walk_ended(self, source) -> None:
+        """The last list page of a source was read: its links are the store stage's now (at
+        20,000 articles these sets were ≈ 1.3 MiB held to the end of the run)."""
+        self.seen.pop(source.id, None)
 
     def next_page(self, response: Response) -> str | None:
         for link in response.css("a[href]"):

@@ -15,6 +15,7 @@ from crawler.fetch.items import WireExchange
 
 WIRE_EXCHANGE = "wire_exchange"  # request.meta: the last answer as it came off the wire
 HOPS = "hops"  # request.meta: the redirects followed so far, each a WireExchange
+SOURCE_ID = "source_id"  # request.meta: the source a request fetches for (robots.txt requests have none)
 UNRECORDED_REQUEST_HEADERS = frozenset({b"Proxy-Authorization"})  # a secret, never written to evidence
 
 

@@ -12,13 +12,17 @@ from scrapy.utils.defer import deferred_from_coro
 
 from crawler.compare.keywords import KeywordSet
 from crawler.config.watchlist import Source, keyword_sets_of
+from crawler.fetch.dupefilter import FIRST_REQUESTED_BY
+from crawler.fetch.middlewares import SOURCE_ID
 from crawler.pipeline.store import store_fetch_only
-from spiders.base import FETCH_ID
 from storage import open_database, out_of_space, queries
 from storage.database import describe_write_error, keep_space_reserve, release_space_reserve
 from storage.queries import SKIPPED
 
 log = logging.getLogger(__name__)
+
+# request.meta: the crawl has counted this URL (copied to its redirects and retries, so counted once).
+REQUEST_COUNTED = "docwatch_counted"
 
 # Sent (with `message`) when the crawl cannot write its data any more: the runner stops every
 # spider of the run and reports the run failed.
@@ -47,8 +51,7 @@ class CrawlSession:
         self.owns_run = self.run_id is None
         self.sources: dict[str, Source] = crawler.spider.sources
         self.keyword_sets: dict[str, KeywordSet] = crawler.spider.keyword_sets
-        self.requested: set[int] = set()  # fetch ids: the URLs the crawl set out to fetch
-        self.requested_by: dict[str, str] = {}  # URL → the source that asked for it first
+        self.requested = 0  # the URLs the crawl set out to fetch
         self.storage_error: str | None = None  # set when nothing more can be written
         self.db = open_database(self.db_path)
         keep_space_reserve(self.db_path)
@@ -72,20 +75,27 @@ class CrawlSession:
         return keyword_sets_of(source, self.keyword_sets)
 
     def request_scheduled(self, request, spider=None):
-        """Counts each URL the crawl sets out to fetch once, however often it is redirected or retried."""
-        if FETCH_ID in request.meta:
-            self.requested.add(request.meta[FETCH_ID])
-            self.requested_by.setdefault(request.url, request.meta["source_id"])
+        """Counts each URL the crawl sets out to fetch once, however often it is redirected or
+        retried: the mark in its meta goes with the copies Scrapy makes for those."""
+        self.count_requested(request)
 
     def request_dropped(self, request, spider=None):
-        """Scrapy's duplicate filter refused a request: recorded as skipped, never silently lost."""
-        if FETCH_ID not in request.meta:
+        """The duplicate filter refused a request: recorded as skipped, never silently lost."""
+        if not self.count_requested(request):
             return
-        self.requested.add(request.meta[FETCH_ID])
-        first = self.requested_by.get(request.url)
+        first = request.meta.get(FIRST_REQUESTED_BY)
         reason = "duplicate: already requested in this run" + (f" by source {first}" if first else "")
-        store_fetch_only(self.db, self.run_id, request.meta["source_id"], request.url, request.meta["kind"],
+        store_fetch_only(self.db, self.run_id, request.meta[SOURCE_ID], request.url, request.meta["kind"],
                          queries.utcnow(), SKIPPED, reason)
+
+    def count_requested(self, request) -> bool:
+        """Count a request for a page of a source (not robots.txt) the first time it is seen."""
+        if SOURCE_ID not in request.meta:
+            return False
+        if not request.meta.get(REQUEST_COUNTED):
+            request.meta[REQUEST_COUNTED] = True
+            self.requested += 1
+        return True
 
     @contextlib.contextmanager
     def stops_on_full_disk(self):
@@ -118,7 +128,7 @@ class CrawlSession:
 
     def close(self, spider=None, reason=None):
         if self.storage_error is None:  # a crawl stopped early counts nothing
-            queries.add_run_requests(self.db, self.run_id, len(self.requested))
+            queries.add_run_requests(self.db, self.run_id, self.requested)
         if self.owns_run:
             queries.finish_run(self.db, self.run_id, "failed" if self.storage_error else "done", self.storage_error)
         self.db.close()

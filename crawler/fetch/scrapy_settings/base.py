@@ -66,6 +66,8 @@ ITEM_PIPELINES = {
 # requests, a listing page about twenty requests; Scrapy starts this many tasks per response,
 # and its default (100) made task bookkeeping a tenth of the crawling process's CPU.
 CONCURRENT_ITEMS = 8
+DUPEFILTER_CLASS = "crawler.fetch.dupefilter.FirstRequesterDupeFilter"  # names who asked first
+
 EXTENSIONS = {
     "scrapy.extensions.telnet.TelnetConsole": None,
     "crawler.pipeline.session.CrawlSession": 100,  # the database and the run, for every stage
