@@ -438,14 +438,19 @@ def test_the_daemon_s_time_limit_kills_the_crawl_with_its_workers(tmp_path, faul
 
 
 def crawl_watching_children(docwatch: Docwatch) -> tuple[subprocess.CompletedProcess, int]:
-    """`docwatch crawl`, and how many processes it had started at most while it ran."""
+    """`docwatch crawl`, and how many processes it had started at most while it ran (their
+    command lines are printed, for a failure to show what they were)."""
     crawl = docwatch.start("crawl")
-    most = 0
+    most, seen = 0, {}
     while crawl.poll() is None:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            most = max(most, len(psutil.Process(crawl.pid).children()))
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            children = psutil.Process(crawl.pid).children()
+            most = max(most, len(children))
+            for child in children:
+                seen.setdefault(child.pid, " ".join(child.cmdline())[:300])
         time.sleep(0.02)
     stdout, stderr = crawl.communicate()
+    print("children of the crawl:", seen)
     return subprocess.CompletedProcess(crawl.args, crawl.returncode, stdout, stderr), most
 
 
