@@ -16,6 +16,9 @@ from storage.search import register_fold
 
 # The daemon, a one-off crawl and the CLI share one file; a writer waits this long for another.
 BUSY_TIMEOUT_MS = 30_000
+# Connections carry docwatch's own SQL functions only (register_fold): sqlite-utils plugins installed
+# for other work are not loaded (execute_plugins=False), and looking for them read every installed
+# package's metadata, 15-100 ms of each command.
 
 
 class DatabaseUnusable(Exception):
@@ -42,7 +45,7 @@ def open_database(path: str | Path, create: bool = True) -> sqlite_utils.Databas
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         register_fold(conn)
-        db = sqlite_utils.Database(conn)
+        db = sqlite_utils.Database(conn, execute_plugins=False)
         migrate(db)
     except sqlite3.DatabaseError as error:
         if "not a database" in str(error):
@@ -61,7 +64,7 @@ def open_read_only(path: str | Path) -> sqlite_utils.Database:
     conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
                            check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    return sqlite_utils.Database(conn)
+    return sqlite_utils.Database(conn, execute_plugins=False)
 
 
 def _writable(path: Path) -> bool:

@@ -39,9 +39,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.fixture(autouse=True)
 def own_data_home(tmp_path_factory, monkeypatch):
-    """Each test its own default data folder (~/.local/share/docwatch otherwise): tests running
-    side by side (pytest -n) share nothing, and none writes into the user's real data."""
+    """Each test its own default data and cache folders (~/.local/share/docwatch and
+    ~/.cache/docwatch otherwise): tests running side by side (pytest -n) share nothing, and none
+    writes into the user's real data."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache-home")))
+    monkeypatch.delenv("DOCWATCH_CACHE_DIR", raising=False)
 
 
 @pytest.fixture

@@ -8,8 +8,12 @@ tables (field name -> check, default) instead of a cascade of ifs.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import difflib
+import hashlib
+import os
 import re
+import sys
 from collections.abc import Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +25,8 @@ import yaml
 
 from crawler.compare.keywords import KeywordSet
 from crawler.config.settings import MAX_COUNT_SETTING, SETTINGS
-from crawler.config.digest_settings import DigestSettings, DigestSettingsError, parse_digest_section
+from crawler.config import watchlist_cache
+from crawler.config.digest_settings import DigestSettings, DigestSettingsError, EmailSettings, parse_digest_section
 from crawler.config.durations import duration_seconds, format_duration
 from crawler.config.schedule import cron_trigger
 from crawler.extract.ocr import DEFAULT_OCR_LANGUAGES, OCR_LANGUAGES
@@ -961,15 +966,102 @@ def parse_watchlist(text: str, path: str = "<string>") -> Watchlist:
 
 
 def load_watchlist(path: str | Path) -> Watchlist:
-    """Read and validate a watchlist file; raises WatchlistError (also for missing or unreadable files)."""
+    """Read and validate a watchlist file; raises WatchlistError (also for missing or unreadable
+    files). A file checked before, byte for byte, by this code is read from its cache entry
+    (crawler.config.watchlist_cache)."""
     try:
-        text = Path(path).read_bytes().decode("utf-8-sig")
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise WatchlistError(path, [Problem(None, None, "", "file not found",
                                             "create it, e.g. by copying the shipped watchlist.yaml")]) from None
+    except OSError as error:
+        raise WatchlistError(path, [Problem(None, None, "", f"cannot read the file: {error.strerror}", "")]) from None
+    key = _cache_key(data)
+    if key is not None and (cached := watchlist_cache.read_entry(path, key)) is not None:
+        try:
+            return _from_json(cached, str(path))
+        except (KeyError, TypeError, ValueError, AttributeError):  # an entry this code cannot use: check the file
+            pass
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise WatchlistError(path, [Problem(None, None, "", f"not UTF-8 text: {error}",
                                             "save the file as UTF-8")]) from None
-    except OSError as error:
-        raise WatchlistError(path, [Problem(None, None, "", f"cannot read the file: {error.strerror}", "")]) from None
-    return parse_watchlist(text, str(path))
+    watchlist = parse_watchlist(text, str(path))
+    if key is not None:
+        watchlist_cache.write_entry(path, key, _to_json(watchlist))
+    return watchlist
+
+
+# What checking a watchlist depends on besides its bytes: the code of the checks (these modules),
+# Python (regexes, codecs, URLs), the installed packages (PyYAML, the cron and CSS parsers: each
+# one's version is in the names of the folder it is installed in) and the home folder (`~` in a
+# digest's output_dir).
+_CHECKING_MODULES = (__name__, "crawler.config.settings", "crawler.config.digest_settings",
+                     "crawler.config.durations", "crawler.config.schedule", "crawler.compare.keywords",
+                     "crawler.extract.ocr", "crawler.config.watchlist_cache")
+_checks_fingerprint: bytes | None = None
+_SOURCE_FIELD_NAMES = tuple(field.name for field in dataclasses.fields(Source))
+
+
+def _cache_key(data: bytes) -> str | None:
+    """The cache key of a watchlist's bytes (see _CHECKING_MODULES); None when the code's own
+    files cannot be read, and then nothing is cached."""
+    global _checks_fingerprint
+    if _checks_fingerprint is None:
+        fingerprint = hashlib.sha256(f"{sys.version}\0{os.path.expanduser('~')}\0".encode())
+        try:
+            for name in _CHECKING_MODULES:
+                fingerprint.update(Path(sys.modules[name].__file__).read_bytes())
+            packages = Path(yaml.__file__).resolve().parent.parent
+            fingerprint.update("\0".join(sorted(os.listdir(packages))).encode())
+        except (OSError, KeyError, TypeError):
+            return None
+        _checks_fingerprint = fingerprint.digest()
+    return hashlib.sha256(_checks_fingerprint + data).hexdigest()
+
+
+def _to_json(watchlist: Watchlist) -> dict:
+    """The checked watchlist as JSON values (tuples become lists, paths text; a source is a row
+    of its fields' values, in the order `source_fields` names), see _from_json."""
+    digest = dataclasses.asdict(watchlist.digest) if watchlist.digest else None
+    if digest and digest["output_dir"] is not None:
+        digest["output_dir"] = str(digest["output_dir"])
+    names = _SOURCE_FIELD_NAMES
+    return {
+        "source_fields": list(names),
+        "sources": [[getattr(source, name) for name in names] for source in watchlist.sources],
+        "keyword_sets": [dataclasses.asdict(keyword_set) for keyword_set in watchlist.keyword_sets.values()],
+        "settings": dataclasses.asdict(watchlist.settings),
+        "digest": digest,
+    }
+
+
+def _from_json(document: dict, path: str) -> Watchlist:
+    """The Watchlist _to_json was given; raises KeyError, TypeError or ValueError for anything else."""
+
+    def fields(values: dict) -> dict:
+        return {name: _tuples(value) for name, value in values.items()}
+
+    if tuple(document["source_fields"]) != _SOURCE_FIELD_NAMES:
+        raise ValueError("the entry's sources have other fields")
+    digest = document["digest"]
+    if digest is not None:
+        digest = DigestSettings(**{
+            **fields(digest),
+            "output_dir": Path(digest["output_dir"]) if digest["output_dir"] is not None else None,
+            "email": EmailSettings(**fields(digest["email"])) if digest["email"] is not None else None,
+        })
+    keyword_sets = [KeywordSet(**fields(values)) for values in document["keyword_sets"]]
+    return Watchlist(
+        path=path,
+        sources=tuple(Source(*[tuple(value) if type(value) is list else value for value in row])
+                      for row in document["sources"]),
+        keyword_sets={keyword_set.name: keyword_set for keyword_set in keyword_sets},
+        settings=Settings(**fields(document["settings"])),
+        digest=digest,
+    )
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(item) for item in value) if isinstance(value, list) else value
