@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-
-import json
 import re
 from datetime import datetime
 from urllib.parse import quote
 
 import jinja2
 
+from crawler.json_text import indented_json
 from crawler.report.model import Archive, Digest, DigestEvent, ListingCopy, ListingEvidence, local_time
 
 JSON_SCHEMA = "docwatch-digest/1"
@@ -163,7 +162,7 @@ def render_json(digest: Digest) -> str:
         "counts": digest.counts,
         "events": [event_json(event) for event in digest.events],
     }
-    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    return indented_json(document) + "\n"
 
 
 def render_atom(digest: Digest, feed_url: str | None = None) -> str:
