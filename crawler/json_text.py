@@ -73,11 +73,7 @@ def _write(value: object, out: list[str], newline: str) -> None:
         for item in value:
             out.append(lead)
             lead = "," + inner
-            text = encode_basestring(item) if type(item) is str else _scalar(item)
-            if text is None:
-                _write(item, out, inner)
-            else:
-                out.append(text)
+            _write_item(item, out, inner)
         out.append(newline + "]")
     elif isinstance(value, dict):
         if not value:
@@ -86,13 +82,18 @@ def _write(value: object, out: list[str], newline: str) -> None:
         inner = newline + INDENT
         lead = "{" + inner
         for key, item in value.items():
-            out.append(lead + (encode_basestring(key) if type(key) is str else _key(key)) + ": ")
+            out.append(f"{lead}{encode_basestring(key) if type(key) is str else _key(key)}: ")
             lead = "," + inner
-            text = encode_basestring(item) if type(item) is str else _scalar(item)
-            if text is None:
-                _write(item, out, inner)
-            else:
-                out.append(text)
+            _write_item(item, out, inner)
         out.append(newline + "}")
     else:
         raise TypeError(f"Object of type {value.__class__.__name__} is not JSON serializable")
+
+
+def _write_item(item: object, out: list[str], newline: str) -> None:
+    """_write, with the common case (a string) first and without a second call for a scalar."""
+    text = encode_basestring(item) if type(item) is str else _scalar(item)
+    if text is None:
+        _write(item, out, newline)
+    else:
+        out.append(text)
