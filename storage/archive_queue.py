@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta, timezone
 
@@ -380,8 +382,15 @@ def last_errors(db: sqlite_utils.Database, limit: int = 10) -> list[ArchiveReque
 
 def latest_request_state(db: sqlite_utils.Database, url: str) -> str | None:
     """The state of the latest archive request for `url`; None when none was made."""
-    row = db.execute("SELECT state FROM archive_requests WHERE url = ? ORDER BY id DESC LIMIT 1", [url]).fetchone()
-    return row[0] if row else None
+    return latest_request_states(db, [url]).get(url)
+
+
+def latest_request_states(db: sqlite_utils.Database, urls: Sequence[str]) -> dict[str, str]:
+    """The state of the latest archive request of each of `urls` that has one: one statement for
+    a digest's thousands of events, each an index lookup (archive_requests_url)."""
+    return {url: state for url, state in db.execute(
+        "SELECT j.value, (SELECT state FROM archive_requests WHERE url = j.value ORDER BY id DESC LIMIT 1)"
+        " FROM json_each(?) j", [json.dumps(list(urls))]) if state is not None}
 
 
 def snapshot_evidence(db: sqlite_utils.Database, url: str) -> list[dict]:
@@ -410,14 +419,7 @@ def last_capture_for_page(db: sqlite_utils.Database, url: str) -> PageEvidence |
     The Wayback capture is the newest confirmed one, whether recorded on a snapshot or on a
     request (e.g. a manual one); the WARC record is the newest snapshot that has one.
     """
-    wayback = db.execute(
-        "SELECT wayback_url, wayback_timestamp FROM ("
-        " SELECT s.wayback_url, s.wayback_timestamp FROM snapshots s JOIN pages p ON p.id = s.page_id"
-        " WHERE p.url = ? AND s.wayback_url IS NOT NULL"
-        " UNION ALL SELECT wayback_url, wayback_timestamp FROM archive_requests"
-        " WHERE url = ? AND state = 'done') ORDER BY wayback_timestamp DESC LIMIT 1",
-        [url, url],
-    ).fetchone()
+    wayback = last_wayback_capture(db, url)
     warc = db.execute(
         "SELECT s.id, s.warc_file, s.warc_offset, s.warc_length, s.body_sha256 FROM snapshots s"
         " JOIN pages p ON p.id = s.page_id WHERE p.url = ? AND s.warc_file IS NOT NULL"
@@ -427,6 +429,18 @@ def last_capture_for_page(db: sqlite_utils.Database, url: str) -> PageEvidence |
     if wayback is None and warc is None:
         return None
     return PageEvidence(url, *(wayback or (None, None)), *(warc or (None,) * 5))
+
+
+def last_wayback_capture(db: sqlite_utils.Database, url: str) -> tuple[str, str] | None:
+    """(Wayback URL, timestamp) of the newest confirmed capture of `url`, on a snapshot or a request."""
+    return db.execute(
+        "SELECT wayback_url, wayback_timestamp FROM ("
+        " SELECT s.wayback_url, s.wayback_timestamp FROM snapshots s JOIN pages p ON p.id = s.page_id"
+        " WHERE p.url = ? AND s.wayback_url IS NOT NULL"
+        " UNION ALL SELECT wayback_url, wayback_timestamp FROM archive_requests"
+        " WHERE url = ? AND state = 'done') ORDER BY wayback_timestamp DESC LIMIT 1",
+        [url, url],
+    ).fetchone()
 
 
 def _update_leased(
