@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from crawler.config.watchlist_cache import entry_path
 from tests.conftest import run_docwatch
 from tests.test_watchlist_mutations import VALID
 
+ROOT = Path(__file__).resolve().parent.parent
 # Every kind of value the model holds: defaults, tuples in tuples (named patterns), settings, a
 # cron source, ignore rules of both kinds, a digest with email and a folder under ~.
 EVERYTHING = VALID.replace("output_dir: /tmp/docwatch-digests", "output_dir: ~/digests").replace(
@@ -119,3 +122,19 @@ def test_a_command_after_the_watchlist_was_broken_exits_2_with_the_line(tmp_path
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     line = EVERYTHING.splitlines().index("    pages: 3") + 1
     assert f"{path}:{line}: source 'xj-rst-work-news': pages: expected a whole number" in refused.stderr
+
+
+LOADS_WATCHLIST = """
+import json, sys
+from crawler.config.watchlist import load_watchlist
+watchlist = load_watchlist(sys.argv[1])
+print(json.dumps({"sources": len(watchlist.sources), "yaml": "yaml" in sys.modules}))
+"""
+
+
+def test_a_process_that_finds_the_entry_parses_no_yaml(tmp_path):
+    """Importing PyYAML is part of what the entry saves each command (10-20 ms)."""
+    path = write(tmp_path, EVERYTHING)
+    runs = [json.loads(subprocess.run([sys.executable, "-c", LOADS_WATCHLIST, str(path)], capture_output=True, text=True,
+                                      check=True, cwd=ROOT, timeout=120).stdout) for _ in range(2)]
+    assert runs == [{"sources": 2, "yaml": True}, {"sources": 2, "yaml": False}]

@@ -10,7 +10,9 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import difflib
+import functools
 import hashlib
+import importlib.util
 import os
 import re
 import sys
@@ -18,10 +20,8 @@ from collections.abc import Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import yaml
 
 from crawler.compare.keywords import KeywordSet
 from crawler.config.settings import MAX_COUNT_SETTING, SETTINGS
@@ -30,6 +30,9 @@ from crawler.config.digest_settings import DigestSettings, DigestSettingsError, 
 from crawler.config.durations import duration_seconds, format_duration
 from crawler.config.schedule import cron_trigger
 from crawler.extract.ocr import DEFAULT_OCR_LANGUAGES, OCR_LANGUAGES
+
+if TYPE_CHECKING:
+    import yaml
 
 SOURCE_TYPES = ("page", "listing")
 ADHOC_SOURCE_ID = "adhoc"
@@ -205,13 +208,9 @@ class _LocatedList(list):
     item_lines: list[int]
 
 
-class _NestedTooDeep(yaml.composer.ComposerError):
-    hint = "a watchlist needs only a few levels: sources, a source, its lists"
-
-
 class _Located:
     """Keeps line numbers and notes repeated keys (YAML silently keeps the last), whichever
-    parser below produces the events."""
+    parser (see _yaml_loaders) produces the events."""
 
     repeated_keys: list[tuple[str, int, int]]
     depth: int
@@ -222,7 +221,7 @@ class _Located:
         self.depth += 1
         try:
             if self.depth > MAX_YAML_NESTING:
-                raise _NestedTooDeep(
+                raise _yaml_loaders().nested_too_deep(
                     None, None, f"values nested more than {MAX_YAML_NESTING} levels deep", self.peek_event().start_mark
                 )
             return super().compose_node(parent, index)
@@ -253,42 +252,54 @@ class _Located:
         return sequence
 
 
-class _LineLoader(_Located, yaml.SafeLoader):
-    """PyYAML's own Python parser: its messages name each syntax problem as the manual shows them."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.repeated_keys = []
-        self.depth = 0
+@dataclass(frozen=True)
+class _YamlLoaders:
+    line: type  # PyYAML's own Python parser: its messages name each syntax problem as the manual shows them
+    fast: type | None  # libyaml's, when PyYAML was built with it
+    nested_too_deep: type  # the error for values nested deeper than MAX_YAML_NESTING
 
 
-try:
-    from yaml.cyaml import CParser
-except ImportError:  # PyYAML built without libyaml: _LineLoader reads every watchlist
-    CParser = None
+@functools.cache
+def _yaml_loaders() -> _YamlLoaders:
+    """PyYAML and the loaders made of it, on first use: a command whose watchlist comes from its
+    cache entry parses no YAML, and importing PyYAML cost 10-20 ms of its start-up."""
+    import yaml
 
-if CParser is not None:
-    class _FastLineLoader(_Located, yaml.composer.Composer, CParser, yaml.constructor.SafeConstructor,
-                          yaml.resolver.Resolver):
-        """libyaml's scanner and parser, composed and constructed as above: several times faster
-        (PyYAML's Python parser took over 100 ms for a watchlist of 500 sources, and every
-        command reads the watchlist). A document it refuses is read again by _LineLoader, for
-        that loader's messages."""
+    class NestedTooDeep(yaml.composer.ComposerError):
+        hint = "a watchlist needs only a few levels: sources, a source, its lists"
 
+    class LineLoader(_Located, yaml.SafeLoader):
         def __init__(self, stream: str) -> None:
-            CParser.__init__(self, stream)
-            yaml.composer.Composer.__init__(self)
-            yaml.constructor.SafeConstructor.__init__(self)
-            yaml.resolver.Resolver.__init__(self)
+            super().__init__(stream)
             self.repeated_keys = []
             self.depth = 0
-else:
-    _FastLineLoader = None
 
-for _loader in (_LineLoader, _FastLineLoader):
-    if _loader is not None:
-        _loader.add_constructor("tag:yaml.org,2002:map", _loader.construct_located_mapping)
-        _loader.add_constructor("tag:yaml.org,2002:seq", _loader.construct_located_sequence)
+    try:
+        from yaml.cyaml import CParser
+    except ImportError:  # PyYAML built without libyaml: LineLoader reads every watchlist
+        CParser = None
+    FastLineLoader = None
+    if CParser is not None:
+        class FastLineLoader(_Located, yaml.composer.Composer, CParser, yaml.constructor.SafeConstructor,
+                             yaml.resolver.Resolver):
+            """libyaml's scanner and parser, composed and constructed as above: several times faster
+            (PyYAML's Python parser took over 100 ms for a watchlist of 500 sources). A document
+            it refuses is read again by LineLoader, for that loader's messages."""
+
+            def __init__(self, stream: str) -> None:
+                CParser.__init__(self, stream)
+                yaml.composer.Composer.__init__(self)
+                yaml.constructor.SafeConstructor.__init__(self)
+                yaml.resolver.Resolver.__init__(self)
+                self.repeated_keys = []
+                self.depth = 0
+
+    for loader in (LineLoader, FastLineLoader):
+        if loader is not None:
+            loader.add_constructor("tag:yaml.org,2002:map", loader.construct_located_mapping)
+            loader.add_constructor("tag:yaml.org,2002:seq", loader.construct_located_sequence)
+    return _YamlLoaders(LineLoader, FastLineLoader, NestedTooDeep)
+
 
 _YAML_HINT = (
     "check the indentation (spaces, not tabs) and put quotes around values that contain ': ' "
@@ -314,11 +325,13 @@ def _read_yaml(text: str, path: str) -> tuple[Any, list[Problem]]:
 
 def _read_fast(text: str) -> tuple[Any, list[tuple[str, int, int]] | None]:
     """The document and its repeated keys by libyaml, or (None, None) when it is missing or
-    refuses the text: then _LineLoader reads it again and says what is wrong."""
-    if _FastLineLoader is None:
+    refuses the text: then the line loader reads it again and says what is wrong."""
+    import yaml
+
+    if _yaml_loaders().fast is None:
         return None, None
     try:
-        loader = _FastLineLoader(text)
+        loader = _yaml_loaders().fast(text)
     except UnicodeError:  # text libyaml cannot take as UTF-8 (a lone surrogate)
         return None, None
     try:
@@ -330,8 +343,11 @@ def _read_fast(text: str) -> tuple[Any, list[tuple[str, int, int]] | None]:
 
 
 def _read_named_problems(text: str, path: str) -> tuple[Any, list[tuple[str, int, int]]]:
+    import yaml
+
+    loaders = _yaml_loaders()
     try:
-        loader = _LineLoader(text)  # its reader refuses control characters at once
+        loader = loaders.line(text)  # its reader refuses control characters at once
     except yaml.reader.ReaderError as error:
         line = text.count("\n", 0, error.position) + 1
         message = f"character #x{error.character:04x} is not allowed in YAML"
@@ -343,7 +359,7 @@ def _read_named_problems(text: str, path: str) -> tuple[Any, list[tuple[str, int
         message = f"YAML syntax error: {error.problem or error.context}"
         if error.context and error.context_mark and mark and error.context_mark.line != mark.line:
             message += f" ({error.context} on line {error.context_mark.line + 1})"
-        hint = error.hint if isinstance(error, _NestedTooDeep) else _YAML_HINT
+        hint = error.hint if isinstance(error, loaders.nested_too_deep) else _YAML_HINT
         raise WatchlistError(path, [Problem(None, mark.line + 1 if mark else None, "", message, hint)])
     except yaml.YAMLError as error:
         raise WatchlistError(path, [Problem(None, None, "", f"YAML error: {error}", _YAML_HINT)])
@@ -1013,9 +1029,9 @@ def _cache_key(data: bytes) -> str | None:
         try:
             for name in _CHECKING_MODULES:
                 fingerprint.update(Path(sys.modules[name].__file__).read_bytes())
-            packages = Path(yaml.__file__).resolve().parent.parent
+            packages = Path(importlib.util.find_spec("yaml").origin).resolve().parent.parent
             fingerprint.update("\0".join(sorted(os.listdir(packages))).encode())
-        except (OSError, KeyError, TypeError):
+        except (OSError, KeyError, TypeError, AttributeError):
             return None
         _checks_fingerprint = fingerprint.digest()
     return hashlib.sha256(_checks_fingerprint + data).hexdigest()
