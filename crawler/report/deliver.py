@@ -11,8 +11,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-import sqlite_utils
-
 from crawler.config.settings import Config
 from crawler.files import write_whole
 from crawler.report.mail import send_digest
@@ -20,6 +18,7 @@ from crawler.report.model import Digest, build_digest
 from crawler.report.render import render
 from crawler.config.digest_settings import DigestSettings, EmailSettings, email_settings
 from storage import digests, open_database, utcnow
+from storage.connection import Database
 
 LAST = "last"
 STDOUT = "stdout"
@@ -38,7 +37,7 @@ def email_destination(settings: EmailSettings) -> str:
 
 
 def make_digest(
-    db: sqlite_utils.Database, since: str | None, destination: str,
+    db: Database, since: str | None, destination: str,
     source_ids: tuple[str, ...] = (), tags: tuple[str, ...] = (), unreviewed: bool = False,
 ) -> Digest:
     """The digest for ``destination``; ``since`` is an ISO UTC time, None (everything) or LAST."""
@@ -52,7 +51,7 @@ def make_digest(
     return build_digest(db, previous_at, generated_at, source_ids, tags, unreviewed, after_event_id=previous_through)
 
 
-def record(db: sqlite_utils.Database, digest: Digest, digest_format: str, destination: str) -> None:
+def record(db: Database, digest: Digest, digest_format: str, destination: str) -> None:
     """Call once the digest has reached its destination."""
     digests.record_digest(db, digest.generated_at, digest.since, digest_format, destination, len(digest.events),
                           digest.through_event_id)

@@ -22,11 +22,10 @@ from functools import cached_property
 from itertools import groupby
 from urllib.parse import urlsplit
 
-import sqlite_utils
-
 from crawler.compare.diff import CharOp, SentenceChange
 from crawler.safe_text import printable, printable_line
 from storage import archive_queue, digests, reports, reviews
+from storage.connection import Database
 
 SECTIONS = {
     "removed": "Removed or unlinked pages",
@@ -310,7 +309,7 @@ def export_command(*, event_id: int | None = None, url: str | None = None) -> st
 
 
 def build_digest(
-    db: sqlite_utils.Database,
+    db: Database,
     since: str | None,
     generated_at: str,
     source_ids: Sequence[str] = (),
@@ -359,7 +358,7 @@ def reading_order(events: Sequence[DigestEvent]) -> tuple[DigestEvent, ...]:
     return tuple(sorted(events, key=place))
 
 
-def _sites(db: sqlite_utils.Database, source_ids: Sequence[str], tags: Sequence[str]) -> dict[str, str]:
+def _sites(db: Database, source_ids: Sequence[str], tags: Sequence[str]) -> dict[str, str]:
     """The chosen sources' ids (all when neither ids nor tags are given) and display names:
     their watchlist name, else the URL's host."""
     chosen = {}
@@ -372,7 +371,7 @@ def _sites(db: sqlite_utils.Database, source_ids: Sequence[str], tags: Sequence[
     return chosen
 
 
-def _event(db: sqlite_utils.Database, row: dict, site: str, flags: list[dict], figures: list[dict],
+def _event(db: Database, row: dict, site: str, flags: list[dict], figures: list[dict],
            work: dict, request: str | None) -> DigestEvent:
     detail = json.loads(row["detail"] or "{}")
     new_hits = _hits(flags, "new")
@@ -422,7 +421,7 @@ def _document(row: dict) -> Document | None:
                     row["ocr_confidence"], row["ocr_skipped_pages"] or 0)
 
 
-def _listing(db: sqlite_utils.Database, detail: dict) -> ListingEvidence | None:
+def _listing(db: Database, detail: dict) -> ListingEvidence | None:
     """The listing snapshots a `delisted` event names, with their evidence."""
     before_id, after_id = detail.get("listing_snapshot_before"), detail.get("listing_snapshot_after")
     if before_id is None:
@@ -535,7 +534,7 @@ def delisted_summary(detail: dict, source_id: str) -> str:
     return f"no longer linked from listing {detail['listing_url']}: snapshot #{before} listed it, {now}"
 
 
-def _archive(db: sqlite_utils.Database, row: dict, request: str | None) -> Archive:
+def _archive(db: Database, row: dict, request: str | None) -> Archive:
     """The event's own snapshot evidence. For a page that is gone or failing, the last capture
     of the page stands in when it was taken after its last version was fetched. A capture
     taken before the version was fetched shows an earlier version, and is named as such.
