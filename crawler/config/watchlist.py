@@ -328,10 +328,11 @@ def _read_fast(text: str) -> tuple[Any, list[tuple[str, int, int]] | None]:
     refuses the text: then the line loader reads it again and says what is wrong."""
     import yaml
 
-    if _yaml_loaders().fast is None:
+    fast_loader = _yaml_loaders().fast
+    if fast_loader is None:
         return None, None
     try:
-        loader = _yaml_loaders().fast(text)
+        loader = fast_loader(text)
     except UnicodeError:  # text libyaml cannot take as UTF-8 (a lone surrogate)
         return None, None
     try:
@@ -1010,9 +1011,9 @@ def load_watchlist(path: str | Path) -> Watchlist:
 
 
 # What checking a watchlist depends on besides its bytes: the code of the checks (these modules),
-# Python (regexes, codecs, URLs), the installed packages (PyYAML, the cron and CSS parsers: each
-# one's version is in the names of the folder it is installed in) and the home folder (`~` in a
-# digest's output_dir).
+# Python (regexes, codecs, URLs), the installed packages (PyYAML, the cron and CSS parsers: their
+# versions are in the names of the entries of the folder PyYAML is installed in) and the home
+# folder (`~` in a digest's output_dir).
 _CHECKING_MODULES = (__name__, "crawler.config.settings", "crawler.config.digest_settings",
                      "crawler.config.durations", "crawler.config.schedule", "crawler.compare.keywords",
                      "crawler.extract.ocr", "crawler.config.watchlist_cache")
