@@ -29,7 +29,7 @@ from crawler.config import watchlist_cache
 from crawler.config.digest_settings import DigestSettings, DigestSettingsError, EmailSettings, parse_digest_section
 from crawler.config.durations import duration_seconds, format_duration
 from crawler.config.schedule import cron_trigger
-from crawler.extract.ocr import DEFAULT_OCR_LANGUAGES, OCR_LANGUAGES
+from crawler.extract.ocr_languages import DEFAULT_OCR_LANGUAGES, OCR_LANGUAGES
 
 if TYPE_CHECKING:
     import yaml
@@ -1016,7 +1016,7 @@ def load_watchlist(path: str | Path) -> Watchlist:
 # folder (`~` in a digest's output_dir).
 _CHECKING_MODULES = (__name__, "crawler.config.settings", "crawler.config.digest_settings",
                      "crawler.config.durations", "crawler.config.schedule", "crawler.compare.keywords",
-                     "crawler.extract.ocr", "crawler.config.watchlist_cache")
+                     "crawler.extract.ocr_languages", "crawler.config.watchlist_cache")
 _checks_fingerprint: bytes | None = None
 _SOURCE_FIELD_NAMES = tuple(field.name for field in dataclasses.fields(Source))
 
