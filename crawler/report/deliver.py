@@ -13,7 +13,6 @@ from pathlib import Path
 
 from crawler.config.settings import Config
 from crawler.files import write_whole
-from crawler.report.mail import send_digest
 from crawler.report.model import Digest, build_digest
 from crawler.report.render import render
 from crawler.config.digest_settings import DigestSettings, EmailSettings, email_settings
@@ -80,6 +79,8 @@ def send_scheduled_digest(config: Config, settings: DigestSettings) -> str:
             record(db, digest, settings.format, destination)
             done.append(f"wrote {path} ({digest.headline})")
         if settings.email is not None:
+            from crawler.report.mail import send_digest  # the email package: only to send one
+
             smtp = email_settings(settings.email)
             destination = email_destination(smtp)
             digest = make_digest(db, LAST, destination, unreviewed=settings.unreviewed)
