@@ -19,19 +19,23 @@ _savepoints = itertools.count(1)
 
 
 class Database:
+    """`conn`, the connection, and what storage functions call on it."""
+
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self._tables = None  # the sqlite-utils Database, once something asks for more than this has
+        self._sqlite_utils_db = None  # made when something asks for more of sqlite-utils than this has
         conn.execute("PRAGMA recursive_triggers = on")  # as sqlite-utils set it: triggers behave as they did
 
     def execute(self, sql: str, parameters: Sequence | dict[str, Any] | None = None) -> sqlite3.Cursor:
         return self.conn.execute(sql) if parameters is None else self.conn.execute(sql, parameters)
 
     def query(self, sql: str, parameters: Sequence | dict[str, Any] | None = None) -> Iterator[dict]:
-        """The rows of a statement as dicts; a name that comes twice is kept as name, name_2, …"""
+        """The rows of a statement as dicts; a name that comes twice is kept as name, name_2, …
+        A statement that returns no rows is a mistake here (ValueError), found once it has run:
+        writes go through execute()."""
         cursor = self.execute(sql, parameters)
         if cursor.description is None:
-            raise ValueError("query() is for statements that return rows: use execute()")
+            raise ValueError("query() is for statements that return rows (this one has run): use execute()")
         keys = unique_names([column[0] for column in cursor.description])
         return (dict(zip(keys, row)) for row in cursor)
 
@@ -55,17 +59,17 @@ class Database:
         self.conn.execute(f"RELEASE SAVEPOINT {savepoint}")
 
     def _sqlite_utils(self):
-        if self._tables is None:
+        if self._sqlite_utils_db is None:
             import sqlite_utils
 
-            self._tables = sqlite_utils.Database(self.conn, recursive_triggers=False, execute_plugins=False)
-        return self._tables
+            self._sqlite_utils_db = sqlite_utils.Database(self.conn, recursive_triggers=False, execute_plugins=False)
+        return self._sqlite_utils_db
 
     def __getitem__(self, table: str):
         return self._sqlite_utils()[table]
 
     def __getattr__(self, name: str):
-        if name.startswith("__") or name == "_tables":
+        if name.startswith("__") or name == "_sqlite_utils_db":
             raise AttributeError(name)
         return getattr(self._sqlite_utils(), name)
 
