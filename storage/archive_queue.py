@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta, timezone
 
-import sqlite_utils
-
 from storage import bodies, custody
+from storage.connection import Database
 from storage.database import utcnow
 from storage.transactions import transaction
 
@@ -108,7 +109,7 @@ def payload_digest(body: bytes) -> str:
     return base64.b32encode(hashlib.sha1(body).digest()).decode()
 
 
-def version(db: sqlite_utils.Database, snapshot_id: int) -> Version:
+def version(db: Database, snapshot_id: int) -> Version:
     row = db.execute(
         "SELECT s.fetched_at, s.body_zlib, s.body_codec, s.body_base_id, (SELECT min(n.fetched_at)"
         " FROM snapshots n WHERE n.page_id = s.page_id AND n.id > s.id) FROM snapshots s WHERE s.id = ?",
@@ -125,7 +126,7 @@ def _utc_second(iso_time: str) -> datetime:
     return datetime.fromisoformat(iso_time).astimezone(timezone.utc).replace(microsecond=0)
 
 
-def earlier_capture(db: sqlite_utils.Database, url: str, fetched_at: str) -> WaybackCopy | None:
+def earlier_capture(db: Database, url: str, fetched_at: str) -> WaybackCopy | None:
     """The newest capture of ``url`` we know of (on a snapshot, or found by a request) taken
     before ``fetched_at``: it shows an earlier version than the one fetched then."""
     before = wayback_time(fetched_at)
@@ -147,7 +148,7 @@ def local_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def enqueue(db: sqlite_utils.Database, url: str, reason: str, snapshot_id: int | None = None) -> int:
+def enqueue(db: Database, url: str, reason: str, snapshot_id: int | None = None) -> int:
     """Queue ``url`` for archiving and return the request id.
 
     A URL with an open request is not queued twice: the open request is returned and pointed
@@ -178,7 +179,7 @@ def enqueue(db: sqlite_utils.Database, url: str, reason: str, snapshot_id: int |
 
 
 def claim(
-    db: sqlite_utils.Database, worker_id: str, lease_seconds: float, only: int | None = None
+    db: Database, worker_id: str, lease_seconds: float, only: int | None = None
 ) -> ArchiveRequest | None:
     """Lease the next due request to ``worker_id`` (or request ``only``, due or not)."""
     now = datetime.now(timezone.utc)
@@ -211,19 +212,19 @@ def claim(
     return replace(request, state="in_progress", leased_by=worker_id, resumed=request.state == "in_progress")
 
 
-def mark_submitting(db: sqlite_utils.Database, request_id: int, worker_id: str) -> bool:
+def mark_submitting(db: Database, request_id: int, worker_id: str) -> bool:
     """Record that a submission is about to be sent: if the worker dies before it learns the
     job id, the next one looks for the capture before submitting again."""
     return _update_leased(db, request_id, worker_id, "submitted_at = ?, job_id = NULL", [utcnow()])
 
 
-def record_job(db: sqlite_utils.Database, request_id: int, worker_id: str, job_id: str) -> bool:
+def record_job(db: Database, request_id: int, worker_id: str, job_id: str) -> bool:
     """Keep the SPN2 job id the moment it is known, so a restart polls it instead of resubmitting."""
     return _update_leased(db, request_id, worker_id, "job_id = ?", [job_id])
 
 
 def complete(
-    db: sqlite_utils.Database, request_id: int, wayback_url: str, wayback_timestamp: str, capture_kind: str
+    db: Database, request_id: int, wayback_url: str, wayback_timestamp: str, capture_kind: str
 ) -> bool:
     """Record a confirmed capture: the request is done and its snapshot carries the capture,
     in one transaction. False when the request was already done (nothing is recorded twice)."""
@@ -252,7 +253,7 @@ def complete(
     return True
 
 
-def note_earlier_capture(db: sqlite_utils.Database, request_id: int, worker_id: str,
+def note_earlier_capture(db: Database, request_id: int, worker_id: str,
                          capture: WaybackCopy) -> bool:
     """Keep the capture the Wayback Machine offered that shows an earlier version than the
     request's snapshot: digests name it as such. The request stays unfinished."""
@@ -261,7 +262,7 @@ def note_earlier_capture(db: sqlite_utils.Database, request_id: int, worker_id: 
 
 
 def retry_later(
-    db: sqlite_utils.Database, request_id: int, worker_id: str, error: str, delay_seconds: float,
+    db: Database, request_id: int, worker_id: str, error: str, delay_seconds: float,
     keep_job: bool = False,
 ) -> bool:
     """Count a failed attempt and put the request back in the queue after ``delay_seconds``.
@@ -275,26 +276,26 @@ def retry_later(
     )
 
 
-def release(db: sqlite_utils.Database, request_id: int, worker_id: str) -> bool:
+def release(db: Database, request_id: int, worker_id: str) -> bool:
     """Hand an unfinished request back without counting an attempt (the worker is stopping)."""
     return _update_leased(db, request_id, worker_id, "state = 'queued', next_attempt_at = ?",
                           [utcnow()], release=True)
 
 
-def give_up(db: sqlite_utils.Database, request_id: int, worker_id: str, error: str) -> bool:
+def give_up(db: Database, request_id: int, worker_id: str, error: str) -> bool:
     """The request failed for good (refused, or out of attempts); the reason is kept."""
     return _update_leased(db, request_id, worker_id,
                           "state = 'failed', attempts = attempts + 1, last_error = ?, job_id = NULL",
                           [error], release=True)
 
 
-def needs_credentials(db: sqlite_utils.Database, request_id: int, worker_id: str, error: str) -> bool:
+def needs_credentials(db: Database, request_id: int, worker_id: str, error: str) -> bool:
     """Nothing can be submitted without (working) archive.org keys and no recent capture exists."""
     return _update_leased(db, request_id, worker_id, "state = 'needs_credentials', last_error = ?",
                           [error], release=True)
 
 
-def retry_failed(db: sqlite_utils.Database) -> tuple[int, int]:
+def retry_failed(db: Database) -> tuple[int, int]:
     """Queue failed and needs_credentials requests again with fresh attempts.
 
     Returns (requeued, skipped); a request is skipped when its URL already has an open one.
@@ -318,14 +319,14 @@ def retry_failed(db: sqlite_utils.Database) -> tuple[int, int]:
     return requeued, len(candidates) - requeued
 
 
-def request(db: sqlite_utils.Database, request_id: int) -> ArchiveRequest:
+def request(db: Database, request_id: int) -> ArchiveRequest:
     row = db.execute(f"SELECT {_REQUEST_COLUMNS} FROM archive_requests WHERE id = ?", [request_id]).fetchone()
     if row is None:
         raise KeyError(f"no archive request with id {request_id}")
     return ArchiveRequest(*row)
 
 
-def recently_archived(db: sqlite_utils.Database, url: str, within: timedelta) -> ArchiveRequest | None:
+def recently_archived(db: Database, url: str, within: timedelta) -> ArchiveRequest | None:
     """The newest done request of ``url`` whose capture is younger than ``within``."""
     cutoff = (datetime.now(timezone.utc) - within).strftime(WAYBACK_TIME)
     row = db.execute(
@@ -336,13 +337,13 @@ def recently_archived(db: sqlite_utils.Database, url: str, within: timedelta) ->
     return ArchiveRequest(*row) if row else None
 
 
-def submissions_since(db: sqlite_utils.Database, since: datetime) -> int:
+def submissions_since(db: Database, since: datetime) -> int:
     """Submissions sent since ``since`` by any worker: the per-minute budget is shared."""
     return db.execute("SELECT count(*) FROM archive_requests WHERE submitted_at >= ?",
                       [utcnow(since)]).fetchone()[0]
 
 
-def next_due_at(db: sqlite_utils.Database, only: int | None = None) -> datetime | None:
+def next_due_at(db: Database, only: int | None = None) -> datetime | None:
     """When the next queued request (or request ``only``) becomes due."""
     where, params = ("AND id = ?", [only]) if only is not None else ("", [])
     row = db.execute(f"SELECT min(next_attempt_at) FROM archive_requests WHERE state = 'queued' {where}",
@@ -350,7 +351,7 @@ def next_due_at(db: sqlite_utils.Database, only: int | None = None) -> datetime 
     return datetime.fromisoformat(row[0]) if row[0] else None
 
 
-def counts_by_state(db: sqlite_utils.Database) -> dict[str, int]:
+def counts_by_state(db: Database) -> dict[str, int]:
     """Every state with its number of requests (0 included), plus how many queued are due now."""
     counts = dict.fromkeys(STATES, 0)
     unfinished = [state for state in STATES if state != "done"]
@@ -366,7 +367,7 @@ def counts_by_state(db: sqlite_utils.Database) -> dict[str, int]:
     return counts
 
 
-def last_errors(db: sqlite_utils.Database, limit: int = 10) -> list[ArchiveRequest]:
+def last_errors(db: Database, limit: int = 10) -> list[ArchiveRequest]:
     """Unfinished requests with an error, most recently updated first."""
     return [
         ArchiveRequest(*row)
@@ -378,13 +379,20 @@ def last_errors(db: sqlite_utils.Database, limit: int = 10) -> list[ArchiveReque
     ]
 
 
-def latest_request_state(db: sqlite_utils.Database, url: str) -> str | None:
+def latest_request_state(db: Database, url: str) -> str | None:
     """The state of the latest archive request for `url`; None when none was made."""
-    row = db.execute("SELECT state FROM archive_requests WHERE url = ? ORDER BY id DESC LIMIT 1", [url]).fetchone()
-    return row[0] if row else None
+    return latest_request_states(db, [url]).get(url)
 
 
-def snapshot_evidence(db: sqlite_utils.Database, url: str) -> list[dict]:
+def latest_request_states(db: Database, urls: Sequence[str]) -> dict[str, str]:
+    """The state of the latest archive request of each of `urls` that has one: one statement for
+    a digest's thousands of events, each an index lookup (archive_requests_url)."""
+    return {url: state for url, state in db.execute(
+        "SELECT j.value, (SELECT state FROM archive_requests WHERE url = j.value ORDER BY id DESC LIMIT 1)"
+        " FROM json_each(?) j", [json.dumps(list(urls))]) if state is not None}
+
+
+def snapshot_evidence(db: Database, url: str) -> list[dict]:
     """A page's stored copies, oldest first: hashes, WARC record and Wayback capture, with
     ``archive_status`` ``archived`` (a capture of this version), ``earlier_version`` (only
     ``earlier_capture``, taken before this version was fetched) or ``not_archived``."""
@@ -404,20 +412,13 @@ def snapshot_evidence(db: sqlite_utils.Database, url: str) -> list[dict]:
     return copies
 
 
-def last_capture_for_page(db: sqlite_utils.Database, url: str) -> PageEvidence | None:
+def last_capture_for_page(db: Database, url: str) -> PageEvidence | None:
     """The last good copies of a page, for the event that reports it removed.
 
     The Wayback capture is the newest confirmed one, whether recorded on a snapshot or on a
     request (e.g. a manual one); the WARC record is the newest snapshot that has one.
     """
-    wayback = db.execute(
-        "SELECT wayback_url, wayback_timestamp FROM ("
-        " SELECT s.wayback_url, s.wayback_timestamp FROM snapshots s JOIN pages p ON p.id = s.page_id"
-        " WHERE p.url = ? AND s.wayback_url IS NOT NULL"
-        " UNION ALL SELECT wayback_url, wayback_timestamp FROM archive_requests"
-        " WHERE url = ? AND state = 'done') ORDER BY wayback_timestamp DESC LIMIT 1",
-        [url, url],
-    ).fetchone()
+    wayback = last_wayback_capture(db, url)
     warc = db.execute(
         "SELECT s.id, s.warc_file, s.warc_offset, s.warc_length, s.body_sha256 FROM snapshots s"
         " JOIN pages p ON p.id = s.page_id WHERE p.url = ? AND s.warc_file IS NOT NULL"
@@ -429,8 +430,20 @@ def last_capture_for_page(db: sqlite_utils.Database, url: str) -> PageEvidence |
     return PageEvidence(url, *(wayback or (None, None)), *(warc or (None,) * 5))
 
 
+def last_wayback_capture(db: Database, url: str) -> tuple[str, str] | None:
+    """(Wayback URL, timestamp) of the newest confirmed capture of `url`, on a snapshot or a request."""
+    return db.execute(
+        "SELECT wayback_url, wayback_timestamp FROM ("
+        " SELECT s.wayback_url, s.wayback_timestamp FROM snapshots s JOIN pages p ON p.id = s.page_id"
+        " WHERE p.url = ? AND s.wayback_url IS NOT NULL"
+        " UNION ALL SELECT wayback_url, wayback_timestamp FROM archive_requests"
+        " WHERE url = ? AND state = 'done') ORDER BY wayback_timestamp DESC LIMIT 1",
+        [url, url],
+    ).fetchone()
+
+
 def _update_leased(
-    db: sqlite_utils.Database, request_id: int, worker_id: str, assignments: str, params: list,
+    db: Database, request_id: int, worker_id: str, assignments: str, params: list,
     release: bool = False,
 ) -> bool:
     """Apply ``assignments`` if ``worker_id`` still holds the request; False if it lost it."""
@@ -445,7 +458,7 @@ def _update_leased(
     return cursor.rowcount == 1
 
 
-def _abandoned_leases(db: sqlite_utils.Database, now: str) -> list[str]:
+def _abandoned_leases(db: Database, now: str) -> list[str]:
     """Unexpired leases held by processes of this machine that have died."""
     host = socket.gethostname()
     holders = [row[0] for row in db.execute(

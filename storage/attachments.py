@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 
-import sqlite_utils
-
+from storage.connection import Database
 from storage.database import update_row
 from storage.queries import page_for
 
 
-def link_to_parent(db: sqlite_utils.Database, document: dict, parent_url: str, seen_at: str) -> None:
+def link_to_parent(db: Database, document: dict, parent_url: str, seen_at: str) -> None:
     """Record the page that links `document` (the latest one, if it moved to another page).
 
     Pages are extracted in worker processes, so a small file can be stored before the page that
@@ -23,14 +22,14 @@ def link_to_parent(db: sqlite_utils.Database, document: dict, parent_url: str, s
         update_row(db, "pages", document["id"], {"parent_page_id": parent["id"]})
 
 
-def document_linked_from(db: sqlite_utils.Database, url: str, parent: dict) -> dict | None:
+def document_linked_from(db: Database, url: str, parent: dict) -> dict | None:
     """The document at `url` if `parent` is the page that links it."""
     rows = list(db.query("SELECT * FROM pages WHERE url = ? AND kind = 'document' AND parent_page_id = ?",
                          [url, parent["id"]]))
     return rows[0] if rows else None
 
 
-def mark_snapshot(db: sqlite_utils.Database, snapshot_id: int, file_type: str, no_text: bool, text_origin: str = "text",
+def mark_snapshot(db: Database, snapshot_id: int, file_type: str, no_text: bool, text_origin: str = "text",
                   ocr_confidence: float | None = None, ocr_page_hashes: tuple[str, ...] = (), ocr_skipped_pages: int = 0) -> None:
     """A document snapshot's file type, and where its text came from (the file, or OCR)."""
     update_row(db, "snapshots", snapshot_id, {

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import zlib
 
-import sqlite_utils
 import zstandard
+
+from storage.connection import Database
 
 ZLIB, ZSTD, ZSTD_DELTA = "zlib", "zstd", "zstd-delta"
 KEYFRAME_CODECS = (ZLIB, ZSTD)  # zlib: keyframes written before zstd (six times faster) took over
@@ -22,7 +23,7 @@ def keyframe(body: bytes) -> bytes:
     return zstandard.ZstdCompressor(level=3).compress(body)
 
 
-def pack(db: sqlite_utils.Database, page_id: int, body: bytes, keyframe_blob: bytes | None = None) -> dict:
+def pack(db: Database, page_id: int, body: bytes, keyframe_blob: bytes | None = None) -> dict:
     """The columns (`body_zlib`, `body_codec`, `body_base_id`) that store `body` for `page_id`.
     `keyframe_blob` is `keyframe(body)` when the caller has it already."""
     keyframe_blob = keyframe_blob or keyframe(body)
@@ -38,7 +39,7 @@ def pack(db: sqlite_utils.Database, page_id: int, body: bytes, keyframe_blob: by
     return {"body_zlib": keyframe_blob, "body_codec": ZSTD, "body_base_id": None}
 
 
-def unpack(db: sqlite_utils.Database, blob: bytes, codec: str, base_id: int | None) -> bytes:
+def unpack(db: Database, blob: bytes, codec: str, base_id: int | None) -> bytes:
     if codec in KEYFRAME_CODECS:
         return _whole(blob, codec)
     base = db.execute("SELECT body_zlib, body_codec FROM snapshots WHERE id = ?", [base_id]).fetchone()

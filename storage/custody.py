@@ -21,8 +21,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-import sqlite_utils
-
+from storage.connection import Database
 from storage.database import insert_row, utcnow
 from storage.transactions import transaction
 
@@ -41,7 +40,7 @@ def entry_digest(entry: dict) -> str:
     return hashlib.sha256(canonical_json(fields)).hexdigest()
 
 
-def append(db: sqlite_utils.Database, kind: str, subject: dict, snapshot_id: int | None = None) -> dict:
+def append(db: Database, kind: str, subject: dict, snapshot_id: int | None = None) -> dict:
     """Append one entry, inside the caller's transaction when there is one (so it is kept
     exactly when what it records is); returns the entry."""
     if kind not in KINDS:
@@ -55,7 +54,7 @@ def append(db: sqlite_utils.Database, kind: str, subject: dict, snapshot_id: int
     return entry
 
 
-def entries(db: sqlite_utils.Database, snapshot_ids: list[int] | None = None) -> list[dict]:
+def entries(db: Database, snapshot_ids: list[int] | None = None) -> list[dict]:
     """Every entry in order, or those about the given snapshots."""
     where, params = "", []
     if snapshot_ids is not None:
@@ -65,7 +64,7 @@ def entries(db: sqlite_utils.Database, snapshot_ids: list[int] | None = None) ->
     return [{**row, "subject": json.loads(row["subject"])} for row in rows]
 
 
-def head(db: sqlite_utils.Database) -> dict | None:
+def head(db: Database) -> dict | None:
     """The newest entry's id, time and hash: what an export names as the chain's head."""
     row = db.execute("SELECT id, recorded_at, entry_sha256 FROM custody_log ORDER BY id DESC LIMIT 1").fetchone()
     return {"id": row[0], "recorded_at": row[1], "entry_sha256": row[2]} if row else None
@@ -78,7 +77,7 @@ class ChainReport:
     snapshots_without_entry: int  # stored before the database had a custody log (migration 22)
 
 
-def verify_chain(db: sqlite_utils.Database) -> ChainReport:
+def verify_chain(db: Database) -> ChainReport:
     """Walk the whole chain: ids consecutive from 1, each hash recomputed, each link to the one before."""
     problems, previous, count = [], GENESIS, 0
     for count, entry in enumerate(entries(db), start=1):

@@ -9,8 +9,7 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
-import sqlite_utils
-
+from storage.connection import Database
 from storage.migrations import migrate
 from storage.search import register_fold
 
@@ -22,7 +21,7 @@ class DatabaseUnusable(Exception):
     """The path cannot serve as docwatch's database; the message says why and what to do."""
 
 
-def open_database(path: str | Path, create: bool = True) -> sqlite_utils.Database:
+def open_database(path: str | Path, create: bool = True) -> Database:
     """Open the database at `path`, in WAL mode, migrated to the current schema. A missing file
     is created, unless `create` is false (commands that only read): then it is DatabaseUnusable,
     as is a file that is not a database or that docwatch may not write."""
@@ -42,7 +41,7 @@ def open_database(path: str | Path, create: bool = True) -> sqlite_utils.Databas
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         register_fold(conn)
-        db = sqlite_utils.Database(conn)
+        db = Database(conn)
         migrate(db)
     except sqlite3.DatabaseError as error:
         if "not a database" in str(error):
@@ -55,13 +54,13 @@ def open_database(path: str | Path, create: bool = True) -> sqlite_utils.Databas
     return db
 
 
-def open_read_only(path: str | Path) -> sqlite_utils.Database:
+def open_read_only(path: str | Path) -> Database:
     """A connection that cannot write (the workbench's reads), to a database that
     `open_database` has created and migrated."""
     conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
                            check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    return sqlite_utils.Database(conn)
+    return Database(conn)
 
 
 def _writable(path: Path) -> bool:
@@ -86,7 +85,7 @@ def out_of_space(error: BaseException) -> bool:
     return False
 
 
-def insert_row(db: sqlite_utils.Database, table: str, row: dict) -> int:
+def insert_row(db: Database, table: str, row: dict) -> int:
     """INSERT one row and return its rowid: how every module in storage/ inserts a plain row
     (not sqlite-utils' Table.insert, which reads the schema on every call: see storage/__init__)."""
     columns = ", ".join(row)
@@ -94,7 +93,7 @@ def insert_row(db: sqlite_utils.Database, table: str, row: dict) -> int:
     return db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values())).lastrowid
 
 
-def update_row(db: sqlite_utils.Database, table: str, row_id: int, changes: dict) -> None:
+def update_row(db: Database, table: str, row_id: int, changes: dict) -> None:
     """UPDATE the columns in `changes` of the row with this `id` (see insert_row: no schema lookups)."""
     if changes:
         assignments = ", ".join(f"{column} = ?" for column in changes)
@@ -147,7 +146,7 @@ def keep_space_reserve(db_path: str | Path) -> None:
             raise
 
 
-def release_space_reserve(db: sqlite_utils.Database, db_path: str | Path) -> None:
+def release_space_reserve(db: Database, db_path: str | Path) -> None:
     """The disk is full: give up the reserve, and fold the write-ahead log into the database,
     which frees the room the log took (the log only restarts after a complete checkpoint)."""
     space_reserve(db_path).unlink(missing_ok=True)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-import sqlite_utils
-
+from storage.connection import Database
 from storage.transactions import transaction
 from storage.reports import id_order
 
@@ -15,13 +14,13 @@ from storage.reports import id_order
 EVENT_ID_CHUNK = 500
 
 
-def last_event_id(db: sqlite_utils.Database) -> int:
+def last_event_id(db: Database) -> int:
     """The newest event's id (0 when there is none): what a digest made now covers."""
     return db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
 
 
 def digest_events(
-    db: sqlite_utils.Database, through_event_id: int, after_event_id: int | None, since: str | None,
+    db: Database, through_event_id: int, after_event_id: int | None, since: str | None,
     unreviewed: bool, source_ids: Sequence[str] | None, event_ids: Sequence[int] | None = None,
 ) -> list[dict]:
     """Events up to `through_event_id`, oldest first: after `after_event_id` when given, else
@@ -61,18 +60,18 @@ def digest_events(
     ))
 
 
-def hit_flags_by_event(db: sqlite_utils.Database, event_ids: list[int]) -> dict[int, list[dict]]:
+def hit_flags_by_event(db: Database, event_ids: list[int]) -> dict[int, list[dict]]:
     """The new and scrubbed keyword hits each event flagged, in the order they were written."""
     return _by_event(db, "SELECT event_id, kind, set_name, term, matched, context FROM hit_flags", "event_id", event_ids)
 
 
-def figures_by_event(db: sqlite_utils.Database, event_ids: list[int]) -> dict[int, list[dict]]:
+def figures_by_event(db: Database, event_ids: list[int]) -> dict[int, list[dict]]:
     """The figures each event saw first."""
     return _by_event(db, "SELECT first_event_id AS event_id, value, unit, text, term, sentence, rate FROM figures",
                      "first_event_id", event_ids)
 
 
-def _by_event(db: sqlite_utils.Database, select: str, event_column: str, event_ids: list[int]) -> dict[int, list[dict]]:
+def _by_event(db: Database, select: str, event_column: str, event_ids: list[int]) -> dict[int, list[dict]]:
     """Rows of ``select`` for the given events, grouped by event id, in insertion order."""
     grouped: dict[int, list[dict]] = {}
     for start in range(0, len(event_ids), EVENT_ID_CHUNK):
@@ -82,7 +81,7 @@ def _by_event(db: sqlite_utils.Database, select: str, event_column: str, event_i
     return grouped
 
 
-def listing_copies(db: sqlite_utils.Database, snapshot_ids: Sequence[int]) -> list[dict]:
+def listing_copies(db: Database, snapshot_ids: Sequence[int]) -> list[dict]:
     """The evidence of these listing snapshots: hash, WARC record, Wayback capture, and the state
     of the snapshot's latest archive request (`request_state`, None when none was made)."""
     return list(db.query(
@@ -94,7 +93,7 @@ def listing_copies(db: sqlite_utils.Database, snapshot_ids: Sequence[int]) -> li
 
 
 def record_digest(
-    db: sqlite_utils.Database, generated_at: str, since: str | None, digest_format: str, destination: str,
+    db: Database, generated_at: str, since: str | None, digest_format: str, destination: str,
     event_count: int, through_event_id: int,
 ) -> None:
     """Note a digest that was delivered, so the next `--since last` to the same place starts here."""
@@ -106,7 +105,7 @@ def record_digest(
         )
 
 
-def previous_digest(db: sqlite_utils.Database, destination: str) -> tuple[str, int] | None:
+def previous_digest(db: Database, destination: str) -> tuple[str, int] | None:
     """(generated_at, through_event_id) of the last digest to ``destination``; None when there was none."""
     return db.execute(
         "SELECT generated_at, through_event_id FROM digests WHERE destination = ? ORDER BY id DESC LIMIT 1",

@@ -10,15 +10,14 @@ import json
 from collections import Counter
 from typing import Any, Collection, Iterable, Sequence
 
-import sqlite_utils
-
+from storage.connection import Database
 from storage.database import insert_row
 
 EVENT_TYPES = ("new_page", "new_document", "changed", "removed", "restored", "fetch_error", "delisted", "hidden", "moved")
 
 
 def insert_event(
-    db: sqlite_utils.Database, type: str, page: dict, run_id: int | None, detected_at: str, *,
+    db: Database, type: str, page: dict, run_id: int | None, detected_at: str, *,
     snapshot_id: int | None = None, previous_snapshot_id: int | None = None, http_status: int | None = None,
     similarity: float | None = None, silent_edit: bool = False, detail: dict[str, Any] | None = None,
 ) -> int:
@@ -34,7 +33,7 @@ def insert_event(
 
 
 def update_hit_ledger(
-    db: sqlite_utils.Database, page: dict, snapshot_id: int, event_id: int, seen_at: str,
+    db: Database, page: dict, snapshot_id: int, event_id: int, seen_at: str,
     hits: Iterable, new_hits: Iterable, scrubbed_hits: Iterable,
 ) -> None:
     """Per page and term: first/last seen, in how many snapshots, how often now; plus one flag
@@ -54,7 +53,7 @@ def update_hit_ledger(
         )
 
 
-def flag_hits(db: sqlite_utils.Database, page: dict, snapshot_id: int, event_id: int, seen_at: str,
+def flag_hits(db: Database, page: dict, snapshot_id: int, event_id: int, seen_at: str,
               new_hits: Iterable, scrubbed_hits: Iterable) -> None:
     """One flag row per new or scrubbed hit (the only hits a digest shows)."""
     flags = [(event_id, page["id"], snapshot_id, kind, hit.set, hit.term, hit.matched, hit.context, hit.sentence,
@@ -67,7 +66,7 @@ def flag_hits(db: sqlite_utils.Database, page: dict, snapshot_id: int, event_id:
     rank_event(db, event_id)
 
 
-def rank_event(db: sqlite_utils.Database, event_id: int) -> None:
+def rank_event(db: Database, event_id: int) -> None:
     """Place the event in the triage order (`event_triage`, read by the workbench's queue) from
     its type, flags and figures as they are now. The writes here that change those call it once
     at their end, when they wrote something; a trigger ranks each event as it is inserted
@@ -77,7 +76,7 @@ def rank_event(db: sqlite_utils.Database, event_id: int) -> None:
 
 
 def update_hit_ledger_from_history(
-    db: sqlite_utils.Database, page: dict, snapshot_id: int, event_id: int, seen_at: str,
+    db: Database, page: dict, snapshot_id: int, event_id: int, seen_at: str,
     hits: Iterable, new_hits: Iterable, scrubbed_hits: Iterable, latest: bool,
 ) -> None:
     """The ledger learns from a capture placed in the page's past: a term's first and last
@@ -102,7 +101,7 @@ def update_hit_ledger_from_history(
 
 
 def update_figures_from_history(
-    db: sqlite_utils.Database, page: dict, event_id: int, seen_at: str, figures: Sequence, removed: Iterable,
+    db: Database, page: dict, event_id: int, seen_at: str, figures: Sequence, removed: Iterable,
     latest: bool,
 ) -> None:
     """As update_hit_ledger_from_history, for figures: a figure first stated earlier than known
@@ -128,13 +127,13 @@ def update_figures_from_history(
         rank_event(db, event_id)
 
 
-def hits_seen_again(db: sqlite_utils.Database, page: dict, seen_at: str) -> None:
+def hits_seen_again(db: Database, page: dict, seen_at: str) -> None:
     """The page was fetched unchanged: every hit still on it was seen at `seen_at`."""
     db.execute("UPDATE hits SET last_seen = ? WHERE page_id = ? AND present = 1", [seen_at, page["id"]])
 
 
 def update_figures(
-    db: sqlite_utils.Database, page: dict, event_id: int, seen_at: str, figures: Sequence, removed: Iterable,
+    db: Database, page: dict, event_id: int, seen_at: str, figures: Sequence, removed: Iterable,
 ) -> None:
     """One row per figure the page states (`figure_key`: unit and value), whatever terms are near it."""
     db.conn.executemany(
@@ -158,7 +157,7 @@ def figure_key(figure) -> str:
     return f"{unit}|{value}"
 
 
-def update_listing(db: sqlite_utils.Database, source_id: str, urls: list[str], seen_at: str,
+def update_listing(db: Database, source_id: str, urls: list[str], seen_at: str,
                    shown: Collection[str] = ()) -> list[str]:
     """Record which articles a listing links now, in order; return the ones it stopped linking.
 
@@ -192,7 +191,7 @@ def update_listing(db: sqlite_utils.Database, source_id: str, urls: list[str], s
     return delisted
 
 
-def delisted_to_recheck(db: sqlite_utils.Database, source_id: str, since: str) -> list[str]:
+def delisted_to_recheck(db: Database, source_id: str, since: str) -> list[str]:
     """Articles the listing dropped at or after `since` that are not confirmed removed: the
     crawl fetches them directly, to tell a deleted article from one only hidden from its column."""
     return [row[0] for row in db.execute(
@@ -201,7 +200,7 @@ def delisted_to_recheck(db: sqlite_utils.Database, source_id: str, since: str) -
         [source_id, since])]
 
 
-def unconfirmed_delisting(db: sqlite_utils.Database, page: dict) -> dict | None:
+def unconfirmed_delisting(db: Database, page: dict) -> dict | None:
     """When and by which listing the page was dropped, if it was and no `hidden` event said
     since then that it is still online."""
     rows = list(db.query(
@@ -212,7 +211,7 @@ def unconfirmed_delisting(db: sqlite_utils.Database, page: dict) -> dict | None:
     return rows[0] if rows else None
 
 
-def gone_pages_of(db: sqlite_utils.Database, source_id: str, kind: str, since: str, body_sha256: str | None = None,
+def gone_pages_of(db: Database, source_id: str, kind: str, since: str, body_sha256: str | None = None,
                   urls: Collection[str] | None = None) -> list[dict]:
     """The latest version of each page of the source that went since `since`: removed or
     missing, failing, or delisted (or those of `urls`, whatever their state); for a document,
@@ -235,7 +234,7 @@ def gone_pages_of(db: sqlite_utils.Database, source_id: str, kind: str, since: s
         f" WHERE {' AND '.join(clauses)} ORDER BY p.id", params))
 
 
-def new_pages_of_run(db: sqlite_utils.Database, source_id: str, run_id: int | None) -> list[dict]:
+def new_pages_of_run(db: Database, source_id: str, run_id: int | None) -> list[dict]:
     """The `new_page` events a run wrote for a source's articles, with their snapshot's text."""
     return list(db.query(
         "SELECT e.id AS event_id, e.page_id, e.url, e.detected_at, s.id AS snapshot_id,"
@@ -244,7 +243,7 @@ def new_pages_of_run(db: sqlite_utils.Database, source_id: str, run_id: int | No
         [source_id, run_id]))
 
 
-def recast_as_moved(db: sqlite_utils.Database, event_id: int, moved_from_snapshot: int, detail: dict) -> None:
+def recast_as_moved(db: Database, event_id: int, moved_from_snapshot: int, detail: dict) -> None:
     """A `new_page` event turns out to be a page that moved: it becomes a `moved` event against
     the old page's last version, and loses the flags it raised as a new page (the caller flags
     what differs)."""
@@ -254,7 +253,7 @@ def recast_as_moved(db: sqlite_utils.Database, event_id: int, moved_from_snapsho
     rank_event(db, event_id)
 
 
-def figures_not_new(db: sqlite_utils.Database, event_id: int, figures: Iterable) -> None:
+def figures_not_new(db: Database, event_id: int, figures: Iterable) -> None:
     """Figures an event first recorded that the page stated before it moved: not news of it."""
     for figure in figures:
         db.execute("UPDATE figures SET first_event_id = NULL WHERE first_event_id = ? AND figure_key = ?",
@@ -262,7 +261,7 @@ def figures_not_new(db: sqlite_utils.Database, event_id: int, figures: Iterable)
     rank_event(db, event_id)
 
 
-def unknown_events(db: sqlite_utils.Database, event_ids: Sequence[int]) -> list[int]:
+def unknown_events(db: Database, event_ids: Sequence[int]) -> list[int]:
     """The ids among `event_ids` that name no event, in order."""
     known = {event_id for (event_id,) in db.execute(
         "SELECT id FROM events WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(list(event_ids))])}

@@ -7,8 +7,7 @@ that an interrupted run resumes where it stopped and a second run imports nothin
 
 from __future__ import annotations
 
-import sqlite_utils
-
+from storage.connection import Database
 from storage.database import insert_row, utcnow
 from storage.queries import ORIGINAL_TEXT
 
@@ -16,12 +15,12 @@ _SNAPSHOT_COLUMNS = (f"s.id, s.fetched_at, {ORIGINAL_TEXT}, s.text, s.text_sha25
                      " s.ocr_page_hashes, s.origin, s.origin_ref, s.wayback_url")
 
 
-def already_imported(db: sqlite_utils.Database, origin: str, url: str, capture_key: str) -> bool:
+def already_imported(db: Database, origin: str, url: str, capture_key: str) -> bool:
     return db.execute("SELECT 1 FROM history_imports WHERE origin = ? AND url = ? AND capture_key = ?",
                       [origin, url, capture_key]).fetchone() is not None
 
 
-def record_import(db: sqlite_utils.Database, origin: str, url: str, capture_key: str, captured_at: str, outcome: str,
+def record_import(db: Database, origin: str, url: str, capture_key: str, captured_at: str, outcome: str,
                   snapshot_id: int | None = None, note: str | None = None) -> None:
     insert_row(db, "history_imports", {
         "origin": origin, "url": url, "capture_key": capture_key, "captured_at": captured_at, "imported_at": utcnow(),
@@ -29,13 +28,13 @@ def record_import(db: sqlite_utils.Database, origin: str, url: str, capture_key:
     })
 
 
-def imports_of(db: sqlite_utils.Database, url: str) -> list[dict]:
+def imports_of(db: Database, url: str) -> list[dict]:
     """What backfill and import read of `url`, oldest capture first."""
     return list(db.query("SELECT origin, capture_key, captured_at, imported_at, outcome, snapshot_id, note"
                          " FROM history_imports WHERE url = ? ORDER BY captured_at, id", [url]))
 
 
-def neighbours(db: sqlite_utils.Database, page_id: int, at: str) -> tuple[dict | None, dict | None]:
+def neighbours(db: Database, page_id: int, at: str) -> tuple[dict | None, dict | None]:
     """The page's snapshots just before (or at) and just after the time `at`."""
     before = list(db.query(f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots s WHERE s.page_id = ? AND s.fetched_at <= ?"
                            " ORDER BY s.fetched_at DESC, s.id DESC LIMIT 1", [page_id, at]))
@@ -44,14 +43,14 @@ def neighbours(db: sqlite_utils.Database, page_id: int, at: str) -> tuple[dict |
     return (before[0] if before else None), (after[0] if after else None)
 
 
-def removal_reported_after(db: sqlite_utils.Database, page_id: int, since: str, until: str | None) -> bool:
+def removal_reported_after(db: Database, page_id: int, since: str, until: str | None) -> bool:
     """Whether a `removed` event of the page lies between `since` and `until` (None: no end)."""
     row = db.execute("SELECT 1 FROM events WHERE page_id = ? AND type = 'removed' AND detected_at > ?"
                      " AND (? IS NULL OR detected_at < ?)", [page_id, since, until, until]).fetchone()
     return row is not None
 
 
-def drop_history_events_into(db: sqlite_utils.Database, snapshot_id: int) -> None:
+def drop_history_events_into(db: Database, snapshot_id: int) -> None:
     """Forget the history event (`new_page` or `changed`) that led to `snapshot_id`, with its
     flags: an older capture now comes before it, and the event is computed again from that one.
     An event a reviewer tagged or wrote a note on is kept (their work is never dropped): the
@@ -68,7 +67,7 @@ def drop_history_events_into(db: sqlite_utils.Database, snapshot_id: int) -> Non
         db.execute("DELETE FROM events WHERE id = ?", [event_id])
 
 
-def article_urls(db: sqlite_utils.Database, source_id: str) -> list[str]:
+def article_urls(db: Database, source_id: str) -> list[str]:
     """The articles a listing source has linked, as far as docwatch knows, oldest first."""
     return [row[0] for row in db.execute(
         "SELECT url FROM pages WHERE source_id = ? AND kind = 'article' ORDER BY first_seen, id", [source_id])]

@@ -21,8 +21,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psutil
-import sqlite_utils
 
+from storage.connection import Database
 from storage.database import insert_row, open_database, utcnow
 from storage.transactions import transaction
 
@@ -74,7 +74,7 @@ class SourcesBusy(Exception):
         super().__init__("; ".join(lock.describe() for lock in locks) + "; try again later")
 
 
-def current_locks(db: sqlite_utils.Database, source_ids: Iterable[str] | None = None) -> list[Lock]:
+def current_locks(db: Database, source_ids: Iterable[str] | None = None) -> list[Lock]:
     if source_ids is None:
         rows = db.query("SELECT * FROM source_locks ORDER BY source_id")
     else:
@@ -84,7 +84,7 @@ def current_locks(db: sqlite_utils.Database, source_ids: Iterable[str] | None = 
     return [Lock(**row) for row in rows]
 
 
-def _take_over(db: sqlite_utils.Database, lock: Lock, reason: str) -> None:
+def _take_over(db: Database, lock: Lock, reason: str) -> None:
     """Drop a dead holder's lock and close its run, saying why (inside the caller's transaction)."""
     if lock.run_id is not None:
         db.execute(
@@ -95,7 +95,7 @@ def _take_over(db: sqlite_utils.Database, lock: Lock, reason: str) -> None:
     log.warning("lock of source %s recovered from pid %s (%s) on %s: %s", lock.source_id, lock.pid, lock.holder, lock.host, reason)
 
 
-def recover_stale_locks(db: sqlite_utils.Database, source_ids: Iterable[str], reason: str | None = None) -> list[Lock]:
+def recover_stale_locks(db: Database, source_ids: Iterable[str], reason: str | None = None) -> list[Lock]:
     """Take over the locks of these sources whose holder is gone; their runs are marked
     interrupted with `reason` (default: the holder vanished). Live locks are left alone."""
     now = datetime.now(timezone.utc)
@@ -119,7 +119,7 @@ class SourceLock:
 
     @classmethod
     def acquire(
-        cls, db: sqlite_utils.Database, db_path: Path, source_ids: Iterable[str], holder: str,
+        cls, db: Database, db_path: Path, source_ids: Iterable[str], holder: str,
         start_run: Callable[[list[str]], int], skip_busy: bool = False,
     ) -> tuple[SourceLock, int]:
         """Lock all of `source_ids` or none, and start the run that holds them (`start_run` gets
@@ -144,7 +144,7 @@ class SourceLock:
         lock._thread.start()
         return lock, run_id
 
-    def release(self, db: sqlite_utils.Database) -> None:
+    def release(self, db: Database) -> None:
         self._stop.set()
         self._thread.join()
         with transaction(db):
@@ -156,7 +156,7 @@ class SourceLock:
     def _mine_params(self) -> list:
         return [os.getpid(), HOST, *self.source_ids]
 
-    def _update(self, db: sqlite_utils.Database, assignment: str, params: list) -> None:
+    def _update(self, db: Database, assignment: str, params: list) -> None:
         with transaction(db):
             db.execute(f"UPDATE source_locks SET {assignment} WHERE {self._mine()}", params + self._mine_params())
 
@@ -196,7 +196,7 @@ class DaemonRunning(Exception):
         )
 
 
-def running_daemon(db: sqlite_utils.Database) -> DaemonRecord | None:
+def running_daemon(db: Database) -> DaemonRecord | None:
     """The live daemon on this database, if any (a registered one whose process is gone is not)."""
     now = datetime.now(timezone.utc)
     for row in db.query("SELECT * FROM daemons WHERE stopped_at IS NULL ORDER BY id DESC"):
@@ -206,7 +206,7 @@ def running_daemon(db: sqlite_utils.Database) -> DaemonRecord | None:
     return None
 
 
-def register_daemon(db: sqlite_utils.Database, watchlist: str) -> int:
+def register_daemon(db: Database, watchlist: str) -> int:
     """Record this process as the daemon; raises DaemonRunning if another one is alive.
     Records of daemons that died without saying so are closed."""
     now = utcnow()
@@ -220,16 +220,16 @@ def register_daemon(db: sqlite_utils.Database, watchlist: str) -> int:
         )
 
 
-def daemon_heartbeat(db: sqlite_utils.Database, daemon_id: int) -> None:
+def daemon_heartbeat(db: Database, daemon_id: int) -> None:
     with transaction(db):
         db.execute("UPDATE daemons SET heartbeat = ? WHERE id = ?", [utcnow(), daemon_id])
 
 
-def unregister_daemon(db: sqlite_utils.Database, daemon_id: int) -> None:
+def unregister_daemon(db: Database, daemon_id: int) -> None:
     with transaction(db):
         db.execute("UPDATE daemons SET stopped_at = ? WHERE id = ?", [utcnow(), daemon_id])
 
 
-def last_stopped_daemon(db: sqlite_utils.Database) -> DaemonRecord | None:
+def last_stopped_daemon(db: Database) -> DaemonRecord | None:
     rows = list(db.query("SELECT * FROM daemons WHERE stopped_at IS NOT NULL ORDER BY stopped_at DESC LIMIT 1"))
     return DaemonRecord(**rows[0]) if rows else None

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlite_utils
-
 from storage import events
+from storage.connection import Database
 
 
 @dataclass(frozen=True)
@@ -30,14 +29,14 @@ SNAPSHOT_COLUMNS = (
 )
 
 
-def unknown_parts(db: sqlite_utils.Database, selection: Selection) -> list[str]:
+def unknown_parts(db: Database, selection: Selection) -> list[str]:
     """The events and URLs of a selection that the database does not have."""
     missing = [f"event {event_id}" for event_id in events.unknown_events(db, selection.event_ids)]
     return missing + [f"URL {url}" for url in selection.urls
                       if not db.execute("SELECT 1 FROM pages WHERE url = ?", [url]).fetchone()]
 
 
-def selected_snapshots(db: sqlite_utils.Database, selection: Selection) -> list[dict]:
+def selected_snapshots(db: Database, selection: Selection) -> list[dict]:
     """The snapshots of a selection, oldest first: those of the events (the version each
     describes and the one before), of the URLs and sources (within since/until), then those of
     the documents their pages link (attachments)."""
@@ -73,7 +72,7 @@ def selected_snapshots(db: sqlite_utils.Database, selection: Selection) -> list[
     ))
 
 
-def events_of(db: sqlite_utils.Database, selection: Selection, snapshot_ids: list[int]) -> list[int]:
+def events_of(db: Database, selection: Selection, snapshot_ids: list[int]) -> list[int]:
     """The events a package describes: those named, and those of its snapshots."""
     marks = ", ".join("?" * len(snapshot_ids)) or "NULL"
     named = ", ".join("?" * len(selection.event_ids)) or "NULL"

@@ -3,12 +3,11 @@ it links, and one snapshot's stored copy (body, WARC record)."""
 
 from __future__ import annotations
 
-import sqlite_utils
-
+from storage.connection import Database
 from storage.queries import ORIGINAL_TEXT
 
 
-def page(db: sqlite_utils.Database, url: str) -> dict | None:
+def page(db: Database, url: str) -> dict | None:
     rows = list(db.query(
         "SELECT p.id, p.source_id, p.url, p.kind, coalesce(p.title, p.url) AS title, p.published, p.state,"
         " p.first_seen, p.last_fetched, p.last_status, p.latest_snapshot_id, parent.url AS parent_url"
@@ -16,7 +15,7 @@ def page(db: sqlite_utils.Database, url: str) -> dict | None:
     return rows[0] if rows else None
 
 
-def snapshots(db: sqlite_utils.Database, page_id: int) -> list[dict]:
+def snapshots(db: Database, page_id: int) -> list[dict]:
     """The page's snapshots, newest first, each with the events that name it."""
     found = list(db.query(
         "SELECT id, fetched_at, http_status, title, published, encoding, text_sha256, body_sha256, body_size,"
@@ -29,14 +28,14 @@ def snapshots(db: sqlite_utils.Database, page_id: int) -> list[dict]:
     return list(by_id.values())
 
 
-def events(db: sqlite_utils.Database, page_id: int) -> list[dict]:
+def events(db: Database, page_id: int) -> list[dict]:
     """Every event of the page, newest first."""
     return list(db.query(
         "SELECT id, type, detected_at, snapshot_id, reviewed_at FROM events WHERE page_id = ? ORDER BY id DESC",
         [page_id]))
 
 
-def documents(db: sqlite_utils.Database, page_id: int) -> list[dict]:
+def documents(db: Database, page_id: int) -> list[dict]:
     """The attachments the page links (or linked), with their latest snapshot's file type."""
     return list(db.query(
         "SELECT d.url, coalesce(d.title, d.url) AS title, d.state, s.file_type, s.body_size, s.text_origin"
@@ -44,7 +43,7 @@ def documents(db: sqlite_utils.Database, page_id: int) -> list[dict]:
         [page_id]))
 
 
-def snapshot(db: sqlite_utils.Database, snapshot_id: int) -> dict | None:
+def snapshot(db: Database, snapshot_id: int) -> dict | None:
     """One snapshot with its page's URL, its text to read and where its WARC record is."""
     rows = list(db.query(
         f"SELECT s.id, s.page_id, p.url, s.fetched_at, s.title, s.published, s.encoding, s.content_type,"
@@ -53,7 +52,7 @@ def snapshot(db: sqlite_utils.Database, snapshot_id: int) -> dict | None:
     return rows[0] if rows else None
 
 
-def event_versions(db: sqlite_utils.Database, event_id: int) -> dict:
+def event_versions(db: Database, event_id: int) -> dict:
     """The snapshot an event names and the one before it (either may be None)."""
     row = db.execute("SELECT snapshot_id, previous_snapshot_id FROM events WHERE id = ?", [event_id]).fetchone()
     return {"snapshot_id": row[0], "previous_snapshot_id": row[1]} if row else {"snapshot_id": None, "previous_snapshot_id": None}

@@ -7,9 +7,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-import sqlite_utils
-
 from storage import bodies, custody
+from storage.connection import Database
 from storage.database import insert_row, update_row, utcnow
 from storage.transactions import transaction
 
@@ -53,7 +52,7 @@ class PageCapture:
     body_keyframe: bytes | None = None  # bodies.keyframe(body)
 
 
-def sync_sources(db: sqlite_utils.Database, sources: Iterable[Any]) -> None:
+def sync_sources(db: Database, sources: Iterable[Any]) -> None:
     """Mirror the watchlist's sources into the `sources` table (rows are kept when a source
     leaves the watchlist: its pages and snapshots still refer to it)."""
     now = utcnow()
@@ -68,7 +67,7 @@ def sync_sources(db: sqlite_utils.Database, sources: Iterable[Any]) -> None:
             )
 
 
-def start_run(db: sqlite_utils.Database, trigger: str, source_ids: list[str]) -> int:
+def start_run(db: Database, trigger: str, source_ids: list[str]) -> int:
     with transaction(db):
         run_id = insert_row(db, "runs", {
             "started_at": utcnow(), "trigger": trigger, "pid": os.getpid(), "status": "running",
@@ -79,7 +78,7 @@ def start_run(db: sqlite_utils.Database, trigger: str, source_ids: list[str]) ->
         return run_id
 
 
-def finish_run(db: sqlite_utils.Database, run_id: int, status: str, error: str | None = None) -> dict:
+def finish_run(db: Database, run_id: int, status: str, error: str | None = None) -> dict:
     """Close a run, counting its outcomes from the fetches it recorded (the single source of truth),
     and how many of the URLs it set out to fetch (`runs.requests`) left no fetch row."""
     counts = dict(
@@ -104,17 +103,17 @@ def finish_run(db: sqlite_utils.Database, run_id: int, status: str, error: str |
     return run(db, run_id)
 
 
-def run(db: sqlite_utils.Database, run_id: int) -> dict:
+def run(db: Database, run_id: int) -> dict:
     return next(db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
 
 
-def add_run_requests(db: sqlite_utils.Database, run_id: int, count: int) -> None:
+def add_run_requests(db: Database, run_id: int, count: int) -> None:
     """Add `count` URLs a spider set out to fetch to the run's total (both spiders of a run add theirs)."""
     with transaction(db):
         db.execute("UPDATE runs SET requests = coalesce(requests, 0) + ? WHERE id = ?", [count, run_id])
 
 
-def interrupt_dead_runs(db: sqlite_utils.Database) -> int:
+def interrupt_dead_runs(db: Database) -> int:
     """Mark runs left 'running' by a process that no longer exists (killed, crashed) as interrupted."""
     stale = [
         run_id
@@ -137,13 +136,13 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def page_at(db: sqlite_utils.Database, url: str) -> dict | None:
+def page_at(db: Database, url: str) -> dict | None:
     """The page row for `url`, if docwatch has seen it."""
     rows = list(db.query("SELECT * FROM pages WHERE url = ?", [url]))
     return rows[0] if rows else None
 
 
-def page_for(db: sqlite_utils.Database, source_id: str, url: str, kind: str, seen_at: str) -> dict:
+def page_for(db: Database, source_id: str, url: str, kind: str, seen_at: str) -> dict:
     """The page row for `url`, created on first sight."""
     page = page_at(db, url)
     if page is not None:
@@ -152,7 +151,7 @@ def page_for(db: sqlite_utils.Database, source_id: str, url: str, kind: str, see
     return next(db.query("SELECT * FROM pages WHERE id = ?", [page_id]))
 
 
-def latest_snapshot(db: sqlite_utils.Database, page: dict) -> dict | None:
+def latest_snapshot(db: Database, page: dict) -> dict | None:
     if page["latest_snapshot_id"] is None:
         return None
     return next(
@@ -165,7 +164,7 @@ def latest_snapshot(db: sqlite_utils.Database, page: dict) -> dict | None:
     )
 
 
-def last_listing_snapshot_linking(db: sqlite_utils.Database, source_id: str, url: str) -> tuple[int, str] | None:
+def last_listing_snapshot_linking(db: Database, source_id: str, url: str) -> tuple[int, str] | None:
     """The newest snapshot of one of the source's list pages that links `url`: (its id, that list page's URL)."""
     row = db.execute(
         "SELECT s.id, p.url FROM pages p JOIN snapshots s ON s.page_id = p.id, json_each(s.links) link"
@@ -176,7 +175,7 @@ def last_listing_snapshot_linking(db: sqlite_utils.Database, source_id: str, url
     return (row[0], row[1]) if row else None
 
 
-def needs_snapshot(db: sqlite_utils.Database, url: str, text_sha256: str) -> bool:
+def needs_snapshot(db: Database, url: str, text_sha256: str) -> bool:
     """Whether this text would be a new snapshot of `url` (so its WARC record is worth writing)."""
     row = db.execute(
         "SELECT s.text_sha256 FROM pages p JOIN snapshots s ON s.id = p.latest_snapshot_id WHERE p.url = ?", [url]
@@ -185,7 +184,7 @@ def needs_snapshot(db: sqlite_utils.Database, url: str, text_sha256: str) -> boo
 
 
 def insert_snapshot(
-    db: sqlite_utils.Database, page_id: int, run_id: int | None, capture: PageCapture, warc: Any = None
+    db: Database, page_id: int, run_id: int | None, capture: PageCapture, warc: Any = None
 ) -> int:
     """Store a snapshot with what goes with every one, whichever path it came by (a crawl, a
     list page, backfill, import): its custody entries. (The search index catches up when it is
@@ -231,7 +230,7 @@ def insert_snapshot(
 
 
 def insert_fetch(
-    db: sqlite_utils.Database, run_id: int | None, page: dict | None, source_id: str, url: str, kind: str,
+    db: Database, run_id: int | None, page: dict | None, source_id: str, url: str, kind: str,
     fetched_at: str, outcome: str, http_status: int | None = None, elapsed_ms: int | None = None,
     size: int | None = None, error: str | None = None, snapshot_id: int | None = None, final_url: str | None = None,
 ) -> None:
@@ -246,11 +245,11 @@ def insert_fetch(
     )
 
 
-def update_page(db: sqlite_utils.Database, page: dict, **changes: Any) -> None:
+def update_page(db: Database, page: dict, **changes: Any) -> None:
     update_row(db, "pages", page["id"], changes)
 
 
-def page_snapshots(db: sqlite_utils.Database, url: str) -> list[dict]:
+def page_snapshots(db: Database, url: str) -> list[dict]:
     """A page's snapshots, oldest first, without the raw body."""
     return list(
         db.query(
@@ -262,7 +261,7 @@ def page_snapshots(db: sqlite_utils.Database, url: str) -> list[dict]:
     )
 
 
-def snapshot_body(db: sqlite_utils.Database, snapshot_id: int) -> bytes:
+def snapshot_body(db: Database, snapshot_id: int) -> bytes:
     """A snapshot's raw body, byte for byte as fetched."""
     row = db.execute(
         "SELECT body_zlib, body_codec, body_base_id FROM snapshots WHERE id = ?", [snapshot_id]
@@ -272,7 +271,7 @@ def snapshot_body(db: sqlite_utils.Database, snapshot_id: int) -> bytes:
     return bodies.unpack(db, *row)
 
 
-def run_unstored(db: sqlite_utils.Database, run_id: int) -> list[dict]:
+def run_unstored(db: Database, run_id: int) -> list[dict]:
     """The run's fetches that stored nothing (failed, gone, skipped), with the reason in `error`."""
     return list(
         db.query(
@@ -283,7 +282,7 @@ def run_unstored(db: sqlite_utils.Database, run_id: int) -> list[dict]:
     )
 
 
-def list_pages(db: sqlite_utils.Database, source_id: str | None = None) -> list[dict]:
+def list_pages(db: Database, source_id: str | None = None) -> list[dict]:
     where, params = ("WHERE p.source_id = ?", [source_id]) if source_id else ("", [])
     return list(
         db.query(
@@ -295,7 +294,7 @@ def list_pages(db: sqlite_utils.Database, source_id: str | None = None) -> list[
     )
 
 
-def snapshot(db: sqlite_utils.Database, snapshot_id: int) -> dict:
+def snapshot(db: Database, snapshot_id: int) -> dict:
     """What `docwatch show` prints of a snapshot: its page, dates, title and text to read."""
     rows = list(
         db.query(
@@ -313,7 +312,7 @@ def snapshot(db: sqlite_utils.Database, snapshot_id: int) -> dict:
 # Run history, per source (a run may cover several sources: `run_sources` has one row each)
 
 
-def last_run_starts(db: sqlite_utils.Database) -> dict[str, tuple[int, str]]:
+def last_run_starts(db: Database) -> dict[str, tuple[int, str]]:
     """Each source's latest run: (its id, when it started). One index lookup per known source,
     however many runs the database holds."""
     return {
@@ -325,7 +324,7 @@ def last_run_starts(db: sqlite_utils.Database) -> dict[str, tuple[int, str]]:
     }
 
 
-def last_runs(db: sqlite_utils.Database) -> dict[str, dict]:
+def last_runs(db: Database) -> dict[str, dict]:
     """Each source's latest run, with that source's own page counts (from `fetches`) and the
     keyword hits it flagged as new (from `hit_flags`)."""
     result = {}
@@ -351,7 +350,7 @@ def last_runs(db: sqlite_utils.Database) -> dict[str, dict]:
     return result
 
 
-def last_fetch_errors(db: sqlite_utils.Database) -> dict[str, dict]:
+def last_fetch_errors(db: Database) -> dict[str, dict]:
     """Each source's most recent failed fetch: when, which URL, what went wrong."""
     rows = db.query(
         "SELECT f.source_id, f.fetched_at, f.url, f.http_status, f.error FROM sources s"

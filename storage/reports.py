@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-import sqlite_utils
-
+from storage.connection import Database
 from storage.queries import ORIGINAL_TEXT
 
 
@@ -19,16 +18,16 @@ class NotFound(LookupError):
     """What the user asked for is not in the database; the message says what to try instead."""
 
 
-def known_source_ids(db: sqlite_utils.Database) -> list[str]:
+def known_source_ids(db: Database) -> list[str]:
     return [row[0] for row in db.execute("SELECT id FROM sources ORDER BY id")]
 
 
-def sources(db: sqlite_utils.Database) -> list[dict]:
+def sources(db: Database) -> list[dict]:
     """Every source docwatch has watched (id, url, name, tags as a JSON list), by id."""
     return list(db.query("SELECT id, url, name, tags FROM sources ORDER BY id"))
 
 
-def tags_in_use(db: sqlite_utils.Database) -> set[str]:
+def tags_in_use(db: Database) -> set[str]:
     """Every tag some source has."""
     return {tag for (tags_json,) in db.execute("SELECT tags FROM sources") for tag in json.loads(tags_json or "[]")}
 
@@ -60,7 +59,7 @@ def _where(clauses: list[str]) -> str:
 
 
 def events(
-    db: sqlite_utils.Database, since: str | None = None, types: Sequence[str] = (), source_ids: Sequence[str] = (),
+    db: Database, since: str | None = None, types: Sequence[str] = (), source_ids: Sequence[str] = (),
     historical: bool | None = None,
 ) -> list[dict]:
     """Change events with their page's title; ``detail`` (diff or reason) decoded from JSON."""
@@ -86,7 +85,7 @@ def id_order(alias: str, since: str | None) -> str:
 
 
 def hit_flags(
-    db: sqlite_utils.Database,
+    db: Database,
     since: str | None = None,
     source_ids: Sequence[str] = (),
     term: str | None = None,
@@ -113,7 +112,7 @@ def hit_flags(
     )
 
 
-def figures(db: sqlite_utils.Database, since: str | None = None, source_ids: Sequence[str] = (),
+def figures(db: Database, since: str | None = None, source_ids: Sequence[str] = (),
             historical: bool | None = None) -> list[dict]:
     """Figures first seen since ``since``, one per figure a page states, with every term near it
     (``terms``, nearest first). ``new`` is true for a figure that appeared in a later version of
@@ -138,7 +137,7 @@ def figures(db: sqlite_utils.Database, since: str | None = None, source_ids: Seq
 
 
 def snapshots_to_compare(
-    db: sqlite_utils.Database, url: str, from_id: int | None = None, to_id: int | None = None
+    db: Database, url: str, from_id: int | None = None, to_id: int | None = None
 ) -> tuple[dict, dict]:
     """The two snapshots `docwatch diff` compares: by default the page's last two; ``to_id``
     alone compares it with the snapshot before it, ``from_id`` alone with the latest."""
@@ -175,7 +174,7 @@ def snapshots_to_compare(
     return by_id[from_id], by_id[to_id]
 
 
-def _not_this_pages_snapshot(db: sqlite_utils.Database, option: str, snapshot_id: int, url: str) -> str:
+def _not_this_pages_snapshot(db: Database, option: str, snapshot_id: int, url: str) -> str:
     owner = db.execute(
         "SELECT p.url FROM snapshots s JOIN pages p ON p.id = s.page_id WHERE s.id = ?", [snapshot_id]
     ).fetchone()

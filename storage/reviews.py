@@ -10,9 +10,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import sqlite_utils
-
 from storage import custody, reports
+from storage.connection import Database
 from storage.transactions import transaction
 from storage.events import EVENT_TYPES
 
@@ -74,7 +73,7 @@ _QUEUE_ORDER = "ORDER BY t.section, t.score DESC, t.event_id DESC"
 _REVERSE_ORDER = "ORDER BY t.section DESC, t.score, t.event_id"
 
 
-def queue(db: sqlite_utils.Database, chosen: EventFilter, offset: int = 0, limit: int = 50) -> list[dict]:
+def queue(db: Database, chosen: EventFilter, offset: int = 0, limit: int = 50) -> list[dict]:
     """One page of the triage queue: most important first (section, score), then newest. The
     page's ids come first from the queue's index alone (a deep page skips its offset there),
     then their rows."""
@@ -96,19 +95,19 @@ def queue(db: sqlite_utils.Database, chosen: EventFilter, offset: int = 0, limit
     return [rows[event_id] for event_id in ids]
 
 
-def count(db: sqlite_utils.Database, chosen: EventFilter) -> int:
+def count(db: Database, chosen: EventFilter) -> int:
     """How many events the filter shows (every event has its event_triage row: no join needed)."""
     where, params = chosen.where()
     return db.execute(f"SELECT count(*) FROM events e {where}", params).fetchone()[0]
 
 
-def event_ids(db: sqlite_utils.Database, chosen: EventFilter) -> list[int]:
+def event_ids(db: Database, chosen: EventFilter) -> list[int]:
     """Every event the filter shows, in queue order (for exports and bulk review)."""
     where, params = chosen.where()
     return [row[0] for row in db.execute(f"SELECT e.id {_QUEUE_FROM} {where} {_QUEUE_ORDER}", params)]
 
 
-def neighbours(db: sqlite_utils.Database, chosen: EventFilter, event_id: int) -> tuple[int | None, int | None]:
+def neighbours(db: Database, chosen: EventFilter, event_id: int) -> tuple[int | None, int | None]:
     """The events before and after `event_id`'s place in the queue the filter shows (None at an
     end); found by seeking from its place in the index, whether or not it is still in the list."""
     place = db.execute("SELECT section, score FROM event_triage WHERE event_id = ?", [event_id]).fetchone()
@@ -132,7 +131,7 @@ def neighbours(db: sqlite_utils.Database, chosen: EventFilter, event_id: int) ->
     return previous, following
 
 
-def set_reviewed(db: sqlite_utils.Database, event_ids: Sequence[int], reviewed: bool, at: str) -> int:
+def set_reviewed(db: Database, event_ids: Sequence[int], reviewed: bool, at: str) -> int:
     """Mark events reviewed (keeping an earlier mark's time) or not; returns how many changed."""
     changed: list[int] = []
     with transaction(db):
@@ -151,14 +150,14 @@ def set_reviewed(db: sqlite_utils.Database, event_ids: Sequence[int], reviewed: 
     return len(changed)
 
 
-def unreviewed_since(db: sqlite_utils.Database, since: str | None) -> list[int]:
+def unreviewed_since(db: Database, since: str | None) -> list[int]:
     """Every event nobody has reviewed, detected at or after `since` (None: all)."""
     return [event_id for (event_id,) in db.execute(
         "SELECT id FROM events WHERE reviewed_at IS NULL AND (? IS NULL OR detected_at >= ?) ORDER BY id",
         [since, since])]
 
 
-def set_tags_and_note(db: sqlite_utils.Database, event_id: int, tags: Sequence[str], note: str, at: str) -> None:
+def set_tags_and_note(db: Database, event_id: int, tags: Sequence[str], note: str, at: str) -> None:
     """Replace an event's tags and note (an empty note removes it). Raises KeyError for an
     unknown event."""
     with transaction(db):
@@ -177,7 +176,7 @@ def set_tags_and_note(db: sqlite_utils.Database, event_id: int, tags: Sequence[s
                                    "note_sha256": hashlib.sha256(note.encode("utf-8")).hexdigest() if note else None})
 
 
-def review_work(db: sqlite_utils.Database, event_ids: Sequence[int]) -> dict[int, dict]:
+def review_work(db: Database, event_ids: Sequence[int]) -> dict[int, dict]:
     """Tags and note of the given events that have any: {event_id: {"tags": [...], "note": str|None}}."""
     found: dict[int, dict] = {}
     for start in range(0, len(event_ids), 500):
@@ -190,7 +189,7 @@ def review_work(db: sqlite_utils.Database, event_ids: Sequence[int]) -> dict[int
     return found
 
 
-def choices(db: sqlite_utils.Database) -> dict[str, list[str]]:
+def choices(db: Database) -> dict[str, list[str]]:
     """What the queue's filters can choose from: sources, source tags, review tags, event
     types, keyword sets."""
     return {

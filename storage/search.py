@@ -16,8 +16,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-import sqlite_utils
-
+from storage.connection import Database
 from storage.transactions import transaction
 
 TRIGRAM = 3  # the tokenizer's unit: a shorter query is looked for by scanning the index's text
@@ -38,7 +37,7 @@ def register_fold(conn: sqlite3.Connection) -> None:
 INDEX_BATCH = 500  # snapshots indexed per transaction: other writers wait no longer than that takes
 
 
-def index_new_snapshots(db: sqlite_utils.Database) -> int:
+def index_new_snapshots(db: Database) -> int:
     """Add every snapshot stored since the index was last brought up to date; returns how many.
     Each batch is one transaction, so an interrupted catch-up keeps what it did."""
     indexed = 0
@@ -54,13 +53,13 @@ def index_new_snapshots(db: sqlite_utils.Database) -> int:
             return indexed
 
 
-def _last_indexed(db: sqlite_utils.Database) -> int:
+def _last_indexed(db: Database) -> int:
     row = db.execute("SELECT rowid FROM snapshot_search ORDER BY rowid DESC LIMIT 1").fetchone()
     return row[0] if row else 0
 
 
 def matching_pages(
-    db: sqlite_utils.Database, folded_query: str, source_ids: Sequence[str] = (), since: str | None = None,
+    db: Database, folded_query: str, source_ids: Sequence[str] = (), since: str | None = None,
     limit: int = 50, versions_read: int = 5000,
 ) -> tuple[list[dict], bool]:
     """Pages with a snapshot whose title or text contains `folded_query`, those that no longer
@@ -105,7 +104,7 @@ def matching_pages(
     return rows, not rows or rows[0]["versions_found"] <= versions_read
 
 
-def snapshot_texts(db: sqlite_utils.Database, snapshot_ids: Sequence[int]) -> dict[int, dict]:
+def snapshot_texts(db: Database, snapshot_ids: Sequence[int]) -> dict[int, dict]:
     """Snapshots' id, fetched_at, title and text in the page's own characters, by id."""
     if not snapshot_ids:
         return {}

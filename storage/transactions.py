@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-import sqlite_utils
+from storage.connection import Database
 
 
 @contextlib.contextmanager
-def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+def transaction(db: Database) -> Iterator[Database]:
     """All-or-nothing write: BEGIN IMMEDIATE takes the write lock up front (waiting on
     busy_timeout) so a read-then-write never fails half-way on a lock upgrade."""
     if db.conn.in_transaction:

@@ -37,11 +37,24 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     _running[:] = [item]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_cache_home(tmp_path_factory):
+    """A cache folder for what runs before each test's own (module fixtures that run docwatch):
+    the checked watchlist's entries never land in the user's ~/.cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("session-cache-home")))
+        patch.delenv("DOCWATCH_CACHE_DIR", raising=False)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def own_data_home(tmp_path_factory, monkeypatch):
-    """Each test its own default data folder (~/.local/share/docwatch otherwise): tests running
-    side by side (pytest -n) share nothing, and none writes into the user's real data."""
+    """Each test its own default data and cache folders (~/.local/share/docwatch and
+    ~/.cache/docwatch otherwise): tests running side by side (pytest -n) share nothing, and none
+    writes into the user's real data."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache-home")))
+    monkeypatch.delenv("DOCWATCH_CACHE_DIR", raising=False)
 
 
 @pytest.fixture

@@ -46,6 +46,18 @@ def test_a_command_that_reads_the_database_loads_no_crawler_network_packaging_or
     assert loaded_by(command) & HEAVY == set()
 
 
+@pytest.mark.parametrize("command", READING_COMMANDS)
+def test_a_command_loads_no_sqlite_utils_or_yaml(command):
+    """storage.connection stands in for sqlite-utils (≈ 50 ms to import), and PyYAML is loaded
+    only to parse a watchlist not checked before (crawler/config/watchlist_cache.py)."""
+    assert loaded_by(command) & {"sqlite_utils", "dateutil", "pluggy", "yaml"} == set()
+
+
+def test_the_digest_command_loads_templates_and_email_only_when_it_uses_them():
+    """Jinja (≈ 15 ms) for Markdown, HTML and Atom, the email package to send one: a JSON digest needs neither."""
+    assert loaded_by("digest") & {"jinja2", "email", "smtplib"} == set()
+
+
 def test_the_check_sees_what_a_command_loads():
     """The probe is not blind: commands that do use the heavy parts load them when they run."""
     assert NETWORK <= loaded_by("archive")

@@ -33,8 +33,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 
-import sqlite_utils
-
 from crawler.archive.wayback import (
     ALREADY_CAPTURED_ERRORS,
     Credentials,
@@ -47,6 +45,7 @@ from crawler.archive.wayback import (
 from crawler.config.settings import SETTINGS, convert, env_of
 from storage import archive_queue
 from storage.archive_queue import EXISTING_CAPTURE, NEW_CAPTURE, WAYBACK_TIME, ArchiveRequest, Version, WaybackCopy
+from storage.connection import Database
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +122,7 @@ class WorkSummary:
 
 
 def work_queue(
-    db: sqlite_utils.Database,
+    db: Database,
     client: WaybackClient,
     settings: ArchiveSettings,
     stop_after: int | None = None,
@@ -150,7 +149,7 @@ class _Flight:
 
 
 class _Worker:
-    def __init__(self, db: sqlite_utils.Database, client: WaybackClient, settings: ArchiveSettings) -> None:
+    def __init__(self, db: Database, client: WaybackClient, settings: ArchiveSettings) -> None:
         self.db, self.client, self.settings = db, client, settings
         self.worker_id = archive_queue.local_worker_id()
         self.lease_seconds = settings.poll_deadline + settings.poll_interval + LEASE_MARGIN_SECONDS

@@ -9,12 +9,12 @@ import math
 from dataclasses import dataclass, field
 
 import click
-import sqlite_utils
 
 from crawler.config.settings import SETTINGS, Config, SettingError, resolve, watchlist_path
 from crawler.safe_text import printable
 from crawler.config.watchlist import MAX_INTERVAL_SECONDS, Source, Watchlist, WatchlistError, load_watchlist
 from storage import open_database, reports
+from storage.connection import Database
 
 
 class BadInput(click.ClickException):
@@ -72,7 +72,7 @@ class App:
         except SettingError as error:
             raise BadInput(str(error)) from None
 
-    def database(self, source_ids: tuple[str, ...] = ()) -> sqlite_utils.Database:
+    def database(self, source_ids: tuple[str, ...] = ()) -> Database:
         """The evidence store, refusing a database that does not exist yet or an unknown source."""
         path = self.config.db_path
         db = open_database(path, create=False)

@@ -7,6 +7,7 @@ text in the output is hostile: control characters and bidi overrides never reach
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 
 import click
@@ -66,6 +67,22 @@ def _echo_json(rows: object) -> None:
     click.echo(printable_json(rows))
 
 
+ECHO_BATCH_LINES = 1000
+
+
+def _echo_lines(lines: Iterable[str]) -> None:
+    """Print each of `lines` on its own line, a thousand at a time: click.echo costs ≈ 6 µs a
+    call (30 ms of `hits` for its 5,000 lines), and the bytes are the same."""
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) == ECHO_BATCH_LINES:
+            click.echo("\n".join(batch))
+            batch.clear()
+    if batch:
+        click.echo("\n".join(batch))
+
+
 @click.command()
 @since_option
 @sources_option
@@ -87,24 +104,28 @@ def hits(app: App, since: str | None, source_ids: tuple[str, ...], term: str | N
         return
     colour = sys.stdout.isatty()
     if occurrences:
-        for row in rows:
-            click.echo(
-                f"{row['kind'].upper():<8} {local_time(row['detected_at'])}  {row['set_name']}: {printable(row['term'], MAX_FIELD_CHARS)}"
-                f"  [{row['source_id']}] {printable(row['title'] or '', MAX_FIELD_CHARS)}\n  {printable(row['url'], MAX_FIELD_CHARS)}\n"
-                f"  …{_highlighted(row, colour)}…"
-            )
-        click.echo(f"{len(rows)} flagged occurrence(s).")
+        _echo_lines((
+            *(f"{row['kind'].upper():<8} {local_time(row['detected_at'])}  {row['set_name']}: {printable(row['term'], MAX_FIELD_CHARS)}"
+              f"  [{row['source_id']}] {printable(row['title'] or '', MAX_FIELD_CHARS)}\n  {printable(row['url'], MAX_FIELD_CHARS)}\n"
+              f"  …{_highlighted(row, colour)}…" for row in rows),
+            f"{len(rows)} flagged occurrence(s).",
+        ))
         return
     groups = group_hit_flags(rows)
+    _echo_lines(_grouped_hit_lines(groups, colour))
+    click.echo(f"{len(groups)} hit(s) by page and term, {len(rows)} flagged occurrence(s); --occurrences lists each.")
+
+
+def _grouped_hit_lines(groups: list[HitGroup], colour: bool) -> Iterator[str]:
+    """Each page's line, then one per term flagged on it."""
     page = None
     for group in groups:
         first = group.first
         if first["url"] != page:
             page = first["url"]
-            click.echo(f"[{first['source_id']}] {printable(first['title'] or '', MAX_FIELD_CHARS)}\n  {printable(page, MAX_FIELD_CHARS)}")
-        click.echo(f"  {first['kind'].upper():<8} {local_time(first['detected_at'])}  {_hit_name(group)}"
-                   f"  …{_highlighted(first, colour, GROUPED_CONTEXT_CHARS)}…")
-    click.echo(f"{len(groups)} hit(s) by page and term, {len(rows)} flagged occurrence(s); --occurrences lists each.")
+            yield f"[{first['source_id']}] {printable(first['title'] or '', MAX_FIELD_CHARS)}\n  {printable(page, MAX_FIELD_CHARS)}"
+        yield (f"  {first['kind'].upper():<8} {local_time(first['detected_at'])}  {_hit_name(group)}"
+               f"  …{_highlighted(first, colour, GROUPED_CONTEXT_CHARS)}…")
 
 
 def _hit_name(group: HitGroup) -> str:
@@ -148,16 +169,17 @@ def figures(app: App, since: str | None, source_ids: tuple[str, ...], historical
     if as_json:
         _echo_json(rows)
         return
-    for row in rows:
-        marks = " ".join(mark for mark, on in (("NEW", row["new"]), ("GONE", not row["present"]), ("OCR", row["read_by_ocr"]),
-                                               ("HISTORY", row["historical"])) if on)
-        rate = f", {row['rate']:g}% of target" if row["rate"] is not None else ""
-        click.echo(
-            f"{marks:<8} {local_time(row['first_seen'])}  {row['value']:,.10g} {row['unit']}{rate}  ({printable(', '.join(row['terms']), MAX_FIELD_CHARS)}:"
-            f" {printable(row['text'], MAX_FIELD_CHARS)})  [{row['source_id']}] {printable(row['title'] or '', MAX_FIELD_CHARS)}\n"
-            f"  {printable(row['url'], MAX_FIELD_CHARS)}\n  {printable(row['sentence'], MAX_FIELD_CHARS)}"
-        )
+    _echo_lines(map(_figure_line, rows))
     click.echo(f"{len(rows)} figure(s).")
+
+
+def _figure_line(row: dict) -> str:
+    marks = " ".join(mark for mark, on in (("NEW", row["new"]), ("GONE", not row["present"]), ("OCR", row["read_by_ocr"]),
+                                           ("HISTORY", row["historical"])) if on)
+    rate = f", {row['rate']:g}% of target" if row["rate"] is not None else ""
+    return (f"{marks:<8} {local_time(row['first_seen'])}  {row['value']:,.10g} {row['unit']}{rate}  ({printable(', '.join(row['terms']), MAX_FIELD_CHARS)}:"
+            f" {printable(row['text'], MAX_FIELD_CHARS)})  [{row['source_id']}] {printable(row['title'] or '', MAX_FIELD_CHARS)}\n"
+            f"  {printable(row['url'], MAX_FIELD_CHARS)}\n  {printable(row['sentence'], MAX_FIELD_CHARS)}")
 
 
 @click.command()
@@ -175,16 +197,21 @@ def events(app: App, since: str | None, types: tuple[str, ...], source_ids: tupl
     if as_json:
         _echo_json(rows)
         return
+    _echo_lines(_event_lines(rows))
+    click.echo(f"{len(rows)} event(s).")
+
+
+def _event_lines(rows: list[dict]) -> Iterator[str]:
+    """Each event's line, its summary and, for a change, the command that shows it."""
     for row in rows:
         history = "  (history: " + printable(row["detail"].get("capture") or "", MAX_FIELD_CHARS) + ")" if row["detail"].get("historical") else ""
-        click.echo(f"#{row['id']:<6} {local_time(row['detected_at'])}  {row['type']:<11} [{row['source_id']}] {printable(row['url'], MAX_FIELD_CHARS)}{history}")
+        yield f"#{row['id']:<6} {local_time(row['detected_at'])}  {row['type']:<11} [{row['source_id']}] {printable(row['url'], MAX_FIELD_CHARS)}{history}"
         summary = _event_summary(row)
         if summary:
-            click.echo(f"        {summary}")
+            yield f"        {summary}"
         if row["type"] == "changed":
             to = f" --to {row['snapshot_id']}" if row["detail"].get("historical") else ""
-            click.echo(f"        docwatch diff {printable(row['url'], MAX_FIELD_CHARS)}{to}")
-    click.echo(f"{len(rows)} event(s).")
+            yield f"        docwatch diff {printable(row['url'], MAX_FIELD_CHARS)}{to}"
 
 
 def _event_summary(event: dict) -> str:

@@ -42,6 +42,7 @@ class Setting:
 SETTINGS = {setting.name: setting for setting in (
     Setting("watchlist", "DOCWATCH_WATCHLIST", DEFAULT_WATCHLIST),
     Setting("data_dir", "DOCWATCH_DATA_DIR", None, in_watchlist=True),
+    Setting("cache_dir", "DOCWATCH_CACHE_DIR", None),
     Setting("db", "DOCWATCH_DB", None),
     Setting("profile", "DOCWATCH_ENV", "production"),
     Setting("user_agent", "DOCWATCH_USER_AGENT", None, in_watchlist=True),
@@ -105,6 +106,14 @@ def convert(raw: str, setting: Setting, origin: str) -> object:
 def default_data_dir(environ: Mapping[str, str]) -> Path:
     base = environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(base) / "docwatch"
+
+
+def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where docwatch keeps what it can make again (the checked watchlist): from the environment
+    only, since the watchlist cannot name the folder its own cache is read from."""
+    if explicit := environ.get(env_of("cache_dir")):
+        return Path(explicit).expanduser()
+    return Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "docwatch"
 
 
 @dataclass(frozen=True)

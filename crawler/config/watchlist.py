@@ -8,23 +8,31 @@ tables (field name -> check, default) instead of a cascade of ifs.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import difflib
+import functools
+import hashlib
+import importlib.util
+import os
 import re
+import sys
 from collections.abc import Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import yaml
 
 from crawler.compare.keywords import KeywordSet
 from crawler.config.settings import MAX_COUNT_SETTING, SETTINGS
-from crawler.config.digest_settings import DigestSettings, DigestSettingsError, parse_digest_section
+from crawler.config import watchlist_cache
+from crawler.config.digest_settings import DigestSettings, DigestSettingsError, EmailSettings, parse_digest_section
 from crawler.config.durations import duration_seconds, format_duration
 from crawler.config.schedule import cron_trigger
-from crawler.extract.ocr import DEFAULT_OCR_LANGUAGES, OCR_LANGUAGES
+from crawler.extract.ocr_languages import DEFAULT_OCR_LANGUAGES, OCR_LANGUAGES
+
+if TYPE_CHECKING:
+    import yaml
 
 SOURCE_TYPES = ("page", "listing")
 ADHOC_SOURCE_ID = "adhoc"
@@ -200,13 +208,9 @@ class _LocatedList(list):
     item_lines: list[int]
 
 
-class _NestedTooDeep(yaml.composer.ComposerError):
-    hint = "a watchlist needs only a few levels: sources, a source, its lists"
-
-
 class _Located:
     """Keeps line numbers and notes repeated keys (YAML silently keeps the last), whichever
-    parser below produces the events."""
+    parser (see _yaml_loaders) produces the events."""
 
     repeated_keys: list[tuple[str, int, int]]
     depth: int
@@ -217,7 +221,7 @@ class _Located:
         self.depth += 1
         try:
             if self.depth > MAX_YAML_NESTING:
-                raise _NestedTooDeep(
+                raise _yaml_loaders().nested_too_deep(
                     None, None, f"values nested more than {MAX_YAML_NESTING} levels deep", self.peek_event().start_mark
                 )
             return super().compose_node(parent, index)
@@ -248,42 +252,54 @@ class _Located:
         return sequence
 
 
-class _LineLoader(_Located, yaml.SafeLoader):
-    """PyYAML's own Python parser: its messages name each syntax problem as the manual shows them."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.repeated_keys = []
-        self.depth = 0
+@dataclass(frozen=True)
+class _YamlLoaders:
+    line: type  # PyYAML's own Python parser: its messages name each syntax problem as the manual shows them
+    fast: type | None  # libyaml's, when PyYAML was built with it
+    nested_too_deep: type  # the error for values nested deeper than MAX_YAML_NESTING
 
 
-try:
-    from yaml.cyaml import CParser
-except ImportError:  # PyYAML built without libyaml: _LineLoader reads every watchlist
-    CParser = None
+@functools.cache
+def _yaml_loaders() -> _YamlLoaders:
+    """PyYAML and the loaders made of it, on first use: a command whose watchlist comes from its
+    cache entry parses no YAML, and importing PyYAML cost 10-20 ms of its start-up."""
+    import yaml
 
-if CParser is not None:
-    class _FastLineLoader(_Located, yaml.composer.Composer, CParser, yaml.constructor.SafeConstructor,
-                          yaml.resolver.Resolver):
-        """libyaml's scanner and parser, composed and constructed as above: several times faster
-        (PyYAML's Python parser took over 100 ms for a watchlist of 500 sources, and every
-        command reads the watchlist). A document it refuses is read again by _LineLoader, for
-        that loader's messages."""
+    class NestedTooDeep(yaml.composer.ComposerError):
+        hint = "a watchlist needs only a few levels: sources, a source, its lists"
 
+    class LineLoader(_Located, yaml.SafeLoader):
         def __init__(self, stream: str) -> None:
-            CParser.__init__(self, stream)
-            yaml.composer.Composer.__init__(self)
-            yaml.constructor.SafeConstructor.__init__(self)
-            yaml.resolver.Resolver.__init__(self)
+            super().__init__(stream)
             self.repeated_keys = []
             self.depth = 0
-else:
-    _FastLineLoader = None
 
-for _loader in (_LineLoader, _FastLineLoader):
-    if _loader is not None:
-        _loader.add_constructor("tag:yaml.org,2002:map", _loader.construct_located_mapping)
-        _loader.add_constructor("tag:yaml.org,2002:seq", _loader.construct_located_sequence)
+    try:
+        from yaml.cyaml import CParser
+    except ImportError:  # PyYAML built without libyaml: LineLoader reads every watchlist
+        CParser = None
+    FastLineLoader = None
+    if CParser is not None:
+        class FastLineLoader(_Located, yaml.composer.Composer, CParser, yaml.constructor.SafeConstructor,
+                             yaml.resolver.Resolver):
+            """libyaml's scanner and parser, composed and constructed as above: several times faster
+            (PyYAML's Python parser took over 100 ms for a watchlist of 500 sources). A document
+            it refuses is read again by LineLoader, for that loader's messages."""
+
+            def __init__(self, stream: str) -> None:
+                CParser.__init__(self, stream)
+                yaml.composer.Composer.__init__(self)
+                yaml.constructor.SafeConstructor.__init__(self)
+                yaml.resolver.Resolver.__init__(self)
+                self.repeated_keys = []
+                self.depth = 0
+
+    for loader in (LineLoader, FastLineLoader):
+        if loader is not None:
+            loader.add_constructor("tag:yaml.org,2002:map", loader.construct_located_mapping)
+            loader.add_constructor("tag:yaml.org,2002:seq", loader.construct_located_sequence)
+    return _YamlLoaders(LineLoader, FastLineLoader, NestedTooDeep)
+
 
 _YAML_HINT = (
     "check the indentation (spaces, not tabs) and put quotes around values that contain ': ' "
@@ -309,11 +325,14 @@ def _read_yaml(text: str, path: str) -> tuple[Any, list[Problem]]:
 
 def _read_fast(text: str) -> tuple[Any, list[tuple[str, int, int]] | None]:
     """The document and its repeated keys by libyaml, or (None, None) when it is missing or
-    refuses the text: then _LineLoader reads it again and says what is wrong."""
-    if _FastLineLoader is None:
+    refuses the text: then the line loader reads it again and says what is wrong."""
+    import yaml
+
+    fast_loader = _yaml_loaders().fast
+    if fast_loader is None:
         return None, None
     try:
-        loader = _FastLineLoader(text)
+        loader = fast_loader(text)
     except UnicodeError:  # text libyaml cannot take as UTF-8 (a lone surrogate)
         return None, None
     try:
@@ -325,8 +344,11 @@ def _read_fast(text: str) -> tuple[Any, list[tuple[str, int, int]] | None]:
 
 
 def _read_named_problems(text: str, path: str) -> tuple[Any, list[tuple[str, int, int]]]:
+    import yaml
+
+    loaders = _yaml_loaders()
     try:
-        loader = _LineLoader(text)  # its reader refuses control characters at once
+        loader = loaders.line(text)  # its reader refuses control characters at once
     except yaml.reader.ReaderError as error:
         line = text.count("\n", 0, error.position) + 1
         message = f"character #x{error.character:04x} is not allowed in YAML"
@@ -338,7 +360,7 @@ def _read_named_problems(text: str, path: str) -> tuple[Any, list[tuple[str, int
         message = f"YAML syntax error: {error.problem or error.context}"
         if error.context and error.context_mark and mark and error.context_mark.line != mark.line:
             message += f" ({error.context} on line {error.context_mark.line + 1})"
-        hint = error.hint if isinstance(error, _NestedTooDeep) else _YAML_HINT
+        hint = error.hint if isinstance(error, loaders.nested_too_deep) else _YAML_HINT
         raise WatchlistError(path, [Problem(None, mark.line + 1 if mark else None, "", message, hint)])
     except yaml.YAMLError as error:
         raise WatchlistError(path, [Problem(None, None, "", f"YAML error: {error}", _YAML_HINT)])
@@ -961,15 +983,102 @@ def parse_watchlist(text: str, path: str = "<string>") -> Watchlist:
 
 
 def load_watchlist(path: str | Path) -> Watchlist:
-    """Read and validate a watchlist file; raises WatchlistError (also for missing or unreadable files)."""
+    """Read and validate a watchlist file; raises WatchlistError (also for missing or unreadable
+    files). A file checked before, byte for byte, by this code is read from its cache entry
+    (crawler.config.watchlist_cache)."""
     try:
-        text = Path(path).read_bytes().decode("utf-8-sig")
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise WatchlistError(path, [Problem(None, None, "", "file not found",
                                             "create it, e.g. by copying the shipped watchlist.yaml")]) from None
+    except OSError as error:
+        raise WatchlistError(path, [Problem(None, None, "", f"cannot read the file: {error.strerror}", "")]) from None
+    key = _cache_key(data)
+    if key is not None and (cached := watchlist_cache.read_entry(path, key)) is not None:
+        try:
+            return _from_json(cached, str(path))
+        except (KeyError, TypeError, ValueError, AttributeError):  # an entry this code cannot use: check the file
+            pass
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise WatchlistError(path, [Problem(None, None, "", f"not UTF-8 text: {error}",
                                             "save the file as UTF-8")]) from None
-    except OSError as error:
-        raise WatchlistError(path, [Problem(None, None, "", f"cannot read the file: {error.strerror}", "")]) from None
-    return parse_watchlist(text, str(path))
+    watchlist = parse_watchlist(text, str(path))
+    if key is not None:
+        watchlist_cache.write_entry(path, key, _to_json(watchlist))
+    return watchlist
+
+
+# What checking a watchlist depends on besides its bytes: the code of the checks (these modules),
+# Python (regexes, codecs, URLs), the installed packages (PyYAML, the cron and CSS parsers: their
+# versions are in the names of the entries of the folder PyYAML is installed in) and the home
+# folder (`~` in a digest's output_dir).
+_CHECKING_MODULES = (__name__, "crawler.config.settings", "crawler.config.digest_settings",
+                     "crawler.config.durations", "crawler.config.schedule", "crawler.compare.keywords",
+                     "crawler.extract.ocr_languages", "crawler.config.watchlist_cache")
+_checks_fingerprint: bytes | None = None
+_SOURCE_FIELD_NAMES = tuple(field.name for field in dataclasses.fields(Source))
+
+
+def _cache_key(data: bytes) -> str | None:
+    """The cache key of a watchlist's bytes (see _CHECKING_MODULES); None when the code's own
+    files cannot be read, and then nothing is cached."""
+    global _checks_fingerprint
+    if _checks_fingerprint is None:
+        fingerprint = hashlib.sha256(f"{sys.version}\0{os.path.expanduser('~')}\0".encode())
+        try:
+            for name in _CHECKING_MODULES:
+                fingerprint.update(Path(sys.modules[name].__file__).read_bytes())
+            packages = Path(importlib.util.find_spec("yaml").origin).resolve().parent.parent
+            fingerprint.update("\0".join(sorted(os.listdir(packages))).encode())
+        except (OSError, KeyError, TypeError, AttributeError):
+            return None
+        _checks_fingerprint = fingerprint.digest()
+    return hashlib.sha256(_checks_fingerprint + data).hexdigest()
+
+
+def _to_json(watchlist: Watchlist) -> dict:
+    """The checked watchlist as JSON values (tuples become lists, paths text; a source is a row
+    of its fields' values, in the order `source_fields` names), see _from_json."""
+    digest = dataclasses.asdict(watchlist.digest) if watchlist.digest else None
+    if digest and digest["output_dir"] is not None:
+        digest["output_dir"] = str(digest["output_dir"])
+    names = _SOURCE_FIELD_NAMES
+    return {
+        "source_fields": list(names),
+        "sources": [[getattr(source, name) for name in names] for source in watchlist.sources],
+        "keyword_sets": [dataclasses.asdict(keyword_set) for keyword_set in watchlist.keyword_sets.values()],
+        "settings": dataclasses.asdict(watchlist.settings),
+        "digest": digest,
+    }
+
+
+def _from_json(document: dict, path: str) -> Watchlist:
+    """The Watchlist _to_json was given; raises KeyError, TypeError or ValueError for anything else."""
+
+    def fields(values: dict) -> dict:
+        return {name: _tuples(value) for name, value in values.items()}
+
+    if tuple(document["source_fields"]) != _SOURCE_FIELD_NAMES:
+        raise ValueError("the entry's sources have other fields")
+    digest = document["digest"]
+    if digest is not None:
+        digest = DigestSettings(**{
+            **fields(digest),
+            "output_dir": Path(digest["output_dir"]) if digest["output_dir"] is not None else None,
+            "email": EmailSettings(**fields(digest["email"])) if digest["email"] is not None else None,
+        })
+    keyword_sets = [KeywordSet(**fields(values)) for values in document["keyword_sets"]]
+    return Watchlist(
+        path=path,
+        sources=tuple(Source(*[tuple(value) if type(value) is list else value for value in row])
+                      for row in document["sources"]),
+        keyword_sets={keyword_set.name: keyword_set for keyword_set in keyword_sets},
+        settings=Settings(**fields(document["settings"])),
+        digest=digest,
+    )
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(item) for item in value) if isinstance(value, list) else value

@@ -25,8 +25,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-OCR_LANGUAGES = ("chi_sim", "chi_tra", "uig", "bod", "eng")  # what a source's `ocr_languages` may name
-DEFAULT_OCR_LANGUAGES = ("chi_sim",)  # measured: adding eng costs time and Chinese accuracy (bench/)
+from crawler.extract.ocr_languages import DEFAULT_OCR_LANGUAGES
+
 IMAGE_TYPES = ("jpeg", "png", "gif", "tiff")
 RESOLUTION_DPI = 150  # a scanned PDF page is rendered at this resolution for OCR
 MIN_PAGE_CHARS = 10  # a PDF page with fewer characters of text (after spaces) is taken for a scan

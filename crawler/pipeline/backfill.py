@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-import sqlite_utils
 from tqdm import tqdm
 
 from crawler.archive.wayback import Capture as IndexEntry
@@ -29,6 +28,7 @@ from crawler.extract.capture import capture_listing
 from crawler.fetch.items import FetchedPage
 from crawler.pipeline.ingest import ALREADY, WAYBACK, Capture, ingest
 from storage import history, transaction, utcnow
+from storage.connection import Database
 from storage.queries import SKIPPED
 
 MAX_ATTEMPTS = 5  # per request, before the URL is left for the next run
@@ -70,7 +70,7 @@ class Pacer:
 class Backfill:
     """One backfill run's client, pace and patience."""
 
-    db: sqlite_utils.Database
+    db: Database
     client: WaybackClient
     delay: float
     backoff: float

@@ -15,8 +15,6 @@ import dataclasses
 from datetime import datetime, timedelta
 from urllib.parse import urljoin
 
-import sqlite_utils
-
 from crawler.compare.keywords import KeywordMatcher, KeywordSet
 from crawler.compare.versions import Version, compare_versions
 from crawler.config.watchlist import Source
@@ -25,6 +23,7 @@ from crawler.fetch.items import FetchedPage
 from crawler.fetch.verdict import Verdict, classify_response, is_error_page, redirected_home, removal_kind
 from crawler.pipeline.store import change_detail
 from storage import events, history, queries, transaction, utcnow
+from storage.connection import Database
 from storage.queries import CHANGED, GONE, NEW, SKIPPED, UNCHANGED, PageCapture
 
 CRAWL, WAYBACK, WARC_IMPORT = "crawl", "wayback", "warc-import"  # snapshots.origin
@@ -49,7 +48,7 @@ class Capture:
     location: str | None = None
 
 
-def ingest(db: sqlite_utils.Database, source: Source, keyword_sets: tuple[KeywordSet, ...], capture: Capture,
+def ingest(db: Database, source: Source, keyword_sets: tuple[KeywordSet, ...], capture: Capture,
            run_id: int | None = None) -> str:
     """Store one capture as history; returns what it was: NEW, CHANGED, UNCHANGED (the version
     of the snapshot before it), GONE, SKIPPED (says nothing about the page: 403, 451, 5xx, a
@@ -86,7 +85,7 @@ def _verdict(capture: Capture) -> tuple[Verdict, str]:
     return verdict, f"{said} {reason}" if reason.startswith("HTTP") else reason
 
 
-def store_history(db: sqlite_utils.Database, run_id: int | None, capture: PageCapture, matcher: KeywordMatcher,
+def store_history(db: Database, run_id: int | None, capture: PageCapture, matcher: KeywordMatcher,
                   capture_key: str) -> str:
     """A version of the page as a capture showed it at `capture.fetched_at`, placed between the
     snapshots before and after it in time, in one transaction."""
@@ -125,7 +124,7 @@ def store_history(db: sqlite_utils.Database, run_id: int | None, capture: PageCa
         return outcome
 
 
-def _compare_with_next(db: sqlite_utils.Database, run_id: int | None, page: dict, capture: PageCapture,
+def _compare_with_next(db: Database, run_id: int | None, page: dict, capture: PageCapture,
                        snapshot_id: int, after: dict, matcher: KeywordMatcher) -> None:
     """The snapshot after the new one now follows it: the change between them is a history
     event, replacing the history event computed for it before (against an older neighbour, or
@@ -145,7 +144,7 @@ def _compare_with_next(db: sqlite_utils.Database, run_id: int | None, page: dict
     events.update_figures_from_history(db, page, event_id, after["fetched_at"], report.new_figures, [], latest=False)
 
 
-def store_history_gone(db: sqlite_utils.Database, run_id: int | None, source_id: str, kind: str, capture: Capture,
+def store_history_gone(db: Database, run_id: int | None, source_id: str, kind: str, capture: Capture,
                        reason: str) -> str:
     """A capture that shows the page gone (404, 410, a redirect home, a "not found" page): a
     history `removed` event when a version of the page was known before it and no removal was

@@ -11,14 +11,13 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 
-import sqlite_utils
-
 from crawler.compare.keywords import KeywordMatcher
 from crawler.archive.warc import WarcRecordRef
 from crawler.compare.scans import same_reading
 from crawler.fetch.verdict import removal_kind
 from crawler.compare.versions import MOVED_WITHIN_DAYS, ChangeReport, Version, compare_versions, moved_from
 from storage import archive_queue, attachments, events, queries, transaction, utcnow
+from storage.connection import Database
 from storage.queries import CHANGED, FAILED, GONE, NEW, UNCHANGED, PageCapture
 
 
@@ -36,7 +35,7 @@ class Attachment:
 
 
 def store_capture(
-    db: sqlite_utils.Database, run_id: int | None, capture: PageCapture, matcher: KeywordMatcher,
+    db: Database, run_id: int | None, capture: PageCapture, matcher: KeywordMatcher,
     warc: WarcRecordRef | None = None, attachment: Attachment | None = None,
 ) -> str:
     """A page or a document answered with content. Returns NEW, CHANGED or UNCHANGED.
@@ -109,7 +108,7 @@ def store_capture(
         return outcome
 
 
-def _moved_from(db: sqlite_utils.Database, page: dict, capture: PageCapture, document: bool) -> tuple[dict, float] | None:
+def _moved_from(db: Database, page: dict, capture: PageCapture, document: bool) -> tuple[dict, float] | None:
     """The page of the same source, gone lately, that this new page is a copy of (a document:
     the same bytes), with how alike they are; None for a page that is new indeed."""
     since = utcnow(datetime.fromisoformat(capture.fetched_at) - timedelta(days=MOVED_WITHIN_DAYS))
@@ -126,7 +125,7 @@ def moved_detail(old: dict, similarity: float) -> dict:
     return {"moved_from": old["url"], "moved_from_snapshot": old["id"], "moved_similarity": round(similarity, 4)}
 
 
-def _report_if_hidden(db: sqlite_utils.Database, run_id: int | None, page: dict, fetched_at: str,
+def _report_if_hidden(db: Database, run_id: int | None, page: dict, fetched_at: str,
                       snapshot_id: int | None, http_status: int) -> None:
     """An article its listing dropped that still answers with content is `hidden` (delisted,
     still online: not removed), said once per delisting; it is fetched on, in case it goes."""
@@ -157,7 +156,7 @@ def _rescan_reads_the_same(previous: dict | None, capture: PageCapture, attachme
                         capture.original_text, attachment.ocr_page_hashes, matcher)
 
 
-def _record_unlinked_documents(db: sqlite_utils.Database, run_id: int | None, page: dict,
+def _record_unlinked_documents(db: Database, run_id: int | None, page: dict,
                                links: list[dict[str, str]], seen_at: str) -> None:
     """A `delisted` event for each document this page linked last time and links no more
     (while no other page took it over): it is not fetched again, and the researcher should know."""
@@ -170,7 +169,7 @@ def _record_unlinked_documents(db: sqlite_utils.Database, run_id: int | None, pa
 
 
 def store_same_body(
-    db: sqlite_utils.Database, run_id: int | None, url: str, fetched_at: str, body: bytes, fingerprint: str,
+    db: Database, run_id: int | None, url: str, fetched_at: str, body: bytes, fingerprint: str,
     http_status: int, elapsed_ms: int | None, final_url: str,
 ) -> list[dict[str, str]] | None:
     """The fast path of an unchanged re-crawl: the same bytes as last time, read with the same
@@ -189,7 +188,7 @@ def store_same_body(
     return json.loads(page["attachments"])
 
 
-def _record_unchanged(db: sqlite_utils.Database, run_id: int | None, page: dict, fetched_at: str, live: dict,
+def _record_unchanged(db: Database, run_id: int | None, page: dict, fetched_at: str, live: dict,
                       **fetch) -> None:
     queries.insert_fetch(db, run_id, page, page["source_id"], page["url"], page["kind"], fetched_at, UNCHANGED, **fetch)
     _report_if_hidden(db, run_id, page, fetched_at, page["latest_snapshot_id"], fetch["http_status"])
@@ -198,7 +197,7 @@ def _record_unchanged(db: sqlite_utils.Database, run_id: int | None, page: dict,
 
 
 def store_gone(
-    db: sqlite_utils.Database, run_id: int | None, source_id: str, url: str, kind: str, fetched_at: str,
+    db: Database, run_id: int | None, source_id: str, url: str, kind: str, fetched_at: str,
     reason: str, http_status: int | None, confirmations: int, final_url: str | None = None,
 ) -> str:
     """404/410, a redirect home, or an error page. The page becomes `removed` (one event) only
@@ -226,7 +225,7 @@ def store_gone(
 
 
 def store_failure(
-    db: sqlite_utils.Database, run_id: int | None, source_id: str, url: str, kind: str, fetched_at: str,
+    db: Database, run_id: int | None, source_id: str, url: str, kind: str, fetched_at: str,
     error: str, http_status: int | None = None, size: int | None = None, final_url: str | None = None,
 ) -> str:
     """No usable answer. Never a change: the last snapshot stands, a removal count is not
@@ -247,7 +246,7 @@ def store_failure(
 
 
 def store_fetch_only(
-    db: sqlite_utils.Database, run_id: int | None, source_id: str, url: str, kind: str, fetched_at: str,
+    db: Database, run_id: int | None, source_id: str, url: str, kind: str, fetched_at: str,
     outcome: str, reason: str, http_status: int | None = None, size: int | None = None,
 ) -> str:
     """A fetch that says nothing about the page: a request docwatch chose not to send (SKIPPED:
@@ -259,7 +258,7 @@ def store_fetch_only(
         return outcome
 
 
-def _recast_moved_articles(db: sqlite_utils.Database, run_id: int | None, source_id: str, delisted: list[str],
+def _recast_moved_articles(db: Database, run_id: int | None, source_id: str, delisted: list[str],
                            matcher: KeywordMatcher) -> None:
     """The articles this crawl found new, compared with those the listing dropped in it: a copy
     (or near copy) of a dropped one is that article, moved; only what differs is flagged."""
@@ -289,7 +288,7 @@ class ListingRead:
     failed: bool = False  # a list page could not be read: nothing can be said about what it dropped
 
 
-def store_listing_page(db: sqlite_utils.Database, run_id: int | None, listing: PageCapture,
+def store_listing_page(db: Database, run_id: int | None, listing: PageCapture,
                        warc: WarcRecordRef | None = None) -> int:
     """One list page: a new snapshot (with its WARC record, `warc`, written just before, and
     an archive request) when its links changed or on its first crawl, else only a fetch row.
@@ -315,7 +314,7 @@ def store_listing_page(db: sqlite_utils.Database, run_id: int | None, listing: P
         return snapshot_id
 
 
-def store_listing(db: sqlite_utils.Database, run_id: int | None, source_id: str, read: ListingRead,
+def store_listing(db: Database, run_id: int | None, source_id: str, read: ListingRead,
                   seen_at: str, matcher: KeywordMatcher) -> list[str]:
     """After every page of a listing was read: record its articles, flag the ones it dropped,
     each naming the listing snapshot that last showed it and the same list page's snapshot now;

@@ -11,15 +11,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-import sqlite_utils
-
 from crawler.config.settings import Config
 from crawler.files import write_whole
-from crawler.report.mail import send_digest
 from crawler.report.model import Digest, build_digest
 from crawler.report.render import render
 from crawler.config.digest_settings import DigestSettings, EmailSettings, email_settings
 from storage import digests, open_database, utcnow
+from storage.connection import Database
 
 LAST = "last"
 STDOUT = "stdout"
@@ -38,7 +36,7 @@ def email_destination(settings: EmailSettings) -> str:
 
 
 def make_digest(
-    db: sqlite_utils.Database, since: str | None, destination: str,
+    db: Database, since: str | None, destination: str,
     source_ids: tuple[str, ...] = (), tags: tuple[str, ...] = (), unreviewed: bool = False,
 ) -> Digest:
     """The digest for ``destination``; ``since`` is an ISO UTC time, None (everything) or LAST."""
@@ -52,7 +50,7 @@ def make_digest(
     return build_digest(db, previous_at, generated_at, source_ids, tags, unreviewed, after_event_id=previous_through)
 
 
-def record(db: sqlite_utils.Database, digest: Digest, digest_format: str, destination: str) -> None:
+def record(db: Database, digest: Digest, digest_format: str, destination: str) -> None:
     """Call once the digest has reached its destination."""
     digests.record_digest(db, digest.generated_at, digest.since, digest_format, destination, len(digest.events),
                           digest.through_event_id)
@@ -81,6 +79,8 @@ def send_scheduled_digest(config: Config, settings: DigestSettings) -> str:
             record(db, digest, settings.format, destination)
             done.append(f"wrote {path} ({digest.headline})")
         if settings.email is not None:
+            from crawler.report.mail import send_digest  # the email package: only to send one
+
             smtp = email_settings(settings.email)
             destination = email_destination(smtp)
             digest = make_digest(db, LAST, destination, unreviewed=settings.unreviewed)

@@ -18,14 +18,14 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from itertools import groupby
 from urllib.parse import urlsplit
-
-import sqlite_utils
 
 from crawler.compare.diff import CharOp, SentenceChange
 from crawler.safe_text import printable, printable_line
 from storage import archive_queue, digests, reports, reviews
+from storage.connection import Database
 
 SECTIONS = {
     "removed": "Removed or unlinked pages",
@@ -215,7 +215,7 @@ class DigestEvent:
     note: str | None = None  # a reviewer's note
     history_capture: str | None = None  # history: the capture it was found in (a Wayback URL, a WARC record)
 
-    @property
+    @cached_property  # read several times per event by the ordering and the renderers
     def score(self) -> int:
         """How much this event needs reading, for the order within a section: scrubbed terms,
         figures no longer stated and a silent edit first, then new figures, then new terms,
@@ -309,7 +309,7 @@ def export_command(*, event_id: int | None = None, url: str | None = None) -> st
 
 
 def build_digest(
-    db: sqlite_utils.Database,
+    db: Database,
     since: str | None,
     generated_at: str,
     source_ids: Sequence[str] = (),
@@ -332,9 +332,10 @@ def build_digest(
     flags = digests.hit_flags_by_event(db, event_ids)
     figures = digests.figures_by_event(db, event_ids)
     work = reviews.review_work(db, event_ids)
+    requests = archive_queue.latest_request_states(db, [row["url"] for row in rows])
     events = [
         _event(db, row, sites.get(row["source_id"], row["source_id"]), flags.get(row["id"], []), figures.get(row["id"], []),
-               work.get(row["id"], {}))
+               work.get(row["id"], {}), requests.get(row["url"]))
         for row in rows
     ]
     return Digest(generated_at=generated_at, since=since, events=reading_order(events), through_event_id=through_event_id)
@@ -357,7 +358,7 @@ def reading_order(events: Sequence[DigestEvent]) -> tuple[DigestEvent, ...]:
     return tuple(sorted(events, key=place))
 
 
-def _sites(db: sqlite_utils.Database, source_ids: Sequence[str], tags: Sequence[str]) -> dict[str, str]:
+def _sites(db: Database, source_ids: Sequence[str], tags: Sequence[str]) -> dict[str, str]:
     """The chosen sources' ids (all when neither ids nor tags are given) and display names:
     their watchlist name, else the URL's host."""
     chosen = {}
@@ -370,8 +371,8 @@ def _sites(db: sqlite_utils.Database, source_ids: Sequence[str], tags: Sequence[
     return chosen
 
 
-def _event(db: sqlite_utils.Database, row: dict, site: str, flags: list[dict], figures: list[dict],
-           work: dict) -> DigestEvent:
+def _event(db: Database, row: dict, site: str, flags: list[dict], figures: list[dict],
+           work: dict, request: str | None) -> DigestEvent:
     detail = json.loads(row["detail"] or "{}")
     new_hits = _hits(flags, "new")
     scrubbed_hits = _hits(flags, "scrubbed")
@@ -401,7 +402,7 @@ def _event(db: sqlite_utils.Database, row: dict, site: str, flags: list[dict], f
         figures=new_figures,
         removed_figures=removed_figures,
         diff=_diff(detail.get("diff") or {}),
-        archive=_archive(db, row),
+        archive=_archive(db, row, request),
         reviewed=bool(row["reviewed_at"]),
         silent_edit=bool(row["silent_edit"]),
         document=_document(row),
@@ -420,7 +421,7 @@ def _document(row: dict) -> Document | None:
                     row["ocr_confidence"], row["ocr_skipped_pages"] or 0)
 
 
-def _listing(db: sqlite_utils.Database, detail: dict) -> ListingEvidence | None:
+def _listing(db: Database, detail: dict) -> ListingEvidence | None:
     """The listing snapshots a `delisted` event names, with their evidence."""
     before_id, after_id = detail.get("listing_snapshot_before"), detail.get("listing_snapshot_after")
     if before_id is None:
@@ -533,21 +534,21 @@ def delisted_summary(detail: dict, source_id: str) -> str:
     return f"no longer linked from listing {detail['listing_url']}: snapshot #{before} listed it, {now}"
 
 
-def _archive(db: sqlite_utils.Database, row: dict) -> Archive:
+def _archive(db: Database, row: dict, request: str | None) -> Archive:
     """The event's own snapshot evidence. For a page that is gone or failing, the last capture
     of the page stands in when it was taken after its last version was fetched. A capture
-    taken before the version was fetched shows an earlier version, and is named as such."""
+    taken before the version was fetched shows an earlier version, and is named as such.
+    `request`: the state of the URL's latest archive request (None: none was made)."""
     wayback_url, stamp, earlier = row["wayback_url"], row["wayback_timestamp"], None
     if wayback_url is None and row["origin"] == "wayback":  # backfilled: the capture it came from is its copy
         wayback_url, stamp = row["origin_ref"], archive_queue.wayback_time(row["fetched_at"])
     if wayback_url is None and row["type"] in ("removed", "delisted", "fetch_error"):
-        last = archive_queue.last_capture_for_page(db, row["url"])
-        if last is not None and last.wayback_url and (
-                row["fetched_at"] is None or last.wayback_timestamp >= archive_queue.wayback_time(row["fetched_at"])):
-            wayback_url, stamp = last.wayback_url, last.wayback_timestamp
+        last = archive_queue.last_wayback_capture(db, row["url"])
+        if last is not None and last[0] and (
+                row["fetched_at"] is None or last[1] >= archive_queue.wayback_time(row["fetched_at"])):
+            wayback_url, stamp = last
     if wayback_url is None and row["fetched_at"] is not None:
         earlier = archive_queue.earlier_capture(db, row["url"], row["fetched_at"])
-    request = archive_queue.latest_request_state(db, row["url"])
     request_state = "not_archived" if request in (None, "done") else request
     if wayback_url:
         status = "archived"

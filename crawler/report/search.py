@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import sqlite_utils
-
 from crawler.compare.normalise import fold_for_matching
 from crawler.compare.sentences import sentence_spans
 from crawler.safe_text import printable_line
 from storage import search as search_index
+from storage.connection import Database
 
 MAX_QUERY_CHARS = 200
 MAX_RESULTS = 50  # pages
@@ -77,7 +76,7 @@ class Found:
         return {"complete": self.complete, "versions_read": VERSIONS_READ, "pages": [page.as_json() for page in self.pages]}
 
 
-def search(db: sqlite_utils.Database, query: str, source_ids: Sequence[str] = (), since: str | None = None,
+def search(db: Database, query: str, source_ids: Sequence[str] = (), since: str | None = None,
            limit: int = MAX_RESULTS) -> Found:
     """Pages whose title or text contained `query` in any snapshot (fetched since `since`);
     `db` must be writable (the index takes in new snapshots first: storage/search.py)."""

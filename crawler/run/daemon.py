@@ -33,7 +33,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import psutil
-import sqlite_utils
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -47,6 +46,7 @@ from crawler.config.watchlist import (
     DEFAULT_INTERVAL_SECONDS, Problem, Source, Watchlist, WatchlistError, parse_watchlist,
 )
 from storage import locks, open_database, queries, search
+from storage.connection import Database
 
 log = logging.getLogger("docwatch.daemon")
 
@@ -144,7 +144,7 @@ def last_started(db_path: Path) -> dict[str, datetime]:
 
 
 @contextlib.contextmanager
-def _database(path: Path) -> Iterator[sqlite_utils.Database]:
+def _database(path: Path) -> Iterator[Database]:
     """A connection for one piece of work: SQLite connections belong to the thread that opened them."""
     db = open_database(path)
     try:

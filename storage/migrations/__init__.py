@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 import sqlite3
 
-import sqlite_utils
+from storage.connection import Database
 
 
 def _load() -> list[tuple[int, str, str]]:
@@ -43,7 +43,7 @@ def statements(sql: str) -> list[str]:
     return found
 
 
-def migrate(db: sqlite_utils.Database) -> None:
+def migrate(db: Database) -> None:
     """Apply every migration the database has not seen, each in its own transaction."""
     db.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
