@@ -14,7 +14,7 @@ import yaml
 from crawler.config.settings import resolve
 from crawler.config.watchlist import load_watchlist
 from crawler.config.digest_settings import DigestSettingsError, parse_digest_section
-from crawler.report.deliver import send_scheduled_digest, write_demo_digest
+from crawler.report.deliver import new_digest_path, send_scheduled_digest, write_demo_digest
 from storage import archive_queue, open_database
 from tests.conftest import run_docwatch
 from tests.test_changes_e2e import DELETED_PAGE, FIGURE_PAGE, crawl
@@ -102,6 +102,19 @@ def test_scheduled_digest_is_written_and_emailed_then_continues_where_it_left_of
     assert len(list((tmp_path / "digests").glob("docwatch-digest-*.html"))) == 2
     second_message = email.message_from_bytes(smtp_server.received[1].original_content, policy=email.policy.default)
     assert second_message["Subject"] == "docwatch digest: no changes"
+
+
+def test_digests_of_one_second_are_written_beside_each_other_never_over(tmp_path):
+    """The daemon's digests are named by the second: a faster second one once replaced the first."""
+    names = []
+    for moment, text in (("2026-12-01T20:30:36.120+00:00", "first"), ("2026-12-01T20:30:36.870+00:00", "second"),
+                         ("2026-12-01T20:30:36.990+00:00", "third")):
+        path = new_digest_path(tmp_path, moment, "html")
+        path.write_text(text, "utf-8")
+        names.append(path.name)
+    assert names == ["docwatch-digest-20261201T203036Z.html", "docwatch-digest-20261201T203036Z-2.html",
+                     "docwatch-digest-20261201T203036Z-3.html"]
+    assert [(tmp_path / name).read_text("utf-8") for name in names] == ["first", "second", "third"]
 
 
 def test_demo_digest_is_one_html_file_of_everything_found(tmp_path, crawled):

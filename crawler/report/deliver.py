@@ -61,6 +61,18 @@ def write_file(path: Path, text: str) -> None:
     write_whole(path, text.encode("utf-8"))
 
 
+def new_digest_path(folder: Path, generated_at: str, digest_format: str) -> Path:
+    """docwatch-digest-YYYYMMDDThhmmssZ.<format>, with -2, -3, … when digests of the same second
+    are already there: a digest file is never written over by the next one."""
+    stamp = datetime.fromisoformat(generated_at).astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    path = folder / f"docwatch-digest-{stamp}.{digest_format}"
+    copy = 1
+    while path.exists():
+        copy += 1
+        path = folder / f"docwatch-digest-{stamp}-{copy}.{digest_format}"
+    return path
+
+
 def send_scheduled_digest(config: Config, settings: DigestSettings) -> str:
     """The daemon's digest: since the previous scheduled one, written to a new file in
     ``settings.output_dir`` and/or emailed. Returns what was done, for the daemon's log.
@@ -73,8 +85,7 @@ def send_scheduled_digest(config: Config, settings: DigestSettings) -> str:
             settings.output_dir.mkdir(parents=True, exist_ok=True)
             destination = folder_destination(settings.output_dir)
             digest = make_digest(db, LAST, destination, unreviewed=settings.unreviewed)
-            stamp = datetime.fromisoformat(digest.generated_at).astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-            path = settings.output_dir / f"docwatch-digest-{stamp}.{settings.format}"
+            path = new_digest_path(settings.output_dir, digest.generated_at, settings.format)
             write_file(path, render(digest, settings.format, path.resolve().as_uri()))
             record(db, digest, settings.format, destination)
             done.append(f"wrote {path} ({digest.headline})")
