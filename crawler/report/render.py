@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -172,29 +173,53 @@ def render_atom(digest: Digest, feed_url: str | None = None) -> str:
     """One Atom entry per event, in reading order; the entry content is the event's HTML card.
     ``feed_url`` is where the feed itself is found (its `rel="self"` link). Each entry's
     `updated` is when the event was detected, with the event id as microseconds: events of one
-    crawl share a second, and feed readers tell entries apart by it."""
-    from feedgen.feed import FeedGenerator  # lxml: only for Atom
+    crawl share a second, and feed readers tell entries apart by it.
 
+    Written as text, element by element as feedgen wrote it: feedgen built an lxml tree of the
+    whole feed first (≈ 70 ms for a day of 1,600 events, a quarter of the command). Characters
+    XML cannot carry (most control characters) are left out rather than failing the digest."""
     card = _environment(autoescape=True).get_template("_event.html.j2").module.event_card
-    feed = FeedGenerator()
-    feed.id(FEED_ID)
+    lines = [
+        "<?xml version='1.0' encoding='UTF-8'?>",
+        '<feed xmlns="http://www.w3.org/2005/Atom">',
+        f"  <id>{_xml(FEED_ID)}</id>",
+        "  <title>docwatch digest</title>",
+        f"  <updated>{_xml(datetime.fromisoformat(digest.generated_at).isoformat())}</updated>",
+        "  <author>",
+        "    <name>docwatch</name>",
+        "  </author>",
+    ]
     if feed_url:
-        feed.link(href=feed_url, rel="self")
-    feed.title("docwatch digest")
-    feed.subtitle(digest.headline)
-    feed.author({"name": "docwatch"})
-    feed.updated(datetime.fromisoformat(digest.generated_at))
+        lines.append(f'  <link href="{_xml(feed_url, attribute=True)}" rel="self"/>')
+    lines.append(f"  <subtitle>{_xml(digest.headline)}</subtitle>")
     for event in digest.events:
-        entry = feed.add_entry(order="append")
-        entry.id(f"tag:docwatch,2026:event/{event.event_id}")
-        entry.title(f"[{event.type}] {event.title}")
+        updated = datetime.fromisoformat(event.detected_at).replace(microsecond=event.event_id % 1_000_000)
+        lines += [
+            "  <entry>",
+            f"    <id>tag:docwatch,2026:event/{event.event_id}</id>",
+            f"    <title>{_xml(f'[{event.type}] {event.title}')}</title>",
+            f"    <updated>{updated.isoformat()}</updated>",
+            f'    <content type="html">{_xml(str(card(event)))}</content>',
+        ]
         if event.linkable:
-            entry.link(href=event.url)
-        entry.updated(datetime.fromisoformat(event.detected_at).replace(microsecond=event.event_id % 1_000_000))
-        entry.category(term=event.section)
-        entry.summary(event.citation)
-        entry.content(str(card(event)), type="html")
-    return feed.atom_str(pretty=True).decode("utf-8")
+            lines.append(f'    <link href="{_xml(event.url, attribute=True)}"/>')
+        lines += [
+            f"    <summary>{_xml(event.citation)}</summary>",
+            f'    <category term="{_xml(event.section, attribute=True)}"/>',
+            "  </entry>",
+        ]
+    lines.append("</feed>")
+    return "\n".join(lines) + "\n"
+
+
+_NOT_IN_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml(text: str, attribute: bool = False) -> str:
+    """Text for an XML element, or for a double-quoted attribute (str.replace: a translate
+    table with multi-character replacements is ten times slower on Chinese text)."""
+    text = _NOT_IN_XML.sub("", text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace('"', "&quot;") if attribute else text
 
 
 RENDERERS = {"md": render_markdown, "html": render_html, "json": render_json, "atom": render_atom}
