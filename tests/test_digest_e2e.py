@@ -216,6 +216,12 @@ def test_atom_feed_of_the_same_events_parses(scenario):
     assert [entry.title for entry in feed.entries] == [f"[{e['type']}] {e['title']}" for e in events]
     figure_entry = next(entry for entry in feed.entries if entry.link.endswith(FIGURE_PAGE))
     assert "<del>402</del><ins>502</ins>" in figure_entry.content[0].value
+    assert '<dl class="archive">' in figure_entry.content[0].value  # a card, with its evidence
+    # a fetch error's entry is its one line, as in the HTML digest; the citation is the summary
+    failing = next(entry for entry in feed.entries if entry.link.endswith(FAILING_PAGE))
+    failing_event = next(event for event in events if event["url"].endswith(FAILING_PAGE))
+    assert failing.content[0].value.startswith('<li class="line">') and "503" in failing.content[0].value
+    assert failing.summary == failing_event["citation"]
     assert all(entry.updated_parsed for entry in feed.entries)
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from crawler.json_text import indented_json
-from crawler.report.model import Archive, Digest, DigestEvent, ListingCopy, ListingEvidence, local_time
+from crawler.report.model import COLLAPSED_SECTIONS, Archive, Digest, DigestEvent, ListingCopy, ListingEvidence, local_time
 
 if TYPE_CHECKING:
     import jinja2
@@ -170,15 +170,18 @@ def render_json(digest: Digest) -> str:
 
 
 def render_atom(digest: Digest, feed_url: str | None = None) -> str:
-    """One Atom entry per event, in reading order; the entry content is the event's HTML card.
-    ``feed_url`` is where the feed itself is found (its `rel="self"` link). Each entry's
+    """One Atom entry per event, in reading order; the entry content is the event's HTML as the
+    HTML digest shows it: its card, or its one line in a section of events without hits or
+    figures (fetch errors, new pages: three of four entries in a day of a big watchlist, whose
+    cards were half the feed's time). ``feed_url`` is where the feed itself is found (its
+    `rel="self"` link). Each entry's
     `updated` is when the event was detected, with the event id as microseconds: events of one
     crawl share a second, and feed readers tell entries apart by it.
 
     Written as text, element by element as feedgen wrote it: feedgen built an lxml tree of the
     whole feed first (≈ 70 ms for a day of 1,600 events, a quarter of the command). Characters
     XML cannot carry (most control characters) are left out rather than failing the digest."""
-    card = _environment(autoescape=True).get_template("_event.html.j2").module.event_card
+    macros = _environment(autoescape=True).get_template("_event.html.j2").module
     lines = [
         "<?xml version='1.0' encoding='UTF-8'?>",
         '<feed xmlns="http://www.w3.org/2005/Atom">',
@@ -193,13 +196,14 @@ def render_atom(digest: Digest, feed_url: str | None = None) -> str:
         lines.append(f'  <link href="{_xml(feed_url, attribute=True)}" rel="self"/>')
     lines.append(f"  <subtitle>{_xml(digest.headline)}</subtitle>")
     for event in digest.events:
+        shown = macros.event_line if event.section in COLLAPSED_SECTIONS else macros.event_card
         updated = datetime.fromisoformat(event.detected_at).replace(microsecond=event.event_id % 1_000_000)
         lines += [
             "  <entry>",
             f"    <id>tag:docwatch,2026:event/{event.event_id}</id>",
             f"    <title>{_xml(f'[{event.type}] {event.title}')}</title>",
             f"    <updated>{updated.isoformat()}</updated>",
-            f'    <content type="html">{_xml(str(card(event)))}</content>',
+            f'    <content type="html">{_xml(str(shown(event)))}</content>',
         ]
         if event.linkable:
             lines.append(f'    <link href="{_xml(event.url, attribute=True)}"/>')
