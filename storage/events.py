@@ -220,11 +220,12 @@ def gone_pages_of(db: Database, source_id: str, kind: str, since: str, body_sha2
     if urls is not None:
         clauses.append(f"p.url IN ({', '.join('?' * len(urls))})")
         params += list(urls)
-    else:
-        clauses.append("(p.state IN ('removed', 'missing') OR p.error_count > 0 OR EXISTS (SELECT 1 FROM events e"
-                       " WHERE e.page_id = p.id AND e.type = 'delisted' AND e.detected_at >= ?))"
+    else:  # each kind of gone by an index (pages_gone, events_type_detected), not every page of the source
+        clauses.append("p.id IN (SELECT id FROM pages WHERE source_id = ? AND kind = ?"
+                       " AND (state IN ('removed', 'missing') OR error_count > 0) AND coalesce(last_fetched, first_seen) >= ?"
+                       " UNION SELECT page_id FROM events WHERE type = 'delisted' AND detected_at >= ?)"
                        " AND coalesce(p.last_fetched, p.first_seen) >= ?")
-        params += [since, since]
+        params += [source_id, kind, since, since, since]
     if body_sha256 is not None:
         clauses.append("s.body_sha256 = ?")
         params.append(body_sha256)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from crawler.report.model import build_digest
-from storage import archive_queue, open_database, queries, reports
+from storage import archive_queue, events, open_database, queries, reports
 from storage.database import since_bound, utcnow
 from tests.conftest import database_before
 
@@ -100,3 +100,21 @@ def test_a_pages_earlier_capture_is_one_index_lookup_in_a_database_the_previous_
     # the URLs in a list (a digest asks for all of its events' at once), each URL one index lookup
     assert "SEARCH archive_requests USING COVERING INDEX archive_requests_latest (url=?)" in latest_plan, latest_plan
     assert not any(detail.startswith("SCAN archive_requests") for detail in latest_plan), latest_plan
+
+
+def test_a_new_page_finds_the_pages_gone_lately_without_reading_every_page_of_its_source(statements):
+    """Each new page asks whether it is a page of its source that went lately (removed, failing,
+    delisted) and moved. Read through the source's every page, that question made a cold crawl of
+    one source of thousands of articles grow with the square of its size (bench/stages.py)."""
+    db, ran = statements
+    since = since_bound(datetime.now(timezone.utc) - timedelta(days=30))
+    events.gone_pages_of(db, "htx", "article", since)
+    events.gone_pages_of(db, "htx", "document", since, body_sha256="0" * 64)
+    db.conn.set_trace_callback(None)
+
+    plans = [[detail for *_, detail in db.conn.execute(f"EXPLAIN QUERY PLAN {statement}")] for statement in ran]
+    assert len(plans) == 2
+    for plan in plans:
+        assert "SEARCH pages USING INDEX pages_gone (source_id=? AND kind=? AND <expr>>?)" in plan, plan
+        assert "SEARCH events USING INDEX events_type_detected (type=? AND detected_at>?)" in plan, plan
+        assert not any(detail.startswith("SCAN") for detail in plan), plan
