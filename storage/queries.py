@@ -165,12 +165,15 @@ def latest_snapshot(db: Database, page: dict) -> dict | None:
 
 
 def last_listing_snapshot_linking(db: Database, source_id: str, url: str) -> tuple[int, str] | None:
-    """The newest snapshot of one of the source's list pages that links `url`: (its id, that list page's URL)."""
+    """The newest snapshot of one of the source's list pages that links `url`: (its id, that list page's URL).
+    Each list page's snapshots are read newest first, up to the newest that links it (snapshots_page):
+    reading every snapshot's links made each delisting cost more with every day of the listing's history."""
     row = db.execute(
-        "SELECT s.id, p.url FROM pages p JOIN snapshots s ON s.page_id = p.id, json_each(s.links) link"
-        " WHERE p.source_id = ? AND p.kind = 'listing' AND json_extract(link.value, '$.url') = ?"
-        " ORDER BY s.id DESC LIMIT 1",
-        [source_id, url],
+        "SELECT s.id, p.url FROM pages p JOIN snapshots s ON s.id = (SELECT n.id FROM snapshots n WHERE n.page_id = p.id"
+        " AND EXISTS (SELECT 1 FROM json_each(n.links) link WHERE json_extract(link.value, '$.url') = ?)"
+        " ORDER BY n.id DESC LIMIT 1)"
+        " WHERE p.source_id = ? AND p.kind = 'listing' ORDER BY s.id DESC LIMIT 1",
+        [url, source_id],
     ).fetchone()
     return (row[0], row[1]) if row else None
 

@@ -4,6 +4,7 @@ two years (bench/bigdb.py) a full scan turned each into seconds or minutes. SQLi
 queries the same on an empty database as on a big one (docwatch never runs ANALYZE), so the
 plan of each statement the functions run is checked here."""
 
+import json
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -118,3 +119,57 @@ def test_a_new_page_finds_the_pages_gone_lately_without_reading_every_page_of_it
         assert "SEARCH pages USING INDEX pages_gone (source_id=? AND kind=? AND <expr>>?)" in plan, plan
         assert "SEARCH events USING INDEX events_type_detected (type=? AND detected_at>?)" in plan, plan
         assert not any(detail.startswith("SCAN") for detail in plan), plan
+
+
+def _listing_with_history(path, snapshots: int, articles: int):
+    """A source whose list page was stored `snapshots` times (the article of URL shown in the newest
+    two), with `articles` article pages."""
+    db = open_database(path)
+    listing = "http://www.htx.gov.cn/htx/c114304/index.shtml"
+    with db.conn:
+        db.conn.execute("INSERT INTO sources (id, url, type, added_at, updated_at) VALUES ('htx', ?, 'listing', 'x', 'x')",
+                        [listing])
+        db.conn.execute("INSERT INTO pages (id, source_id, url, kind, first_seen) VALUES (1, 'htx', ?, 'listing', 'x')",
+                        [listing])
+        db.conn.executemany("INSERT INTO pages (source_id, url, kind, first_seen) VALUES ('htx', ?, 'article', 'x')",
+                            [[f"http://www.htx.gov.cn/htx/c114304/{n}.shtml"] for n in range(articles)])
+        for n in range(snapshots):
+            links = [{"url": f"http://www.htx.gov.cn/htx/c114304/old{n}-{k}.shtml"} for k in range(20)]
+            if n >= snapshots - 2:
+                links.append({"url": URL})
+            db.conn.execute("INSERT INTO snapshots (page_id, fetched_at, http_status, final_url, encoding, title, text,"
+                            " text_sha256, body_sha256, body_size, body_zlib, links)"
+                            " VALUES (1, ?, 200, ?, 'utf-8', '', '', ?, ?, 0, x'', ?)",
+                            [f"2026-01-01T00:00:{n:02d}", listing, str(n), str(n), json.dumps(links)])
+    return db
+
+
+def _steps(db, work) -> tuple[object, int]:
+    """What `work(db)` returns, and how many SQLite virtual-machine steps (in hundreds) it took."""
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    db.conn.set_progress_handler(count, 100)
+    try:
+        return work(db), steps
+    finally:
+        db.conn.set_progress_handler(None, 0)
+
+
+def test_which_list_page_showed_a_delisted_article_last_does_not_cost_more_as_the_listing_ages(tmp_path):
+    """Each article a listing drops is told with the list page's snapshot that showed it last. Read
+    through every snapshot's links, that cost grew with each day of the listing's history (and
+    with each article of the source): here it is counted in SQLite's own steps, not timed."""
+    def lookup(db):
+        return queries.last_listing_snapshot_linking(db, "htx", URL)
+
+    young, young_steps = _steps(_listing_with_history(tmp_path / "young.db", snapshots=10, articles=10), lookup)
+    old, old_steps = _steps(_listing_with_history(tmp_path / "old.db", snapshots=400, articles=2000), lookup)
+
+    assert young == (10, "http://www.htx.gov.cn/htx/c114304/index.shtml")
+    assert old == (400, "http://www.htx.gov.cn/htx/c114304/index.shtml")
+    assert old_steps <= young_steps + 2, (young_steps, old_steps)
