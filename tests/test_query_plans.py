@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from crawler.report.model import build_digest
-from storage import archive_queue, events, open_database, queries, reports
+from storage import archive_queue, bodies, events, open_database, queries, reports
 from storage.database import since_bound, utcnow
 from tests.conftest import database_before
 
@@ -172,4 +172,37 @@ def test_which_list_page_showed_a_delisted_article_last_does_not_cost_more_as_th
 
     assert young == (10, "http://www.htx.gov.cn/htx/c114304/index.shtml")
     assert old == (400, "http://www.htx.gov.cn/htx/c114304/index.shtml")
+    assert old_steps <= young_steps + 2, (young_steps, old_steps)
+
+
+def _page_with_versions(path, deltas: int):
+    """A page stored once whole (a keyframe) and then `deltas` times as a delta against it."""
+    db = open_database(path)
+    keyframe = bodies.keyframe(BODY)
+    with db.conn:
+        db.conn.execute("INSERT INTO sources (id, url, type, added_at, updated_at) VALUES ('htx', ?, 'page', 'x', 'x')", [URL])
+        db.conn.execute("INSERT INTO pages (id, source_id, url, kind, first_seen) VALUES (1, 'htx', ?, 'page', 'x')", [URL])
+        db.conn.executemany("INSERT INTO snapshots (page_id, fetched_at, http_status, final_url, encoding, title, text,"
+                            " text_sha256, body_sha256, body_size, body_zlib, body_codec, body_base_id)"
+                            " VALUES (1, ?, 200, ?, 'utf-8', '', ?, ?, ?, 0, ?, ?, ?)",
+                            [[f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}", URL, "text " * 500, str(n), str(n),
+                              keyframe if n == 0 else b"delta", "zstd" if n == 0 else "zstd-delta", None if n == 0 else 1]
+                             for n in range(deltas + 1)])
+    return db
+
+
+BODY = "".join(f"<p>Notice {n}: {n * 7919 % 1000} households</p>" for n in range(400)).encode()
+
+
+def test_a_new_version_finds_its_keyframe_at_the_same_cost_however_many_versions_the_page_has(tmp_path):
+    """Each new version of a page is compressed against the page's latest keyframe. A page that
+    changes a little each time keeps one keyframe for hundreds of versions; found by reading the
+    page's snapshots back from the newest, each version cost more than the one before it."""
+    def store(db):
+        return bodies.pack(db, 1, BODY)["body_base_id"]
+
+    young, young_steps = _steps(_page_with_versions(tmp_path / "young.db", deltas=5), store)
+    old, old_steps = _steps(_page_with_versions(tmp_path / "old.db", deltas=2000), store)
+
+    assert young == old == 1  # a delta against the page's one keyframe
     assert old_steps <= young_steps + 2, (young_steps, old_steps)
