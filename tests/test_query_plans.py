@@ -175,6 +175,42 @@ def test_which_list_page_showed_a_delisted_article_last_does_not_cost_more_as_th
     assert old_steps <= young_steps + 2, (young_steps, old_steps)
 
 
+def _list_pages_with_history(path, list_pages: int, snapshots: int):
+    """A source of `list_pages` list pages, each stored `snapshots` times; the article of URL is
+    shown on the second one, in its newest two snapshots, and never on the others."""
+    db = open_database(path)
+    with db.conn:
+        db.conn.execute("INSERT INTO sources (id, url, type, added_at, updated_at) VALUES ('htx', ?, 'listing', 'x', 'x')",
+                        ["http://www.htx.gov.cn/htx/c114304/index.shtml"])
+        db.conn.executemany("INSERT INTO pages (id, source_id, url, kind, first_seen) VALUES (?, 'htx', ?, 'listing', 'x')",
+                            [[page, f"http://www.htx.gov.cn/htx/c114304/index_{page}.shtml"] for page in range(list_pages)])
+        for n in range(snapshots):
+            for page in range(list_pages):
+                links = [{"url": f"http://www.htx.gov.cn/htx/c114304/old{n}-{page}-{k}.shtml"} for k in range(20)]
+                if page == 1 and n >= snapshots - 2:
+                    links.append({"url": URL})
+                db.conn.execute("INSERT INTO snapshots (page_id, fetched_at, http_status, final_url, encoding, title, text,"
+                                " text_sha256, body_sha256, body_size, body_zlib, links)"
+                                " VALUES (?, ?, 200, 'x', 'utf-8', '', '', ?, ?, 0, x'', ?)",
+                                [page, f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}", str(n), str(n), json.dumps(links)])
+    return db
+
+
+def test_which_list_page_showed_a_delisted_article_last_does_not_cost_more_as_its_other_list_pages_age(tmp_path):
+    """A listing of several list pages shows an article on one of them. Each list page's
+    snapshots read back to one that links the article read the whole history of the list pages
+    that never showed it: each delisting cost more with every day of the listing's history."""
+    def lookup(db):
+        return queries.last_listing_snapshot_linking(db, "htx", URL)
+
+    young, young_steps = _steps(_list_pages_with_history(tmp_path / "young.db", list_pages=3, snapshots=10), lookup)
+    old, old_steps = _steps(_list_pages_with_history(tmp_path / "old.db", list_pages=3, snapshots=400), lookup)
+
+    assert young == (29, "http://www.htx.gov.cn/htx/c114304/index_1.shtml")  # the newest of the 30 snapshots but one
+    assert old == (1199, "http://www.htx.gov.cn/htx/c114304/index_1.shtml")
+    assert old_steps <= young_steps + 2, (young_steps, old_steps)
+
+
 def _page_with_versions(path, deltas: int):
     """A page stored once whole (a keyframe) and then `deltas` times as a delta against it."""
     db = open_database(path)
