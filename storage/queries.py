@@ -115,7 +115,8 @@ def add_run_requests(db: Database, run_id: int, count: int) -> None:
 
 
 def interrupt_dead_runs(db: Database) -> int:
-    """Mark runs left 'running' by a process that no longer exists (killed, crashed) as interrupted."""
+    """Mark runs left 'running' by a process that no longer exists (killed, crashed) as interrupted.
+    (Found through runs_running, not by reading every run ever recorded: each crawl asks.)"""
     stale = [
         run_id
         for run_id, pid in db.execute("SELECT id, pid FROM runs WHERE status = 'running'").fetchall()

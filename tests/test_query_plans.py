@@ -242,3 +242,26 @@ def test_a_new_version_finds_its_keyframe_at_the_same_cost_however_many_versions
 
     assert young == old == 1  # a delta against the page's one keyframe
     assert old_steps <= young_steps + 2, (young_steps, old_steps)
+
+
+def _runs(path, finished: int):
+    """A database that recorded `finished` runs, and one left running by a process that died."""
+    db = open_database(path)
+    with db.conn:
+        db.conn.executemany("INSERT INTO runs (started_at, finished_at, trigger, pid, status)"
+                            " VALUES ('2026-01-01T00:00:00+00:00', '2026-01-01T00:01:00+00:00', 'daemon', 1, 'done')",
+                            [[]] * finished)
+        db.conn.execute("INSERT INTO runs (started_at, trigger, pid, status)"
+                        " VALUES ('2026-01-02T00:00:00+00:00', 'daemon', ?, 'running')", [2**22 + 12345])  # no such process
+    return db
+
+
+def test_a_crawl_finds_the_runs_left_running_at_the_same_cost_however_many_runs_the_database_recorded(tmp_path):
+    """Each crawl starts by marking the runs a dead process left running as interrupted. Found by
+    reading every run, that cost grew with each run the daemon ever started (tens of thousands in
+    two years)."""
+    young, young_steps = _steps(_runs(tmp_path / "young.db", finished=10), queries.interrupt_dead_runs)
+    old, old_steps = _steps(_runs(tmp_path / "old.db", finished=20000), queries.interrupt_dead_runs)
+
+    assert young == old == 1
+    assert old_steps <= young_steps + 2, (young_steps, old_steps)
