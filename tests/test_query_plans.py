@@ -265,3 +265,30 @@ def test_a_crawl_finds_the_runs_left_running_at_the_same_cost_however_many_runs_
 
     assert young == old == 1
     assert old_steps <= young_steps + 2, (young_steps, old_steps)
+
+
+def _archive_requests(path, old: int):
+    """`old` requests submitted a year ago, and two in the last minute."""
+    db = open_database(path)
+    now = datetime.now(timezone.utc)
+    submitted = [utcnow(now - timedelta(days=365, seconds=n)) for n in range(old)]
+    submitted += [utcnow(now - timedelta(seconds=20)), utcnow(now - timedelta(seconds=10))]
+    with db.conn:
+        db.conn.executemany("INSERT INTO archive_requests (url, reason, state, next_attempt_at, submitted_at, created_at,"
+                            " updated_at) VALUES (?, 'changed', 'done', 'x', ?, 'x', 'x')",
+                            [[f"{URL}?v={n}", at] for n, at in enumerate(submitted)])
+    return db
+
+
+def test_the_archive_worker_counts_the_last_minutes_submissions_at_the_same_cost_however_many_it_made_before(tmp_path):
+    """Before each capture it asks for, the archive worker counts the submissions of the last
+    minute (the per-minute budget). Counted by reading every request, that cost grew with each
+    version the crawl ever stored (one request each)."""
+    def last_minute(db):
+        return archive_queue.submissions_since(db, datetime.now(timezone.utc) - timedelta(minutes=1))
+
+    young, young_steps = _steps(_archive_requests(tmp_path / "young.db", old=5), last_minute)
+    old, old_steps = _steps(_archive_requests(tmp_path / "old.db", old=2000), last_minute)
+
+    assert young == old == 2
+    assert old_steps <= young_steps + 2, (young_steps, old_steps)
