@@ -338,7 +338,8 @@ def recently_archived(db: Database, url: str, within: timedelta) -> ArchiveReque
 
 
 def submissions_since(db: Database, since: datetime) -> int:
-    """Submissions sent since ``since`` by any worker: the per-minute budget is shared."""
+    """Submissions sent since ``since`` by any worker: the per-minute budget is shared. Counted
+    through archive_requests_submitted, not by reading every request: asked before each capture."""
     return db.execute("SELECT count(*) FROM archive_requests WHERE submitted_at >= ?",
                       [utcnow(since)]).fetchone()[0]
 

@@ -27,10 +27,10 @@ def pack(db: Database, page_id: int, body: bytes, keyframe_blob: bytes | None = 
     """The columns (`body_zlib`, `body_codec`, `body_base_id`) that store `body` for `page_id`.
     `keyframe_blob` is `keyframe(body)` when the caller has it already."""
     keyframe_blob = keyframe_blob or keyframe(body)
-    base = db.execute(
-        "SELECT id, body_zlib, body_codec FROM snapshots WHERE page_id = ? AND body_codec IN (?, ?)"
+    base = db.execute(  # the page's latest keyframe, by one lookup (snapshots_page_keyframe: its condition, verbatim)
+        "SELECT id, body_zlib, body_codec FROM snapshots WHERE page_id = ? AND body_codec IN ('zlib', 'zstd')"
         " ORDER BY id DESC LIMIT 1",
-        [page_id, *KEYFRAME_CODECS],
+        [page_id],
     ).fetchone()
     if base is not None:
         delta = _compressor(_whole(base[1], base[2])).compress(body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
 from dataclasses import dataclass, field
@@ -114,7 +115,8 @@ def add_run_requests(db: Database, run_id: int, count: int) -> None:
 
 
 def interrupt_dead_runs(db: Database) -> int:
-    """Mark runs left 'running' by a process that no longer exists (killed, crashed) as interrupted."""
+    """Mark runs left 'running' by a process that no longer exists (killed, crashed) as interrupted.
+    (Found through runs_running, not by reading every run ever recorded: each crawl asks.)"""
     stale = [
         run_id
         for run_id, pid in db.execute("SELECT id, pid FROM runs WHERE status = 'running'").fetchall()
@@ -166,16 +168,22 @@ def latest_snapshot(db: Database, page: dict) -> dict | None:
 
 def last_listing_snapshot_linking(db: Database, source_id: str, url: str) -> tuple[int, str] | None:
     """The newest snapshot of one of the source's list pages that links `url`: (its id, that list page's URL).
-    Each list page's snapshots are read newest first, up to the newest that links it (snapshots_page):
-    reading every snapshot's links made each delisting cost more with every day of the listing's history."""
-    row = db.execute(
-        "SELECT s.id, p.url FROM pages p JOIN snapshots s ON s.id = (SELECT n.id FROM snapshots n WHERE n.page_id = p.id"
-        " AND EXISTS (SELECT 1 FROM json_each(n.links) link WHERE json_extract(link.value, '$.url') = ?)"
-        " ORDER BY n.id DESC LIMIT 1)"
-        " WHERE p.source_id = ? AND p.kind = 'listing' ORDER BY s.id DESC LIMIT 1",
-        [url, source_id],
-    ).fetchone()
-    return (row[0], row[1]) if row else None
+    The snapshots of all its list pages are read together, newest first (each page's through
+    snapshots_page), up to the first that links it: reading each list page's own back to one that
+    links it read the whole history of every list page that never showed the article."""
+    list_pages = db.execute("SELECT id, url FROM pages WHERE source_id = ? AND kind = 'listing'", [source_id]).fetchall()
+    cursors = [db.execute(
+        "SELECT n.id, ?, EXISTS (SELECT 1 FROM json_each(n.links) link WHERE json_extract(link.value, '$.url') = ?)"
+        " FROM snapshots n WHERE n.page_id = ? ORDER BY n.id DESC", [list_url, url, page_id])
+        for page_id, list_url in list_pages]
+    try:
+        for snapshot_id, list_url, links_it in heapq.merge(*cursors, key=lambda row: -row[0]):
+            if links_it:
+                return snapshot_id, list_url
+        return None
+    finally:
+        for cursor in cursors:
+            cursor.close()
 
 
 def needs_snapshot(db: Database, url: str, text_sha256: str) -> bool:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from crawler.report.model import build_digest
-from storage import archive_queue, events, open_database, queries, reports
+from storage import archive_queue, bodies, events, open_database, queries, reports
 from storage.database import since_bound, utcnow
 from tests.conftest import database_before
 
@@ -172,4 +172,123 @@ def test_which_list_page_showed_a_delisted_article_last_does_not_cost_more_as_th
 
     assert young == (10, "http://www.htx.gov.cn/htx/c114304/index.shtml")
     assert old == (400, "http://www.htx.gov.cn/htx/c114304/index.shtml")
+    assert old_steps <= young_steps + 2, (young_steps, old_steps)
+
+
+def _list_pages_with_history(path, list_pages: int, snapshots: int):
+    """A source of `list_pages` list pages, each stored `snapshots` times; the article of URL is
+    shown on the second one, in its newest two snapshots, and never on the others."""
+    db = open_database(path)
+    with db.conn:
+        db.conn.execute("INSERT INTO sources (id, url, type, added_at, updated_at) VALUES ('htx', ?, 'listing', 'x', 'x')",
+                        ["http://www.htx.gov.cn/htx/c114304/index.shtml"])
+        db.conn.executemany("INSERT INTO pages (id, source_id, url, kind, first_seen) VALUES (?, 'htx', ?, 'listing', 'x')",
+                            [[page, f"http://www.htx.gov.cn/htx/c114304/index_{page}.shtml"] for page in range(list_pages)])
+        for n in range(snapshots):
+            for page in range(list_pages):
+                links = [{"url": f"http://www.htx.gov.cn/htx/c114304/old{n}-{page}-{k}.shtml"} for k in range(20)]
+                if page == 1 and n >= snapshots - 2:
+                    links.append({"url": URL})
+                db.conn.execute("INSERT INTO snapshots (page_id, fetched_at, http_status, final_url, encoding, title, text,"
+                                " text_sha256, body_sha256, body_size, body_zlib, links)"
+                                " VALUES (?, ?, 200, 'x', 'utf-8', '', '', ?, ?, 0, x'', ?)",
+                                [page, f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}", str(n), str(n), json.dumps(links)])
+    return db
+
+
+def test_which_list_page_showed_a_delisted_article_last_does_not_cost_more_as_its_other_list_pages_age(tmp_path):
+    """A listing of several list pages shows an article on one of them. Each list page's
+    snapshots read back to one that links the article read the whole history of the list pages
+    that never showed it: each delisting cost more with every day of the listing's history."""
+    def lookup(db):
+        return queries.last_listing_snapshot_linking(db, "htx", URL)
+
+    young, young_steps = _steps(_list_pages_with_history(tmp_path / "young.db", list_pages=3, snapshots=10), lookup)
+    old, old_steps = _steps(_list_pages_with_history(tmp_path / "old.db", list_pages=3, snapshots=400), lookup)
+
+    assert young == (29, "http://www.htx.gov.cn/htx/c114304/index_1.shtml")  # the newest of the 30 snapshots but one
+    assert old == (1199, "http://www.htx.gov.cn/htx/c114304/index_1.shtml")
+    assert old_steps <= young_steps + 2, (young_steps, old_steps)
+
+
+def _page_with_versions(path, deltas: int):
+    """A page stored once whole (a keyframe) and then `deltas` times as a delta against it."""
+    db = open_database(path)
+    keyframe = bodies.keyframe(BODY)
+    with db.conn:
+        db.conn.execute("INSERT INTO sources (id, url, type, added_at, updated_at) VALUES ('htx', ?, 'page', 'x', 'x')", [URL])
+        db.conn.execute("INSERT INTO pages (id, source_id, url, kind, first_seen) VALUES (1, 'htx', ?, 'page', 'x')", [URL])
+        db.conn.executemany("INSERT INTO snapshots (page_id, fetched_at, http_status, final_url, encoding, title, text,"
+                            " text_sha256, body_sha256, body_size, body_zlib, body_codec, body_base_id)"
+                            " VALUES (1, ?, 200, ?, 'utf-8', '', ?, ?, ?, 0, ?, ?, ?)",
+                            [[f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}", URL, "text " * 500, str(n), str(n),
+                              keyframe if n == 0 else b"delta", "zstd" if n == 0 else "zstd-delta", None if n == 0 else 1]
+                             for n in range(deltas + 1)])
+    return db
+
+
+BODY = "".join(f"<p>Notice {n}: {n * 7919 % 1000} households</p>" for n in range(400)).encode()
+
+
+def test_a_new_version_finds_its_keyframe_at_the_same_cost_however_many_versions_the_page_has(tmp_path):
+    """Each new version of a page is compressed against the page's latest keyframe. A page that
+    changes a little each time keeps one keyframe for hundreds of versions; found by reading the
+    page's snapshots back from the newest, each version cost more than the one before it."""
+    def store(db):
+        return bodies.pack(db, 1, BODY)["body_base_id"]
+
+    young, young_steps = _steps(_page_with_versions(tmp_path / "young.db", deltas=5), store)
+    old, old_steps = _steps(_page_with_versions(tmp_path / "old.db", deltas=2000), store)
+
+    assert young == old == 1  # a delta against the page's one keyframe
+    assert old_steps <= young_steps + 2, (young_steps, old_steps)
+
+
+def _runs(path, finished: int):
+    """A database that recorded `finished` runs, and one left running by a process that died."""
+    db = open_database(path)
+    with db.conn:
+        db.conn.executemany("INSERT INTO runs (started_at, finished_at, trigger, pid, status)"
+                            " VALUES ('2026-01-01T00:00:00+00:00', '2026-01-01T00:01:00+00:00', 'daemon', 1, 'done')",
+                            [[]] * finished)
+        db.conn.execute("INSERT INTO runs (started_at, trigger, pid, status)"
+                        " VALUES ('2026-01-02T00:00:00+00:00', 'daemon', ?, 'running')", [2**22 + 12345])  # no such process
+    return db
+
+
+def test_a_crawl_finds_the_runs_left_running_at_the_same_cost_however_many_runs_the_database_recorded(tmp_path):
+    """Each crawl starts by marking the runs a dead process left running as interrupted. Found by
+    reading every run, that cost grew with each run the daemon ever started (tens of thousands in
+    two years)."""
+    young, young_steps = _steps(_runs(tmp_path / "young.db", finished=10), queries.interrupt_dead_runs)
+    old, old_steps = _steps(_runs(tmp_path / "old.db", finished=20000), queries.interrupt_dead_runs)
+
+    assert young == old == 1
+    assert old_steps <= young_steps + 2, (young_steps, old_steps)
+
+
+def _archive_requests(path, old: int):
+    """`old` requests submitted a year ago, and two in the last minute."""
+    db = open_database(path)
+    now = datetime.now(timezone.utc)
+    submitted = [utcnow(now - timedelta(days=365, seconds=n)) for n in range(old)]
+    submitted += [utcnow(now - timedelta(seconds=20)), utcnow(now - timedelta(seconds=10))]
+    with db.conn:
+        db.conn.executemany("INSERT INTO archive_requests (url, reason, state, next_attempt_at, submitted_at, created_at,"
+                            " updated_at) VALUES (?, 'changed', 'done', 'x', ?, 'x', 'x')",
+                            [[f"{URL}?v={n}", at] for n, at in enumerate(submitted)])
+    return db
+
+
+def test_the_archive_worker_counts_the_last_minutes_submissions_at_the_same_cost_however_many_it_made_before(tmp_path):
+    """Before each capture it asks for, the archive worker counts the submissions of the last
+    minute (the per-minute budget). Counted by reading every request, that cost grew with each
+    version the crawl ever stored (one request each)."""
+    def last_minute(db):
+        return archive_queue.submissions_since(db, datetime.now(timezone.utc) - timedelta(minutes=1))
+
+    young, young_steps = _steps(_archive_requests(tmp_path / "young.db", old=5), last_minute)
+    old, old_steps = _steps(_archive_requests(tmp_path / "old.db", old=2000), last_minute)
+
+    assert young == old == 2
     assert old_steps <= young_steps + 2, (young_steps, old_steps)
