@@ -45,16 +45,16 @@ def statements(sql: str) -> list[str]:
 
 
 def migrate(db: Database) -> None:
-    """Apply every migration the database has not seen, each in its own transaction; then fold
-    the write-ahead log they filled into the database and truncate it. Until the last connection
-    closed, a new database was 4 KB and its log 700 KB (an upgrade's log: every page an index
-    built), and the space it held was not there for the crawl's reserve on a nearly full disk."""
+    """Apply every migration the database has not seen, each in its own transaction, folding the
+    write-ahead log it filled into the database after each (`_fold_log`). Left to SQLite, the
+    log is folded when the last connection closes: a new database was 4 KB with a 770 KB log
+    (each migration's pages again), an upgrade's log held every page an index built, and a
+    nearly full disk had no room left for the crawl's reserve."""
     db.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         "version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)"
     )
     applied_versions = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
-    migrated = False
     for version, description, sql in MIGRATIONS:
         if version in applied_versions:
             continue  # the common case: no write lock taken just to open the file
@@ -74,10 +74,17 @@ def migrate(db: Database) -> None:
             db.conn.execute("ROLLBACK")
             raise
         db.conn.execute("COMMIT")
-        migrated = True
-    if migrated:  # without waiting: with another connection reading, the log is folded when it ends
-        timeout = db.execute("PRAGMA busy_timeout").fetchone()[0]
-        db.execute("PRAGMA busy_timeout = 0")
+        _fold_log(db)
+
+
+def _fold_log(db: Database) -> None:
+    """Copy the write-ahead log into the database and truncate it, without waiting: with another
+    connection reading, what it still needs stays in the log until it ends. A new database then
+    peaks at 320 KB on disk instead of 1.1 MB (≈ 30 ms more for its 34 migrations)."""
+    timeout = db.execute("PRAGMA busy_timeout").fetchone()[0]
+    db.execute("PRAGMA busy_timeout = 0")
+    try:
         with contextlib.suppress(sqlite3.OperationalError):
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
         db.execute(f"PRAGMA busy_timeout = {int(timeout)}")
