@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import click
 
 from crawler.cli.app import App, BadInput, json_option, pass_app
-from crawler.compare import diff_texts, render_terminal
+from crawler.compare.diff import diff_texts, render_terminal
 from crawler.compare.hit_groups import HitGroup, group_hit_flags
 from crawler.config import durations
 from crawler.report.model import delisted_summary, hidden_summary, local_time, moved_summary
