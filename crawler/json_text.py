@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import json
 
-import orjson
-
-# What orjson would write its own way (a dataclass, a datetime, a str or int subclass) goes to the
-# standard library too, so anything json.dumps refuses is refused here.
-OPTIONS = (orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
-           | orjson.OPT_PASSTHROUGH_SUBCLASS)
-
 
 def indented_json(value: object) -> str:
+    import orjson  # on first use: its import (uuid among others) is ≈ 5 ms a command that prints no JSON saves
+
+    # What orjson would write its own way (a dataclass, a datetime, a str or int subclass) goes to
+    # the standard library too, so anything json.dumps refuses is refused here.
+    options = (orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+               | orjson.OPT_PASSTHROUGH_SUBCLASS)
     try:
-        return orjson.dumps(value, option=OPTIONS).decode()
+        return orjson.dumps(value, option=options).decode()
     except TypeError:  # orjson.JSONEncodeError
         return json.dumps(value, ensure_ascii=False, indent=2)
