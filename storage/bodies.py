@@ -16,6 +16,9 @@ from storage.connection import Database
 
 ZLIB, ZSTD, ZSTD_DELTA = "zlib", "zstd", "zstd-delta"
 KEYFRAME_CODECS = (ZLIB, ZSTD)  # zlib: keyframes written before zstd (six times faster) took over
+# As literals, word for word the condition of the snapshots_page_keyframe index (migration 32),
+# so that SQLite finds a page's latest keyframe through it.
+IS_KEYFRAME = f"body_codec IN ({', '.join(repr(codec) for codec in KEYFRAME_CODECS)})"
 
 
 def keyframe(body: bytes) -> bytes:
@@ -27,8 +30,8 @@ def pack(db: Database, page_id: int, body: bytes, keyframe_blob: bytes | None = 
     """The columns (`body_zlib`, `body_codec`, `body_base_id`) that store `body` for `page_id`.
     `keyframe_blob` is `keyframe(body)` when the caller has it already."""
     keyframe_blob = keyframe_blob or keyframe(body)
-    base = db.execute(  # the page's latest keyframe, by one lookup (snapshots_page_keyframe: its condition, verbatim)
-        "SELECT id, body_zlib, body_codec FROM snapshots WHERE page_id = ? AND body_codec IN ('zlib', 'zstd')"
+    base = db.execute(  # the page's latest keyframe, by one lookup (snapshots_page_keyframe)
+        f"SELECT id, body_zlib, body_codec FROM snapshots WHERE page_id = ? AND {IS_KEYFRAME}"
         " ORDER BY id DESC LIMIT 1",
         [page_id],
     ).fetchone()

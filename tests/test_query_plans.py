@@ -121,26 +121,27 @@ def test_a_new_page_finds_the_pages_gone_lately_without_reading_every_page_of_it
         assert not any(detail.startswith("SCAN") for detail in plan), plan
 
 
-def _listing_with_history(path, snapshots: int, articles: int):
-    """A source whose list page was stored `snapshots` times (the article of URL shown in the newest
-    two), with `articles` article pages."""
+def _listing_with_history(path, list_pages: int, snapshots: int, shown_on: int = 0, articles: int = 0):
+    """A source of `list_pages` list pages, each stored `snapshots` times, and of `articles` article
+    pages; the article of URL is shown on list page `shown_on`, in its newest two snapshots, and
+    never on the others."""
     db = open_database(path)
-    listing = "http://www.htx.gov.cn/htx/c114304/index.shtml"
     with db.conn:
         db.conn.execute("INSERT INTO sources (id, url, type, added_at, updated_at) VALUES ('htx', ?, 'listing', 'x', 'x')",
-                        [listing])
-        db.conn.execute("INSERT INTO pages (id, source_id, url, kind, first_seen) VALUES (1, 'htx', ?, 'listing', 'x')",
-                        [listing])
+                        ["http://www.htx.gov.cn/htx/c114304/index.shtml"])
+        db.conn.executemany("INSERT INTO pages (id, source_id, url, kind, first_seen) VALUES (?, 'htx', ?, 'listing', 'x')",
+                            [[page + 1, f"http://www.htx.gov.cn/htx/c114304/index_{page}.shtml"] for page in range(list_pages)])
         db.conn.executemany("INSERT INTO pages (source_id, url, kind, first_seen) VALUES ('htx', ?, 'article', 'x')",
                             [[f"http://www.htx.gov.cn/htx/c114304/{n}.shtml"] for n in range(articles)])
         for n in range(snapshots):
-            links = [{"url": f"http://www.htx.gov.cn/htx/c114304/old{n}-{k}.shtml"} for k in range(20)]
-            if n >= snapshots - 2:
-                links.append({"url": URL})
-            db.conn.execute("INSERT INTO snapshots (page_id, fetched_at, http_status, final_url, encoding, title, text,"
-                            " text_sha256, body_sha256, body_size, body_zlib, links)"
-                            " VALUES (1, ?, 200, ?, 'utf-8', '', '', ?, ?, 0, x'', ?)",
-                            [f"2026-01-01T00:00:{n:02d}", listing, str(n), str(n), json.dumps(links)])
+            for page in range(list_pages):
+                links = [{"url": f"http://www.htx.gov.cn/htx/c114304/old{n}-{page}-{k}.shtml"} for k in range(20)]
+                if page == shown_on and n >= snapshots - 2:
+                    links.append({"url": URL})
+                db.conn.execute("INSERT INTO snapshots (page_id, fetched_at, http_status, final_url, encoding, title, text,"
+                                " text_sha256, body_sha256, body_size, body_zlib, links)"
+                                " VALUES (?, ?, 200, 'x', 'utf-8', '', '', ?, ?, 0, x'', ?)",
+                                [page + 1, f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}", str(n), str(n), json.dumps(links)])
     return db
 
 
@@ -167,33 +168,12 @@ def test_which_list_page_showed_a_delisted_article_last_does_not_cost_more_as_th
     def lookup(db):
         return queries.last_listing_snapshot_linking(db, "htx", URL)
 
-    young, young_steps = _steps(_listing_with_history(tmp_path / "young.db", snapshots=10, articles=10), lookup)
-    old, old_steps = _steps(_listing_with_history(tmp_path / "old.db", snapshots=400, articles=2000), lookup)
+    young, young_steps = _steps(_listing_with_history(tmp_path / "young.db", 1, snapshots=10, articles=10), lookup)
+    old, old_steps = _steps(_listing_with_history(tmp_path / "old.db", 1, snapshots=400, articles=2000), lookup)
 
-    assert young == (10, "http://www.htx.gov.cn/htx/c114304/index.shtml")
-    assert old == (400, "http://www.htx.gov.cn/htx/c114304/index.shtml")
+    assert young == (10, "http://www.htx.gov.cn/htx/c114304/index_0.shtml")
+    assert old == (400, "http://www.htx.gov.cn/htx/c114304/index_0.shtml")
     assert old_steps <= young_steps + 2, (young_steps, old_steps)
-
-
-def _list_pages_with_history(path, list_pages: int, snapshots: int):
-    """A source of `list_pages` list pages, each stored `snapshots` times; the article of URL is
-    shown on the second one, in its newest two snapshots, and never on the others."""
-    db = open_database(path)
-    with db.conn:
-        db.conn.execute("INSERT INTO sources (id, url, type, added_at, updated_at) VALUES ('htx', ?, 'listing', 'x', 'x')",
-                        ["http://www.htx.gov.cn/htx/c114304/index.shtml"])
-        db.conn.executemany("INSERT INTO pages (id, source_id, url, kind, first_seen) VALUES (?, 'htx', ?, 'listing', 'x')",
-                            [[page, f"http://www.htx.gov.cn/htx/c114304/index_{page}.shtml"] for page in range(list_pages)])
-        for n in range(snapshots):
-            for page in range(list_pages):
-                links = [{"url": f"http://www.htx.gov.cn/htx/c114304/old{n}-{page}-{k}.shtml"} for k in range(20)]
-                if page == 1 and n >= snapshots - 2:
-                    links.append({"url": URL})
-                db.conn.execute("INSERT INTO snapshots (page_id, fetched_at, http_status, final_url, encoding, title, text,"
-                                " text_sha256, body_sha256, body_size, body_zlib, links)"
-                                " VALUES (?, ?, 200, 'x', 'utf-8', '', '', ?, ?, 0, x'', ?)",
-                                [page, f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}", str(n), str(n), json.dumps(links)])
-    return db
 
 
 def test_which_list_page_showed_a_delisted_article_last_does_not_cost_more_as_its_other_list_pages_age(tmp_path):
@@ -203,8 +183,8 @@ def test_which_list_page_showed_a_delisted_article_last_does_not_cost_more_as_it
     def lookup(db):
         return queries.last_listing_snapshot_linking(db, "htx", URL)
 
-    young, young_steps = _steps(_list_pages_with_history(tmp_path / "young.db", list_pages=3, snapshots=10), lookup)
-    old, old_steps = _steps(_list_pages_with_history(tmp_path / "old.db", list_pages=3, snapshots=400), lookup)
+    young, young_steps = _steps(_listing_with_history(tmp_path / "young.db", 3, snapshots=10, shown_on=1), lookup)
+    old, old_steps = _steps(_listing_with_history(tmp_path / "old.db", 3, snapshots=400, shown_on=1), lookup)
 
     assert young == (29, "http://www.htx.gov.cn/htx/c114304/index_1.shtml")  # the newest of the 30 snapshots but one
     assert old == (1199, "http://www.htx.gov.cn/htx/c114304/index_1.shtml")
